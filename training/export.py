@@ -131,7 +131,8 @@ def export_onnx(
             dynamic_shapes=_dynamic_shapes(inputs, limits),
         )
     except Exception as exc:  # the exporter raises many unrelated types; report one line
-        raise ExportError(f"export: ONNX export to {path} failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise ExportError(f"export: ONNX export to {path} failed: {type(exc).__name__}: {first_line}") from None
     if not path.is_file():
         raise ExportError(f"export: the exporter wrote no file at {path}")
     _name_output_axes(path, outputs, scale)
