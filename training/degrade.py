@@ -148,8 +148,9 @@ def _apply(
         return np.clip(img + (noisy - src), 0, 255)
     if op == "jpeg":
         u8 = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-        ok, buf = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, p["quality"]])
-        return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1], dtype=np.float32)
+        _, buf = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, p["quality"]])
+        decoded = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), dtype=np.uint8)
+        return np.asarray(decoded[..., ::-1], dtype=np.float32)
     raise ValueError(f"degrade: unknown operation {op!r}")
 
 

@@ -141,7 +141,7 @@ def _run_batched(runner: Runner, frames: Image) -> Image:
 def _sr_sets(items: list[Clip], scale: int) -> dict[str, list[tuple[Image, Image]]]:
     sets: dict[str, list[tuple[Image, Image]]] = {"clean (area)": [], "clean (bicubic)": [], "H.264 CRF 33": []}
     for it in items:
-        t, h, w, _ = it.frames.shape
+        _, h, w, _ = it.frames.shape
         lr_area = _resize(it.frames, (w // scale, h // scale), cv2.INTER_AREA)
         sets["clean (area)"].append((lr_area, it.frames))
         sets["clean (bicubic)"].append((_resize(it.frames, (w // scale, h // scale), cv2.INTER_CUBIC), it.frames))
@@ -210,10 +210,9 @@ def evaluate_group(
         ref = float(np.mean(scores[ref_name].psnr)) if ref_name in scores else 0.0
         for m, s in scores.items():
             p = float(np.mean(s.psnr))
-            rows.append(
-                Row(task, set_name, m, p, float(np.mean(s.ssim)), float(np.mean(s.flicker)) if s.flicker else float("nan"),
-                    1000 * s.seconds / max(1, s.frames), p - ref)
-            )  # fmt: skip
+            fl = float(np.mean(s.flicker)) if s.flicker else float("nan")
+            ms = 1000 * s.seconds / max(1, s.frames)
+            rows.append(Row(task, set_name, m, p, float(np.mean(s.ssim)), fl, ms, p - ref))
     return rows
 
 
@@ -231,20 +230,25 @@ def _side_by_side(
     h, w = gt.shape[:2]
     s = min(size, h, w)
     y, x = (h - s) // 2, (w - s) // 2
-    up = cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+    up = np.asarray(
+        cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=cv2.INTER_NEAREST), np.uint8
+    )
     tiles = [_label(up[y : y + s, x : x + s], "input")]
     tiles += [_label(o[y : y + s, x : x + s], m) for m, o in outs.items() if m != "input"]
     tiles.append(_label(gt[y : y + s, x : x + s], "ground truth"))
     folder.mkdir(parents=True, exist_ok=True)
     slug = set_name.lower().replace(" ", "-").replace("(", "").replace(")", "").replace(".", "")
     path = folder / f"eval-{task}{scale if task == 'sr' else ''}-{slug}.png"
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    cv2.imwrite(
+        str(path), cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     return path
 
 
 def time_at_360p(runners: dict[str, Callable[[Image], Image]], repeats: int = 3) -> dict[str, float]:
     """Milliseconds per 640x360 frame (median of `repeats`), all measured in this run."""
-    frame = cv2.resize(np.random.default_rng(0).integers(0, 256, (90, 160, 3), dtype=np.uint8), (640, 360))[None]
+    small = np.random.default_rng(0).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    frame = np.asarray(cv2.resize(small, (640, 360)), dtype=np.uint8)[None]
     out = {}
     for name, fn in runners.items():
         fn(frame)

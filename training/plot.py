@@ -35,13 +35,15 @@ def plot_run(run_dir: Path) -> Path | None:
     ax0.set_yscale("log")
     ax0.set_xlabel("step")
     ax0.set_title("training losses")
-    ax0.legend(fontsize=7)
+    if ax0.get_legend_handles_labels()[0]:
+        ax0.legend(fontsize=7)
     for k, pts in sorted(val.items()):
         if k.startswith("psnr"):
             ax1.plot(*zip(*pts, strict=True), marker="o", label=k)
     ax1.set_xlabel("step")
     ax1.set_title("validation Y-PSNR (dB)")
-    ax1.legend(fontsize=7)
+    if ax1.get_legend_handles_labels()[0]:
+        ax1.legend(fontsize=7)
     fig.tight_layout()
     out = run_dir / "curves.png"
     fig.savefig(out, dpi=90)

@@ -16,7 +16,7 @@ import platform
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def machine_description() -> str:
 class Dist:
     rank: int = 0
     world: int = 1
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def main(self) -> bool:
@@ -140,8 +140,10 @@ def validate(model: nn.Module, crops: list[np.ndarray], cfg: TrainConfig, device
             h, w = hr.shape[0] // cfg.scale, hr.shape[1] // cfg.scale
             import cv2
 
-            lr = cv2.resize(hr, (w, h), interpolation=cv2.INTER_AREA)
-            ref = cv2.resize(lr, (w * cfg.scale, h * cfg.scale), interpolation=cv2.INTER_CUBIC)
+            lr = np.asarray(cv2.resize(hr, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+            ref = np.asarray(
+                cv2.resize(lr, (w * cfg.scale, h * cfg.scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8
+            )
         else:
             noise = rng.normal(0.0, VAL_NOISE_SIGMA, size=hr.shape)
             lr = np.clip(hr.astype(np.float64) + noise + 0.5, 0, 255).astype(np.uint8)
@@ -202,9 +204,9 @@ class Trainer:
         )
         self.amp = amp_dtype(cfg, self.device)
         if cfg.channels_last:
-            self.G.to(memory_format=torch.channels_last)
+            self.G.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             if self.D is not None:
-                self.D.to(memory_format=torch.channels_last)
+                self.D.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.9, 0.99))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.9, 0.99)) if self.D else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and self.amp == torch.float16)
