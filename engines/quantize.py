@@ -60,7 +60,9 @@ def quantize_onnx(src: Path, dst: Path, calib: list[Frame], input_name: str) -> 
         import nncf
         import onnx
     except ImportError as exc:
-        raise BackendUnavailableError(f"int8 quantization needs nncf and onnx: pip install 'ganstream[int8]' ({exc})")
+        raise BackendUnavailableError(
+            f"int8 quantization needs nncf and onnx: pip install 'ganstream[int8]' ({exc})"
+        ) from None
     model = onnx.load(str(src))
     dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
     quantized = nncf.quantize(
