@@ -65,10 +65,11 @@ def downscale(frames: list[Frame], scale: int) -> list[Frame]:
     """Low-resolution inputs for an SR model whose outputs are compared with `frames`."""
     import cv2
 
-    out = []
+    out: list[Frame] = []
     for f in frames:
         h, w = f.shape[0] // scale, f.shape[1] // scale
-        out.append(cv2.resize(f[: h * scale, : w * scale], (w, h), interpolation=cv2.INTER_AREA))
+        small = cv2.resize(f[: h * scale, : w * scale], (w, h), interpolation=cv2.INTER_AREA)
+        out.append(np.asarray(small, dtype=np.uint8))
     return out
 
 
