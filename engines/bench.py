@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
     inputs = random_inputs(card, height, width, batch, seed=0)
     for v in variants:
         eng = load_engine(folder, backend=v.backend, precision=v.precision, **dict(v.options))
-        with_copies = median_seconds(lambda e=eng: e.infer(*inputs), iters=iters)
+        with_copies = median_seconds(partial(eng.infer, *inputs), iters=iters)
         line = (
             f"{v.label:<12} with copies {1000 * with_copies / batch:8.2f} ms/frame {batch / with_copies:8.1f} frames/s"
         )
