@@ -172,8 +172,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     if not args.shape:
         raise EngineError("a TensorRT build needs at least one --shape WxH")
-    frames = read_frames(clip, count=args.frames) if args.precision == "int8" and clip else None
-    out = build_plan(card, folder, args.precision, list(args.shape), args.batch, frames)
+    calib_frames = read_frames(clip, count=args.frames) if args.precision == "int8" and clip else None
+    out = build_plan(card, folder, args.precision, list(args.shape), args.batch, calib_frames)
     print(f"plan ready: {out}")
     return 0
 
