@@ -41,7 +41,9 @@ class TensorSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TensorSpec:
-        return cls(name=str(d["name"]), dtype=str(d.get("dtype", "uint8")), shape=tuple(d.get("shape", ("N", "H", "W", 3))))
+        return cls(
+            name=str(d["name"]), dtype=str(d.get("dtype", "uint8")), shape=tuple(d.get("shape", ("N", "H", "W", 3)))
+        )
 
 
 @dataclass(frozen=True)
