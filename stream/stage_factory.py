@@ -132,4 +132,5 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
         synth = interp_mod.BlendSynth()
     else:
         synth = interp_mod.synth_for_engine(_load_engine(name, req.backend, req.precision))
-    return interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)  # type: ignore[no-any-return]
+    stage: Stage = interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)
+    return stage

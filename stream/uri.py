@@ -225,7 +225,8 @@ def parse_sink(spec: str, lossless: bool = False) -> SinkSpec:
         return SinkSpec("images", str(p))
     if suffix not in (".mp4", ".mkv"):
         raise SinkError(
-            f"sink '{spec}': unsupported output type {suffix or '(none)'}; expected .mp4, .mkv, a .png pattern, rtsp://, v4l2:, display or null"
+            f"sink '{spec}': unsupported output type {suffix or '(none)'}; "
+            "expected .mp4, .mkv, a .png pattern, rtsp://, v4l2:, display or null"
         )
     if lossless and suffix != ".mkv":
         raise SinkError(f"sink '{spec}': --lossless writes FFV1, which needs a .mkv file")

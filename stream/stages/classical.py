@@ -7,6 +7,7 @@ means denoiser) need no model; `IdentityStage` passes frames through (bridge ben
 from __future__ import annotations
 
 import cv2
+import numpy as np
 
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, VideoSpec
@@ -59,7 +60,8 @@ class ResampleStage:
         return out
 
     def process(self, frame: Frame) -> list[Frame]:
-        return [frame.with_pixels(cv2.resize(frame.pixels, self._size, interpolation=RESAMPLE_METHODS[self.method]))]
+        out = cv2.resize(frame.pixels, self._size, interpolation=RESAMPLE_METHODS[self.method])
+        return [frame.with_pixels(np.asarray(out, dtype=np.uint8))]
 
     def flush(self) -> list[Frame]:
         return []
@@ -83,7 +85,8 @@ class NlmeansStage:
 
     def process(self, frame: Frame) -> list[Frame]:
         h = self.strength
-        return [frame.with_pixels(cv2.fastNlMeansDenoisingColored(frame.pixels, None, h, h, 3, 9))]
+        out = cv2.fastNlMeansDenoisingColored(frame.pixels, None, h, h, 3, 9)
+        return [frame.with_pixels(np.asarray(out, dtype=np.uint8))]
 
     def flush(self) -> list[Frame]:
         return []
