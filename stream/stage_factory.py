@@ -56,7 +56,7 @@ def installed_models() -> dict[str, Any]:
         from ganstream.engines import list_models
     except ImportError:
         return {}
-    return {card.name: card for card in list_models()}
+    return {m.name: m.card for m in list_models() if m.card is not None}
 
 
 def _load_engine(name: str, backend: str, precision: str | None) -> Any:
