@@ -11,8 +11,8 @@ from ganstream.engines import BackendUnavailableError, ShapeError, load_engine
 from ganstream.engines.tiling import TiledEngine, tile_spans
 
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
-from ganstream.engines.backends.torch_engine import nvidia_gpu_present  # noqa: E402
-from ganstream.engines.devmodel import make_random_model  # noqa: E402
+from ganstream.engines.backends.torch_engine import nvidia_gpu_present
+from ganstream.engines.devmodel import make_random_model
 
 SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
 

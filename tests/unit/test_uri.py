@@ -79,5 +79,5 @@ def test_bad_sinks_name_the_problem(spec: str, fragment: str) -> None:
 
 
 def test_lossless_needs_mkv() -> None:
-    with pytest.raises(SinkError, match="needs a .mkv"):
+    with pytest.raises(SinkError, match=r"needs a \.mkv"):
         parse_sink("a.mp4", lossless=True)
