@@ -54,7 +54,7 @@ class InputTap:
         self.queue = queue
         self.stats = stats
         self.source_id = source_id
-        self._caps_str: str | None = None
+        self._caps: Any = None
         self._spec: VideoSpec | None = None
         self._stride = 0
         self._seq = 0
@@ -66,11 +66,10 @@ class InputTap:
             return Gst.FlowReturn.EOS
         t_enter = time.monotonic_ns()
         caps = sample.get_caps()
-        caps_str = caps.to_string()
         try:
-            if caps_str != self._caps_str:
+            if self._caps is None or not caps.is_equal(self._caps):
                 self._spec, self._stride = spec_from_caps(caps)
-                self._caps_str = caps_str
+                self._caps = caps
                 self.queue.put(CapsChange(self._spec), droppable=False)
             assert self._spec is not None
             buf = sample.get_buffer()

@@ -37,8 +37,40 @@ def rgb_stride(width: int) -> int:
     return (width * 3 + 3) & ~3
 
 
-def pixels_from_buffer(buffer: Any, spec: VideoSpec, stride: int) -> Pixels:
-    """A contiguous (H, W, 3) copy of an RGB buffer's pixels."""
+class _MappedPixels:
+    """Keeps a GStreamer buffer mapped while numpy arrays view its memory; unmaps when they die.
+
+    numpy keeps this object as the array's base (``__array_interface__``), so the mapping lives
+    exactly as long as any view of the pixels: no copy of the frame on the way in.
+    """
+
+    def __init__(self, buffer: Any, spec: VideoSpec, stride: int) -> None:
+        Gst = modules()[0]
+        ok, mapinfo = buffer.map(Gst.MapFlags.READ)
+        if not ok:
+            raise RuntimeError("pixels_from_buffer: cannot map buffer")
+        self._buffer = buffer
+        self._mapinfo = mapinfo
+        address = np.frombuffer(mapinfo.data, dtype=np.uint8).ctypes.data
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": (spec.height, spec.width, 3),
+            "typestr": "|u1",
+            "data": (address, True),  # read-only: upstream buffers may be shared
+            "strides": (stride, 3, 1),
+        }
+
+    def __del__(self) -> None:
+        mapinfo, self._mapinfo = self._mapinfo, None
+        if mapinfo is not None:
+            self._buffer.unmap(mapinfo)
+
+
+def pixels_from_buffer(buffer: Any, spec: VideoSpec, stride: int, copy: bool = False) -> Pixels:
+    """The (H, W, 3) pixels of an RGB buffer: a read-only view of the mapped buffer (rows may be
+    padded to `stride`), or with `copy` a contiguous writable copy."""
+    if not copy:
+        return np.asarray(_MappedPixels(buffer, spec, stride))
     Gst = modules()[0]
     ok, mapinfo = buffer.map(Gst.MapFlags.READ)
     if not ok:
@@ -56,13 +88,18 @@ def buffer_from_pixels(pixels: Pixels, pts: int, duration: int) -> Any:
     Gst = modules()[0]
     h, w = pixels.shape[:2]
     stride = rgb_stride(w)
-    if stride == w * 3:
-        data = np.ascontiguousarray(pixels).tobytes()
-    else:
-        padded = np.zeros((h, stride), dtype=np.uint8)
-        padded[:, : w * 3] = pixels.reshape(h, w * 3)
-        data = padded.tobytes()
-    buf = Gst.Buffer.new_wrapped(data)
+    # Allocate GStreamer memory and copy once into it (cheaper than wrapping a bytes copy).
+    buf = Gst.Buffer.new_allocate(None, stride * h, None)
+    ok, mapinfo = buf.map(Gst.MapFlags.WRITE)
+    if not ok:
+        raise RuntimeError("buffer_from_pixels: cannot map a new buffer for writing")
+    try:
+        rows = np.frombuffer(mapinfo.data, dtype=np.uint8).reshape(h, stride)
+        rows[:, : w * 3] = pixels.reshape(h, w * 3)
+        if stride != w * 3:
+            rows[:, w * 3 :] = 0
+    finally:
+        buf.unmap(mapinfo)
     buf.pts = pts
     buf.dts = Gst.CLOCK_TIME_NONE
     buf.duration = duration if duration > 0 else Gst.CLOCK_TIME_NONE

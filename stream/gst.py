@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from typing import Any
@@ -39,8 +40,9 @@ def init() -> Any:
     return Gst
 
 
+@functools.cache
 def modules() -> tuple[Any, Any, Any, Any]:
-    """(Gst, GstApp, GstVideo, GLib), initialised."""
+    """(Gst, GstApp, GstVideo, GLib), initialised. Cached: it is called for every frame."""
     init()
     return _import()
 

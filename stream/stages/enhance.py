@@ -31,7 +31,7 @@ class EnhanceStage:
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
-        out = self.engine.infer(frame.pixels[np.newaxis])
+        out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]))
         return [frame.with_pixels(np.ascontiguousarray(out[0]))]
 
     def flush(self) -> list[Frame]:
