@@ -25,7 +25,8 @@ def _body(in_ch: int, out_ch: int, num_feat: int, num_conv: int) -> nn.Sequentia
         if isinstance(m, nn.Conv2d):
             # Kaiming init for the PReLU stack; a small last layer so training starts near the skip.
             nn.init.kaiming_normal_(m.weight, a=0.25, nonlinearity="leaky_relu")
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     with torch.no_grad():
         last.weight.mul_(0.1)
     return seq
