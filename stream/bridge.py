@@ -58,6 +58,8 @@ class InputTap:
         self._spec: VideoSpec | None = None
         self._stride = 0
         self._seq = 0
+        self._last_pts = -1
+        self.backwards = 0  # frames refused because their time went backwards (muxers need monotonic PTS)
 
     def on_new_sample(self, appsink: Any) -> Any:
         Gst = modules()[0]
@@ -75,6 +77,10 @@ class InputTap:
             buf = sample.get_buffer()
             segment = sample.get_segment()
             pts = segment.to_running_time(Gst.Format.TIME, buf.pts) if buf.pts != Gst.CLOCK_TIME_NONE else -1
+            if 0 <= pts <= self._last_pts:
+                self.backwards += 1
+                return Gst.FlowReturn.OK
+            self._last_pts = max(self._last_pts, int(pts))
             duration = buf.duration if buf.duration != Gst.CLOCK_TIME_NONE else self._spec.frame_duration_ns
             frame = Frame(
                 pixels_from_buffer(buf, self._spec, self._stride),

@@ -97,8 +97,9 @@ class RtspServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            # Close client sessions so their media pipelines shut down.
-            self._server.client_filter(None)
+            # Disconnect every client so their sessions and media pipelines shut down.
+            GstRtspServer, _ = _rtsp_modules()
+            self._server.client_filter(lambda *_args: GstRtspServer.RTSPFilterResult.REMOVE)
         if self._loop is not None:
             self._loop.quit()
         if self._thread is not None:
