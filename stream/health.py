@@ -66,7 +66,7 @@ class SourceHealth:
         with self._lock:
             self.reconnects += 1
 
-    def count_decoder_error(self, message: str) -> None:
+    def count_decoder_error(self, message: str = "frames lost to decode errors or missing data") -> None:
         with self._lock:
             self.decoder_errors += 1
             self.last_error = redact(message)

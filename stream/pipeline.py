@@ -217,7 +217,7 @@ class Pipeline:
         live = self.source.is_live
         qsize = self.options.queue_size or (1 if self.options.low_latency else 2 if self.realtime else 4)
         self._queue = FrameQueue(qsize, leaky=self.realtime)
-        tap = InputTap(self._queue, self.stats)
+        tap = InputTap(self._queue, self.stats, on_discont=self.health.count_decoder_error)
         if self.supervised:
             self._start_supervised(tap)
             return

@@ -114,6 +114,7 @@ class SourceSupervisor:
         self.health.next_attempt_s = None
         self.health.set_state(SourceState.CONNECTING)
         self._detector.reset()
+        self.tap.expect_discont()
         pipe = Gst.Pipeline.new(f"ganstream-source-{self._generation}")
         clock, base_time = self.timebase
         pipe.use_clock(clock)
