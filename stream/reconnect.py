@@ -57,8 +57,10 @@ class Backoff:
         o = self.options
         base = nominal_delay(self.attempt, o.initial_s, o.max_s)
         self.attempt += 1
-        factor = 1.0 + self._rng.uniform(-o.jitter, o.jitter)
-        return min(o.max_s, base * factor)
+        delay = base * (1.0 + self._rng.uniform(-o.jitter, o.jitter))
+        if delay > o.max_s:  # at the cap, jitter downwards so clients still spread out
+            delay = o.max_s * (1.0 - self._rng.uniform(0.0, o.jitter))
+        return delay
 
     def reset(self) -> None:
         """Frames flow again: the next loss starts from the first delay."""
