@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -32,6 +33,14 @@ class BackendEngine(ABC):
             raise EngineClosedError(f"{self.backend} engine for '{self.card.name}' is closed")
         batch = prepare(self.card, inputs, where=f"{self.backend} infer")
         return batch.crop(self._run(batch.feeds))
+
+    def infer_many(self, batches: Iterable[tuple[npt.NDArray[np.generic], ...]]) -> Iterator[npt.NDArray[np.uint8]]:
+        """Run a sequence of batches (each a tuple of inputs), yielding outputs in order.
+
+        Backends with asynchronous devices override this to keep several batches in flight.
+        """
+        for inputs in batches:
+            yield self.infer(*inputs)
 
     @abstractmethod
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]: ...

@@ -19,6 +19,7 @@ from ganstream.stream.errors import GanstreamError
 # The CLI is the one place that composes all three packages, so it may name training's commands.
 COMMAND_MODULES: tuple[str, ...] = (
     # one line per command module; keep them sorted by package
+    "ganstream.engines.cli",
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
 )
