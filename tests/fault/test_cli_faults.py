@@ -48,7 +48,9 @@ def test_authenticated_camera_health_metrics_and_sigterm(tmp_path: Path, how: st
         deadline = time.monotonic() + 20
         base = None
         while base is None and time.monotonic() < deadline:
-            m = next((re.search(r"metrics at (http://[^/]+)/metrics", line) for line in err if "metrics at" in line), None)
+            m = next(
+                (re.search(r"metrics at (http://[^/]+)/metrics", line) for line in err if "metrics at" in line), None
+            )
             base = m.group(1) if m else None
             time.sleep(0.1)
         assert base is not None and base.startswith("http://127.0.0.1:"), "".join(err)
