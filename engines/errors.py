@@ -25,3 +25,7 @@ class BackendUnavailableError(EngineError, RuntimeError):
 
 class ShapeError(EngineError, ValueError):
     """An input whose shape, dtype or size is outside what the engine accepts."""
+
+
+class EngineClosedError(EngineError, RuntimeError):
+    """An engine used after close()."""

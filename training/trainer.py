@@ -393,11 +393,14 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def resume_config(run_dir: Path, steps: int | None = None) -> TrainConfig:
+def resume_config(run_dir: Path, steps: int | None = None, minutes: float | None = None) -> TrainConfig:
+    """The run's config, optionally with a new step total or time bound (both change only when given)."""
     cfg = TrainConfig.load(run_dir)
     read_state(run_dir)  # fail early with a clear line if there is no checkpoint
     if steps is not None:
         cfg.steps = steps
+    if minutes is not None:
+        cfg.max_minutes = minutes
     return cfg
 
 

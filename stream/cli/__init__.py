@@ -8,6 +8,7 @@ command function, so `ganstream --help` stays fast and torch-free.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -18,6 +19,9 @@ from ganstream.stream.errors import GanstreamError
 # The CLI is the one place that composes all three packages, so it may name training's commands.
 COMMAND_MODULES: tuple[str, ...] = (
     # one line per command module; keep them sorted by package
+    "ganstream.engines.cli",
+    "ganstream.stream.cli.run_cmd",
+    "ganstream.stream.cli.bench_cmd",
     "ganstream.training.cli",
 )
 
@@ -26,10 +30,8 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     """Exception types whose message is meant for the user (printed as one line, no traceback)."""
     types: list[type[BaseException]] = [GanstreamError]
     for mod, name in (("ganstream.engines.errors", "EngineError"), ("ganstream.training.errors", "TrainingError")):
-        try:
+        with contextlib.suppress(ImportError, AttributeError):  # that package may have no error base yet
             types.append(getattr(importlib.import_module(mod), name))
-        except (ImportError, AttributeError):
-            pass  # that package has no error hierarchy yet
     return tuple(types)
 
 

@@ -1,0 +1,176 @@
+"""torch backend: the architecture rebuilt from safetensors weights, on CUDA or the CPU.
+
+The GPU path for machines without TensorRT and the reference of parity checks. On CUDA it runs
+fp16 (fp32 on request) in channels_last, and replays a CUDA graph per input shape so a frame
+costs one graph launch instead of one launch per layer. On the CPU it uses bf16 autocast where
+the CPU has native bf16, else fp32. torch is imported only when this backend is opened.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.engines import artifacts
+from ganstream.engines.backends.base import BackendEngine
+from ganstream.engines.card import ModelCard
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.feed import Array, is_frame_input
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def nvidia_gpu_present() -> bool:
+    """A cheap check (no torch import) for an NVIDIA driver with a device node."""
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+
+
+def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], for_auto: bool = False) -> str | None:
+    for mod in ("torch", "safetensors"):
+        if importlib.util.find_spec(mod) is None:
+            return f"{mod} is not installed (pip install 'ganstream[train]')"
+    if card.artifact("safetensors") is None or not card.arch:
+        return "the model has no safetensors weights with an arch in its card"
+    wants_cuda = str(options.get("device", "cuda" if for_auto else "cpu")).startswith("cuda")
+    if wants_cuda:
+        if not nvidia_gpu_present():
+            return "no NVIDIA GPU here"
+        import torch
+
+        if not torch.cuda.is_available():
+            return "torch has no CUDA support here"
+    return None
+
+
+def cpu_supports_bf16() -> bool:
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | None = None) -> str:
+    device = str((options or {}).get("device", "cpu"))
+    if device.startswith("cuda"):
+        return "fp16"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def create(card: ModelCard, folder: Path, precision: str, **options: Any) -> TorchEngine:
+    return TorchEngine(card, folder, precision, **options)
+
+
+class TorchEngine(BackendEngine):
+    backend = "torch"
+
+    def __init__(
+        self,
+        card: ModelCard,
+        folder: Path,
+        precision: str = "fp32",
+        device: str = "cpu",
+        threads: int | None = None,
+        cuda_graphs: bool = True,
+        **_: Any,
+    ) -> None:
+        import torch
+        from safetensors.torch import load_file
+
+        from ganstream.engines.archs import build_generator
+
+        if precision not in PRECISIONS:
+            raise ModelCardError(f"torch backend runs {', '.join(PRECISIONS)}, not {precision!r}")
+        super().__init__(card, folder, precision)
+        self.torch = torch
+        self.dev = torch.device(device)
+        cuda = self.dev.type == "cuda"
+        if cuda and not torch.cuda.is_available():
+            raise BackendUnavailableError("torch backend: CUDA asked for but torch has no CUDA device here")
+        if not cuda and precision == "fp16":
+            raise BackendUnavailableError("torch backend: fp16 runs on CUDA only; use bf16 or fp32 on the CPU")
+        if not cuda and precision == "bf16" and not cpu_supports_bf16():
+            raise BackendUnavailableError("torch backend: this CPU has no native bf16; use fp32")
+        if threads and not cuda:
+            torch.set_num_threads(threads)
+        path = artifacts.require(card, folder, "safetensors")
+        try:
+            net = build_generator(card.arch)
+            net.load_state_dict(load_file(str(path)), strict=True)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelCardError(
+                f"model '{card.name}': weights in {path.name} do not fit arch {card.arch} ({exc})"
+            ) from None
+        self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        # On the CPU bf16 runs under autocast (weights stay fp32); on CUDA the weights are cast.
+        self.autocast = not cuda and precision == "bf16"
+        compute_dtype = self.dtype if cuda else torch.float32
+        net = net.eval().to(self.dev, dtype=compute_dtype)
+        # channels_last: NHWC uint8 frames permuted to NCHW already have this layout, no copy.
+        self.net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.compute_dtype = compute_dtype
+        self.frame_names = [s.name for s in card.inputs if is_frame_input(s)]
+        self.use_graphs = cuda and cuda_graphs and len(card.inputs) == 1
+        self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
+        self.device = str(self.dev) + (" (cuda graphs)" if self.use_graphs else "")
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+
+    def forward(self, x: Any) -> Any:
+        """uint8 NHWC tensor on the device -> uint8 NHWC tensor; NHWC permuted is channels_last."""
+        torch = self.torch
+        y = x.permute(0, 3, 1, 2).to(self.compute_dtype).mul_(1.0 / 255.0)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+            y = self.net(y)
+        return y.float().mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+    def _graph_for(self, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
+        """A captured CUDA graph with static input and output buffers for one input shape."""
+        torch = self.torch
+        entry = self._graphs.get(shape)
+        if entry is None:
+            static_in = torch.zeros(shape, dtype=torch.uint8, device=self.dev)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side), torch.inference_mode():
+                for _ in range(3):  # warm up cudnn autotuning before capture
+                    self.forward(static_in)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph), torch.inference_mode():
+                static_out = self.forward(static_in)
+            entry = self._graphs[shape] = (graph, static_in, static_out)
+        return entry
+
+    def run_tensor(self, x: Any) -> Any:
+        """Device-resident path: uint8 NHWC tensor on this engine's device in, the same out."""
+        torch = self.torch
+        if self.use_graphs:
+            graph, static_in, static_out = self._graph_for(tuple(x.shape))
+            static_in.copy_(x, non_blocking=True)
+            graph.replay()
+            return static_out
+        with torch.inference_mode():
+            return self.forward(x)
+
+    def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
+        torch = self.torch
+        tensors = [torch.from_numpy(feeds[n]) for n in self.frame_names]
+        if len(tensors) != 1:
+            raise ModelCardError(f"torch backend runs single-input models; '{self.card.name}' takes {len(tensors)}")
+        x = tensors[0]
+        if self.dev.type == "cuda":
+            x = x.pin_memory().to(self.dev, non_blocking=True)
+            out = self.run_tensor(x)
+            host = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
+            host.copy_(out, non_blocking=True)
+            torch.cuda.current_stream().synchronize()
+            return np.asarray(host.numpy())
+        return np.ascontiguousarray(self.run_tensor(x).numpy())
+
+    def close(self) -> None:
+        self._graphs.clear()
+        self.__dict__.pop("net", None)
+        super().close()

@@ -1,0 +1,227 @@
+"""Benchmarks of the engines: every backend and precision side by side, in one run.
+
+Prints ms/frame, frames/s and the ratio to onnxruntime fp32 measured in the same run, and the
+PSNR of each variant's output against the fp32 output on real frames (a clip's frames resized
+to the benchmark shape). Never asserts an absolute time.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganstream.engines.calib import default_clip, psnr, read_frames
+from ganstream.engines.card import ModelCard
+from ganstream.engines.errors import EngineError
+from ganstream.engines.loader import load_engine
+from ganstream.engines.parity import random_inputs
+from ganstream.engines.variants import Variant, cpu_variants, gpu_variants
+
+
+@dataclass
+class BenchRow:
+    variant: str
+    ms_per_frame: float
+    fps: float
+    ratio: float = float("nan")  # onnxruntime fp32 time / this time: > 1 is faster
+    psnr_vs_fp32_db: float = float("nan")
+    note: str = ""
+
+
+def median_seconds(fn: Callable[[], object], warmup: int = 3, iters: int = 20) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def srvgg_gflops(arch: dict[str, Any], height: int, width: int) -> float:
+    """Convolution GFLOPs of one SRVGGCompact frame at an input of height x width (2 FLOPs per MAC)."""
+    p = arch.get("params", {})
+    feat, conv, scale = int(p.get("num_feat", 64)), int(p.get("num_conv", 16)), int(p.get("scale", 4))
+    macs_per_px = 9 * (3 * feat + conv * feat * feat + feat * 3 * scale * scale)
+    return 2.0 * macs_per_px * height * width / 1e9
+
+
+def real_batch(card: ModelCard, height: int, width: int, count: int, clip: Path | None) -> list[np.ndarray] | None:
+    source = clip or default_clip()
+    if source is None or card.inputs[0].dtype != "uint8" or len(card.inputs) != 1:
+        return None
+    return [f[None] for f in read_frames(source, count=count, size=(height, width))]
+
+
+def bench_variants(
+    folder: Path,
+    variants: list[Variant],
+    height: int,
+    width: int,
+    batch: int = 1,
+    iters: int = 20,
+    clip: Path | None = None,
+    quality_frames: int = 8,
+    isolate: bool = True,
+) -> list[BenchRow]:
+    """Time each variant and compare its output on real frames with onnxruntime fp32.
+
+    With `isolate`, each variant runs in its own Python process: thread pools of one runtime
+    (torch's OpenMP workers spin after each call) would otherwise slow the next one down.
+    """
+    card = ModelCard.load(folder)
+    frames = real_batch(card, height, width, quality_frames, clip)
+    with tempfile.TemporaryDirectory(prefix="ganstream-bench-") as tmp:
+        frames_file = ref_file = ""
+        if frames is not None:
+            ref = load_engine(folder, backend="ort", precision="fp32")
+            frames_file, ref_file = str(Path(tmp) / "frames.npy"), str(Path(tmp) / "ref.npy")
+            np.save(frames_file, np.concatenate(frames))
+            np.save(ref_file, np.concatenate([ref.infer(f) for f in frames]))
+            ref.close()
+        rows: list[BenchRow] = []
+        for v in variants:
+            job = {
+                "folder": str(folder),
+                "backend": v.backend,
+                "precision": v.precision,
+                "options": dict(v.options),
+                "shape": [height, width, batch],
+                "iters": iters,
+                "frames": frames_file,
+                "ref": ref_file,
+            }
+            result = _run_isolated(job) if isolate else measure(job)
+            if "error" in result:
+                rows.append(BenchRow(v.label, float("nan"), float("nan"), note=str(result["error"])))
+                continue
+            sec = float(result["seconds"])
+            rows.append(BenchRow(v.label, 1000 * sec / batch, batch / sec, psnr_vs_fp32_db=float(result["psnr"])))
+    base = next((r.ms_per_frame for r in rows if r.variant == "ort fp32"), float("nan"))
+    for r in rows:
+        r.ratio = base / r.ms_per_frame
+    return rows
+
+
+def measure(job: dict[str, Any]) -> dict[str, Any]:
+    """Time one variant on random frames and measure its PSNR against the saved fp32 outputs."""
+    folder = Path(job["folder"])
+    card = ModelCard.load(folder)
+    height, width, batch = job["shape"]
+    try:
+        eng = load_engine(folder, backend=job["backend"], precision=job["precision"], **job["options"])
+    except EngineError as exc:
+        return {"error": str(exc)}
+    inputs = random_inputs(card, height, width, batch, seed=0)
+    sec = median_seconds(lambda: eng.infer(*inputs), iters=int(job["iters"]))
+    quality = float("nan")
+    if job["frames"]:
+        frames, ref = np.load(job["frames"]), np.load(job["ref"])
+        quality = float(np.mean([min(psnr(eng.infer(f[None])[0], r), 99.0) for f, r in zip(frames, ref, strict=True)]))
+    eng.close()
+    return {"seconds": sec, "psnr": quality}
+
+
+def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganstream.engines.bench", json.dumps(job)], capture_output=True, text=True, check=False
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"worker failed: {tail}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def format_table(rows: list[BenchRow], title: str) -> str:
+    lines = [title, f"{'backend precision':<20}{'ms/frame':>10}{'frames/s':>10}{'vs ort fp32':>13}{'PSNR vs fp32':>14}"]
+    for r in rows:
+        psnr_txt = "" if r.psnr_vs_fp32_db != r.psnr_vs_fp32_db else f"{r.psnr_vs_fp32_db:.2f} dB"
+        if r.note:
+            lines.append(f"{r.variant:<20}  failed: {r.note}")
+            continue
+        lines.append(f"{r.variant:<20}{r.ms_per_frame:>10.1f}{r.fps:>10.1f}{r.ratio:>12.2f}x{psnr_txt:>14}")
+    return "\n".join(lines)
+
+
+def cpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int = 20, clip: Path | None = None) -> str:
+    card = ModelCard.load(folder)
+    variants, skipped = cpu_variants(card, folder)
+    rows = bench_variants(folder, variants, height, width, batch, iters, clip)
+    title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU"
+    text = format_table(rows, title)
+    return text + "".join(f"\n  not run: {s}" for s in skipped)
+
+
+def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int = 50) -> str:
+    """torch CUDA fp16 (engine alone vs with copies, TFLOP/s) and TensorRT, with H2D/D2H GB/s."""
+    card = ModelCard.load(folder)
+    variants, skipped = gpu_variants(card, folder, [(height, width)])
+    lines = [f"{card.name} at {width}x{height} in, batch {batch}, GPU"]
+    gflop = srvgg_gflops(card.arch, height, width) * batch if card.arch.get("name") == "srvgg" else float("nan")
+    inputs = random_inputs(card, height, width, batch, seed=0)
+    for v in variants:
+        eng = load_engine(folder, backend=v.backend, precision=v.precision, **dict(v.options))
+        with_copies = median_seconds(partial(eng.infer, *inputs), iters=iters)
+        line = (
+            f"{v.label:<12} with copies {1000 * with_copies / batch:8.2f} ms/frame {batch / with_copies:8.1f} frames/s"
+        )
+        if v.backend == "torch":
+            import torch
+
+            x = torch.from_numpy(inputs[0]).cuda()
+
+            def alone(e: Any = eng, x: Any = x) -> None:
+                e.run_tensor(x)
+                torch.cuda.synchronize()
+
+            sec = median_seconds(alone, iters=iters)
+            line += (
+                f" | engine alone {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
+                f" | copies cost {with_copies / sec:.2f}x | {gflop / sec / 1000:.1f} TFLOP/s"
+            )
+        lines.append(line)
+        eng.close()
+    lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+    return "\n".join(lines + [f"  not run: {s}" for s in skipped])
+
+
+def copy_bandwidth(h2d_bytes: int, d2h_bytes: int, iters: int = 50) -> str:
+    """Pinned host <-> device copy rates for buffers of a frame batch's size."""
+    import torch
+
+    host_in = torch.empty(h2d_bytes, dtype=torch.uint8, pin_memory=True)
+    host_out = torch.empty(d2h_bytes, dtype=torch.uint8, pin_memory=True)
+    dev_in = torch.empty(h2d_bytes, dtype=torch.uint8, device="cuda")
+    dev_out = torch.empty(d2h_bytes, dtype=torch.uint8, device="cuda")
+
+    def h2d() -> None:
+        dev_in.copy_(host_in, non_blocking=True)
+        torch.cuda.synchronize()
+
+    def d2h() -> None:
+        host_out.copy_(dev_out, non_blocking=True)
+        torch.cuda.synchronize()
+
+    up, down = median_seconds(h2d, iters=iters), median_seconds(d2h, iters=iters)
+    return (
+        f"copies: H2D {h2d_bytes / up / 1e9:.1f} GB/s ({h2d_bytes} B), "
+        f"D2H {d2h_bytes / down / 1e9:.1f} GB/s ({d2h_bytes} B)"
+    )
+
+
+if __name__ == "__main__":  # one isolated measurement: python -m ganstream.engines.bench JOB_JSON
+    print(json.dumps(measure(json.loads(sys.argv[1]))))

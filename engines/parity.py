@@ -1,0 +1,69 @@
+"""Cross-check every available backend against the fp32 reference on fresh random frames.
+
+As torch2trt does: a backend that disagrees with onnxruntime fp32 by more than rounding (fp32)
+or than its precision allows (bf16 / fp16 / int8) is broken, whatever its speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ganstream.engines.card import ModelCard
+from ganstream.engines.errors import EngineError
+from ganstream.engines.feed import is_frame_input
+from ganstream.engines.loader import load_engine
+from ganstream.engines.variants import Variant, cpu_variants, gpu_variants
+
+# Largest mean absolute difference (in 8-bit levels) each precision may show against fp32.
+MEAN_TOLERANCE = {"fp32": 0.05, "fp16": 0.5, "bf16": 1.0, "int8": 2.0}
+
+
+@dataclass(frozen=True)
+class ParityRow:
+    variant: str
+    max_diff: int
+    mean_diff: float
+    ok: bool
+    error: str = ""
+
+
+def random_inputs(card: ModelCard, height: int, width: int, batch: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for spec in card.inputs:
+        if is_frame_input(spec):
+            out.append(rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8))
+        else:
+            out.append(rng.uniform(0.1, 0.9, (batch, 1)).astype(np.float32))
+    return out
+
+
+def check_parity(
+    folder: Path, height: int = 64, width: int = 96, batch: int = 2, seed: int | None = None
+) -> list[ParityRow]:
+    """Rows for every variant that can run here; the reference is onnxruntime fp32."""
+    card = ModelCard.load(folder)
+    fresh = seed if seed is not None else int(np.random.default_rng().integers(2**31))
+    inputs = random_inputs(card, height, width, batch, fresh)
+    ref = load_engine(folder, backend="ort", precision="fp32").infer(*inputs).astype(np.int16)
+    cpu, _ = cpu_variants(card, folder)
+    gpu, _ = gpu_variants(card, folder, [(height, width)])
+    rows: list[ParityRow] = []
+    for v in [x for x in cpu if x.label != "ort fp32"] + gpu:
+        rows.append(_compare(folder, v, inputs, ref))
+    return rows
+
+
+def _compare(folder: Path, v: Variant, inputs: list[np.ndarray], ref: np.ndarray) -> ParityRow:
+    try:
+        eng = load_engine(folder, backend=v.backend, precision=v.precision, **dict(v.options))
+        out = eng.infer(*inputs)
+        eng.close()
+    except EngineError as exc:
+        return ParityRow(v.label, -1, float("nan"), False, str(exc))
+    d = np.abs(out.astype(np.int16) - ref)
+    mean = float(d.mean())
+    return ParityRow(v.label, int(d.max()), mean, mean <= MEAN_TOLERANCE.get(v.precision, 1.0))

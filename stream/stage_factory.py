@@ -1,0 +1,136 @@
+"""Turns the user's wishes (--restore, --sr N, --interpolate N / --fps F, --model NAME...) into
+stages, in the fixed order restore -> sr -> interpolate.
+
+Model names are either classical baselines (bicubic, lanczos, nlmeans, blend, ...) or installed
+models from ``ganstream.engines`` whose card says which stage they serve. Without --model, a
+stage uses the shipped default model when it is installed and the classical baseline otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ganstream.stream.errors import StageError
+from ganstream.stream.stages.base import Stage
+from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
+from ganstream.stream.stages.enhance import EnhanceStage
+
+log = logging.getLogger(__name__)
+
+CLASSICAL: dict[str, str] = {**dict.fromkeys(RESAMPLE_METHODS, "sr"), "nlmeans": "restore", "blend": "interp"}
+BACKENDS = ("auto", "openvino", "ort", "torch", "trt")
+
+
+@dataclass
+class ChainRequest:
+    restore: bool = False
+    sr: int | None = None
+    interpolate: int | None = None
+    fps: Fraction | None = None
+    models: Sequence[str] = field(default_factory=tuple)
+    backend: str = "auto"
+    precision: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sr is not None and self.sr not in (2, 3, 4):
+            raise StageError(f"--sr must be 2, 3 or 4, got {self.sr}")
+        if self.interpolate is not None and not 2 <= self.interpolate <= 16:
+            raise StageError(f"--interpolate must be an integer factor 2..16, got {self.interpolate}")
+        if self.interpolate is not None and self.fps is not None:
+            raise StageError("--interpolate and --fps are alternatives; give one")
+        if self.backend not in BACKENDS:
+            raise StageError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
+    @property
+    def empty(self) -> bool:
+        return not (self.restore or self.sr or self.interpolate or self.fps or self.models)
+
+
+def installed_models() -> dict[str, Any]:
+    """name -> ModelCard of every installed model; empty when the engines store is unavailable."""
+    try:
+        from ganstream.engines import list_models
+    except ImportError:
+        return {}
+    return {m.name: m.card for m in list_models() if m.card is not None}
+
+
+def _load_engine(name: str, backend: str, precision: str | None) -> Any:
+    try:
+        from ganstream.engines import load_engine
+    except ImportError:
+        raise StageError(f"unknown model {name!r}: no model store is available in this installation") from None
+    return load_engine(name, backend=backend, precision=precision)
+
+
+def _task_of(name: str, installed: dict[str, Any]) -> str:
+    if name in CLASSICAL:
+        return CLASSICAL[name]
+    if name in installed:
+        return str(installed[name].task)
+    known = sorted({*CLASSICAL, *installed})
+    raise StageError(f"unknown model {name!r}; expected one of: {', '.join(known)}")
+
+
+def build_stages(req: ChainRequest) -> list[Stage]:
+    installed = installed_models()
+    chosen: dict[str, str] = {}
+    for name in req.models:
+        task = _task_of(name, installed)
+        if task in chosen:
+            raise StageError(f"models {chosen[task]!r} and {name!r} both serve the {task} stage; give one")
+        chosen[task] = name
+    restore = req.restore or "restore" in chosen
+    interp = req.interpolate or req.fps or "interp" in chosen
+    sr_scale = req.sr
+    if "sr" in chosen and sr_scale is None:
+        name = chosen["sr"]
+        sr_scale = int(installed[name].scale) if name in installed else 2
+
+    stages: list[Stage] = []
+    if restore:
+        name = chosen.get("restore") or ("restore" if "restore" in installed else "nlmeans")
+        stages.append(_enhance_or_classical(name, "restore", None, req, installed))
+    if sr_scale:
+        default = f"sr{sr_scale}x"
+        name = chosen.get("sr") or (default if default in installed else "bicubic")
+        stages.append(_enhance_or_classical(name, "sr", sr_scale, req, installed))
+    if interp:
+        stages.append(_interpolate_stage(chosen.get("interp"), req, installed))
+    return stages
+
+
+def _enhance_or_classical(
+    name: str, task: str, scale: int | None, req: ChainRequest, installed: dict[str, Any]
+) -> Stage:
+    if name in RESAMPLE_METHODS:
+        return ResampleStage(scale or 2, name)
+    if name == "nlmeans":
+        return NlmeansStage()
+    card = installed[name]
+    if task == "sr" and scale is not None and int(card.scale) != scale:
+        raise StageError(f"model {name!r} upscales x{card.scale}, but --sr {scale} was asked for")
+    return EnhanceStage(_load_engine(name, req.backend, req.precision), name=task)
+
+
+def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str, Any]) -> Stage:
+    try:
+        import ganstream.stream.stages.interpolate as interp_mod
+    except ImportError:
+        raise StageError("frame interpolation is not available in this installation") from None
+    factor = req.interpolate if req.fps is None else None
+    if factor is None and req.fps is None:
+        factor = 2
+    if name is None:
+        name = "interp" if "interp" in installed else "blend"
+    synth: Any
+    if name == "blend":
+        synth = interp_mod.BlendSynth()
+    else:
+        synth = interp_mod.synth_for_engine(_load_engine(name, req.backend, req.precision))
+    stage: Stage = interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)
+    return stage

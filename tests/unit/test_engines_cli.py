@@ -1,0 +1,64 @@
+"""`ganstream engines list|show|build|bench|check` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ganstream.stream.cli import main
+
+pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
+from ganstream.engines.devmodel import make_random_model
+
+SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    make_random_model(root / "small-sr2x", name="small-sr2x", arch=SMALL_ARCH)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _env(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANSTREAM_MODELS", str(store))
+    monkeypatch.setenv("GANSTREAM_CACHE", str(tmp_path / "cache"))
+
+
+def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "small-sr2x" in out and "onnx,safetensors" in out and "No built TensorRT plans" in out
+    assert main(["engines", "show", "small-sr2x"]) == 0
+    out = capsys.readouterr().out
+    assert "scale x2" in out and "sha256" in out and "model.onnx" in out
+    assert main(["engines", "show", "small-sr2x", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "small-sr2x"
+
+
+def test_unknown_model_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "show", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no model named 'nope'" in err and "small-sr2x" in err
+
+
+def test_check_reports_every_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "check", "small-sr2x", "--shape", "32x24"]) == 0
+    out = capsys.readouterr().out
+    for label in ("torch fp32", "openvino fp32"):
+        assert label in out
+    assert "MISMATCH" not in out
+
+
+def test_bench_prints_ratio_to_ort(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engines", "bench", "small-sr2x", "--backend", "openvino", "--shape", "32x24", "--iters", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ort fp32" in out and "openvino fp32" in out and "1.00x" in out
+
+
+def test_bad_shape_is_rejected() -> None:
+    with pytest.raises(SystemExit):
+        main(["engines", "bench", "small-sr2x", "--shape", "720p"])

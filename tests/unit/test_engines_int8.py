@@ -1,0 +1,105 @@
+"""NNCF int8 variants: built from frames, recorded in the card, run by OpenVINO and onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganstream.engines import ModelCard, ModelNotFoundError, load_engine
+from ganstream.engines.calib import psnr, read_frames
+
+pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
+pytest.importorskip("nncf", reason="int8 quantization needs nncf (the int8 extra)")
+from ganstream.engines.backends.openvino_engine import default_precision
+from ganstream.engines.devmodel import make_random_model
+from ganstream.engines.quantize import build_int8
+
+SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+
+
+def scene(seed: int, h: int = 64, w: int = 96) -> np.ndarray:
+    """A frame with edges, gradients and texture, written to disk as a PNG like a real image."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 127 // (h + w)], axis=-1).astype(np.uint8)
+    for _ in range(6):
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(4, 20)), color, -1)
+    noise = rng.normal(0, 4, img.shape)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("images")
+    for i in range(8):
+        cv2.imwrite(str(folder / f"{i:02d}.png"), scene(i)[:, :, ::-1])
+    return folder
+
+
+@pytest.fixture()
+def model_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "small-sr2x"
+    make_random_model(folder, name="small-sr2x", arch=SMALL_ARCH)
+    return folder
+
+
+def test_read_frames_from_images_and_errors(image_dir: Path, tmp_path: Path) -> None:
+    frames = read_frames(image_dir, count=5, size=(32, 48))
+    assert len(frames) == 5 and frames[0].shape == (32, 48, 3) and frames[0].dtype == np.uint8
+    with pytest.raises(ModelNotFoundError):
+        read_frames(tmp_path / "missing.mp4")
+    with pytest.raises(ModelNotFoundError, match="no decodable"):
+        read_frames(tmp_path)
+
+
+def test_build_int8_records_quality_and_runs_on_both_runtimes(model_dir: Path, image_dir: Path) -> None:
+    frames = read_frames(image_dir, count=8)
+    folder = build_int8(ModelCard.load(model_dir), model_dir, frames[:5], frames[5:], "test images")
+    assert folder == model_dir
+    card = ModelCard.load(folder)
+    assert "model.int8.onnx" in card.artifacts
+    q = card.metrics["int8"]
+    assert q["frames"] == 3 and q["calibration"]["frames"] == 5
+    assert q["ships"] == (q["psnr_drop_db"] < 0.1)
+    x = frames[6][None, ::2, ::2].copy()
+    ref = load_engine(folder, backend="ort").infer(x)[0]
+    for backend in ("openvino", "ort"):
+        out = load_engine(folder, backend=backend, precision="int8").infer(x)[0]
+        assert psnr(out, ref) > 35.0, backend
+    assert default_precision(card, folder) == (
+        "int8" if q["ships"] else default_precision(ModelCard.load(model_dir), model_dir)
+    )
+
+
+def test_int8_default_only_when_the_drop_is_small(model_dir: Path, image_dir: Path) -> None:
+    frames = read_frames(image_dir, count=6)
+    build_int8(ModelCard.load(model_dir), model_dir, frames[:4], frames[4:], "test images")
+    card = ModelCard.load(model_dir)
+    card.metrics["int8"]["psnr_drop_db"] = 0.5
+    card.save(model_dir)
+    assert default_precision(card, model_dir) != "int8"
+    card.metrics["int8"]["psnr_drop_db"] = 0.02
+    card.save(model_dir)
+    assert load_engine(model_dir, backend="openvino").precision == "int8"
+
+
+def test_read_only_model_gets_a_user_copy(
+    model_dir: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganstream.engines import quantize
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # An installed model's folder is read-only; root could write anyway, so say it is not writable.
+    monkeypatch.setattr(quantize, "is_writable", lambda folder: folder != model_dir)
+    frames = read_frames(image_dir, count=4)
+    out = build_int8(ModelCard.load(model_dir), model_dir, frames[:2], frames[2:], "test images")
+    assert out == tmp_path / "xdg" / "ganstream" / "models" / "small-sr2x"
+    assert "model.int8.onnx" in ModelCard.load(out).artifacts
+    assert "model.int8.onnx" not in ModelCard.load(model_dir).artifacts

@@ -1,0 +1,85 @@
+"""Interpolation-style models: several frame inputs plus a timestep, fed by the card's names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganstream.engines import ModelCard, ShapeError, TensorSpec, load_engine
+from ganstream.engines.card import sha256_file
+
+onnx = pytest.importorskip("onnx", reason="building the test graph needs onnx (the train extra)")
+
+
+def blend_graph(path: Path) -> None:
+    """out = round((1 - t) * frame0 + t * frame1): the simplest model with an interp's I/O."""
+    from onnx import TensorProto, helper
+
+    frame = ["N", "H", "W", 3]
+    nodes = [
+        helper.make_node("Cast", ["frame0"], ["a"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["frame1"], ["b"], to=TensorProto.FLOAT),
+        helper.make_node("Reshape", ["t", "shape4"], ["t4"]),
+        helper.make_node("Sub", ["b", "a"], ["ba"]),
+        helper.make_node("Mul", ["ba", "t4"], ["tba"]),
+        helper.make_node("Add", ["a", "tba"], ["mix"]),
+        helper.make_node("Round", ["mix"], ["r"]),
+        helper.make_node("Cast", ["r"], ["output"], to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "blend",
+        [
+            helper.make_tensor_value_info("frame0", TensorProto.UINT8, frame),
+            helper.make_tensor_value_info("frame1", TensorProto.UINT8, frame),
+            helper.make_tensor_value_info("t", TensorProto.FLOAT, ["N", 1]),
+        ],
+        [helper.make_tensor_value_info("output", TensorProto.UINT8, frame)],
+        [helper.make_tensor("shape4", TensorProto.INT64, [4], [-1, 1, 1, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+@pytest.fixture(scope="module")
+def interp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("store") / "blend"
+    folder.mkdir()
+    blend_graph(folder / "model.onnx")
+    ModelCard(
+        name="blend",
+        task="interp",
+        window=2,
+        # The card's order, not the graph's, is the order of infer's arguments.
+        inputs=[TensorSpec("frame0"), TensorSpec("frame1"), TensorSpec("t", "float32", ("N", 1))],
+        artifacts={"model.onnx": sha256_file(folder / "model.onnx")},
+    ).save(folder)
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["ort", "openvino"])
+def test_interp_inputs_follow_the_card(interp_dir: Path, backend: str) -> None:
+    eng = load_engine(interp_dir, backend=backend, precision="fp32")
+    a = np.full((2, 16, 24, 3), 10, np.uint8)
+    b = np.full((2, 16, 24, 3), 110, np.uint8)
+    out = eng.infer(a, b, np.array([[0.25], [0.5]], np.float32))
+    assert out.shape == (2, 16, 24, 3)
+    assert out[0].min() == out[0].max() == 35 and out[1].min() == out[1].max() == 60
+    # A scalar t is broadcast over the batch.
+    assert eng.infer(a, b, 0.75)[1, 0, 0, 0] == 85
+
+
+def test_interp_input_errors(interp_dir: Path) -> None:
+    eng = load_engine(interp_dir, backend="ort")
+    a = np.zeros((1, 16, 16, 3), np.uint8)
+    with pytest.raises(ShapeError, match="between 0 and 1"):
+        eng.infer(a, a, 1.5)
+    with pytest.raises(ShapeError, match="frame1"):
+        eng.infer(a, np.zeros((1, 16, 20, 3), np.uint8), 0.5)
+    with pytest.raises(ShapeError, match="3 input"):
+        eng.infer(a, a)
+    with pytest.raises(ShapeError, match="batch"):
+        eng.infer(a, a, np.array([0.5, 0.5], np.float32))
