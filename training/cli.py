@@ -32,7 +32,9 @@ def register(sub: Any) -> None:
     train.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
     train.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
     train.add_argument("--init", default="", help="run folder to start the gan stage from")
-    train.add_argument("--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)")
+    train.add_argument(
+        "--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)"
+    )
     train.add_argument("--minutes", type=float, default=None, help="stop after this long in total (default: no limit)")
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--crop", type=int, default=0, help="ground-truth crop size (default: 64 x scale)")
@@ -97,7 +99,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         crop = args.crop or 64 * max(scale, 2)
         cfg = TrainConfig(
             task=args.task, scale=scale, preset=args.preset, stage=args.stage, data=args.data, init=args.init,
-            steps=args.steps or 3000, max_minutes=args.minutes or 0.0, ema_decay=args.ema, batch=args.batch, crop=crop, lr_g=args.lr, seed=args.seed,
+            steps=args.steps or 3000, max_minutes=args.minutes or 0.0, ema_decay=args.ema, batch=args.batch,
+            crop=crop, lr_g=args.lr, seed=args.seed,
             val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
             degrade=args.degrade,

@@ -39,31 +39,16 @@ MAX_SIDE = 960  # large photos are centre-cropped to keep the classical baseline
 CLIP_RUNS = 2  # runs of consecutive frames per validation clip
 
 
-def load_runner(folder: Path) -> tuple[ModelCard, Runner, str]:
-    """Run a model folder's ONNX graph: OpenVINO (the fast CPU path) when it loads, else onnxruntime."""
-    card = ModelCard.load(folder)
-    onnx_name = card.artifact("onnx")
-    if onnx_name is None:
-        raise ModelNotFoundError(f"model '{card.name}': {folder} has no ONNX artifact")
-    path = card.verify_artifact(folder, onnx_name)
-    try:
-        import openvino as ov
+def load_runner(folder: Path, backend: str = "openvino") -> tuple[ModelCard, Runner, str]:
+    """Open a model folder with the runtime's loader (OpenVINO by default: the fast CPU path)."""
+    from ganstream.engines import load_engine
 
-        compiled = ov.Core().compile_model(str(path), "CPU")
+    engine = load_engine(folder, backend=backend, precision="fp32")
 
-        def run_ov(x: Image) -> Image:
-            return np.asarray(compiled([x])[0], dtype=np.uint8)
+    def run(x: Image) -> Image:
+        return np.asarray(engine.infer(x), dtype=np.uint8)
 
-        return card, run_ov, "openvino"
-    except Exception:  # an OpenVINO that cannot take the graph: fall back to the reference runtime
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-        def run_ort(x: Image) -> Image:
-            return np.asarray(session.run(None, {card.inputs[0].name: x})[0], dtype=np.uint8)
-
-        return card, run_ort, "onnxruntime"
+    return engine.card, run, f"{engine.backend} {engine.precision}"
 
 
 def resolve_model(name: str, models_dir: Path) -> Path:
