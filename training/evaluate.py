@@ -197,7 +197,8 @@ def evaluate_group(
             p = float(np.mean(s.psnr))
             fl = float(np.mean(s.flicker)) if s.flicker else float("nan")
             ms = 1000 * s.seconds / max(1, s.frames)
-            rows.append(Row(task, set_name, m, p, float(np.mean(s.ssim)), fl, ms, p - ref))
+            label = f"sr x{scale}" if task == "sr" else task
+            rows.append(Row(label, set_name, m, p, float(np.mean(s.ssim)), fl, ms, p - ref))
     return rows
 
 
@@ -209,7 +210,7 @@ def _label(img: Image, text: str) -> Image:
 
 
 def _side_by_side(
-    task: str, set_name: str, lr: Image, gt: Image, outs: dict[str, Image], folder: Path, scale: int, size: int = 192
+    task: str, set_name: str, lr: Image, gt: Image, outs: dict[str, Image], folder: Path, scale: int, size: int = 160
 ) -> Path:
     """A row of equal crops: input (nearest-upscaled), each method, ground truth."""
     h, w = gt.shape[:2]

@@ -138,7 +138,7 @@ def test_eval_scores_the_shipped_sr2x_against_bicubic(data_dir: Path, tmp_path: 
     assert by[("clean (area)", "bicubic")].delta == 0.0
     ours = by[("clean (area)", "sr2x")]
     assert 20 < ours.psnr < 60 and 0 < ours.ssim <= 1
-    assert "| sr | clean (area) | sr2x |" in md.read_text()
+    assert "| sr x2 | clean (area) | sr2x |" in md.read_text()
     pngs = sorted((tmp_path / "img").glob("*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size < 300_000 for p in pngs)
 
