@@ -37,13 +37,13 @@ def post_setting_error(element: Any, text: str, not_found: bool = False) -> None
         domain, code = Gst.ResourceError.quark(), int(Gst.ResourceError.NOT_FOUND)
     else:
         domain, code = Gst.LibraryError.quark(), int(Gst.LibraryError.SETTINGS)
-    element.message_full(Gst.MessageType.ERROR, domain, code, text, None, __file__, "start", 0)
+    element.message_full(Gst.MessageType.ERROR, domain, code, text, None, "ganstream", "start", 0)
 
 
 def post_stream_error(element: Any, text: str) -> None:
     Gst = modules()[0]
     element.message_full(
-        Gst.MessageType.ERROR, Gst.StreamError.quark(), int(Gst.StreamError.FAILED), text, None, __file__, "chain", 0
+        Gst.MessageType.ERROR, Gst.StreamError.quark(), int(Gst.StreamError.FAILED), text, None, "ganstream", "chain", 0
     )
 
 
