@@ -1,7 +1,7 @@
 """`ganstream gst-plugin-path` and `ganstream gst-env`: use the elements from any GStreamer program.
 
-    export GST_PLUGIN_PATH=$(ganstream gst-plugin-path)
-    eval "$(ganstream gst-env)"      # GST_PLUGIN_PATH, PYTHONPATH and a private GST_REGISTRY
+export GST_PLUGIN_PATH=$(ganstream gst-plugin-path)
+eval "$(ganstream gst-env)"      # GST_PLUGIN_PATH, PYTHONPATH and a private GST_REGISTRY
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "gst-env",
         help="print shell exports that make gst-launch-1.0 find the ganstream_* elements",
         description="Print the environment GStreamer's Python plugin loader needs to load the ganstream "
-        'elements: GST_PLUGIN_PATH, PYTHONPATH (this installation\'s site-packages) and a private GST_REGISTRY. '
+        "elements: GST_PLUGIN_PATH, PYTHONPATH (this installation's site-packages) and a private GST_REGISTRY. "
         'Use: eval "$(ganstream gst-env)".',
     )
     e.add_argument("--format", choices=("sh", "env"), default="sh", help="sh: export lines (default); env: K=V lines")

@@ -10,7 +10,7 @@ drops frames that would reach the sink too late.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import gi
 
@@ -56,7 +56,7 @@ _ENGINE_PROPS: dict[str, Any] = {
 }
 
 
-class _EnhanceFilter(GstVideo.VideoFilter):
+class _EnhanceFilter(GstBase.BaseTransform):
     """Shared body of the sr and restore elements; `TASK` picks the stage."""
 
     TASK = ""
@@ -134,8 +134,13 @@ class _EnhanceFilter(GstVideo.VideoFilter):
             out = filter_.intersect_full(out, Gst.CapsIntersectMode.FIRST)
         return out
 
-    def do_set_info(self, incaps: Any, in_info: Any, outcaps: Any, out_info: Any) -> bool:
+    def do_get_unit_size(self, caps: Any) -> tuple[bool, int]:
+        info = GstVideo.VideoInfo.new_from_caps(caps)
+        return (info is not None, int(info.size) if info is not None else 0)
+
+    def do_set_caps(self, incaps: Any, outcaps: Any) -> bool:
         spec, stride = spec_from_caps(incaps)
+        out_info = GstVideo.VideoInfo.new_from_caps(outcaps)
         try:
             expected = self.stage.configure(spec)
         except Exception as exc:
@@ -194,7 +199,7 @@ class GanstreamSr(_EnhanceFilter):
         "Upscales RGB frames with an installed sr model (or a classical resampler) through a ganstream engine",
         AUTHOR,
     )
-    __gproperties__ = {
+    __gproperties__: ClassVar[dict[str, Any]] = {
         **_ENGINE_PROPS,
         "model": (
             str,
@@ -228,7 +233,7 @@ class GanstreamRestore(_EnhanceFilter):
         "(or the nlmeans baseline) through a ganstream engine",
         AUTHOR,
     )
-    __gproperties__ = {
+    __gproperties__: ClassVar[dict[str, Any]] = {
         **_ENGINE_PROPS,
         "model": (
             str,
@@ -239,5 +244,3 @@ class GanstreamRestore(_EnhanceFilter):
             _READY_ONLY,
         ),
     }
-
-

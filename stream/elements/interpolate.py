@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import gi
 
@@ -50,7 +50,7 @@ class GanstreamInterpolate(Gst.Element):
         AUTHOR,
     )
     __gsttemplates__ = _TEMPLATES
-    __gproperties__: dict[str, Any] = {
+    __gproperties__: ClassVar[dict[str, Any]] = {
         "model": (
             str,
             "Model",
@@ -58,8 +58,15 @@ class GanstreamInterpolate(Gst.Element):
             "",
             _READY_ONLY,
         ),
-        "factor": (int, "Factor", "Multiply the frame rate by this integer (2..16); ignored when fps is set",
-                   2, 16, 2, _READY_ONLY),  # fmt: skip
+        "factor": (
+            int,
+            "Factor",
+            "Multiply the frame rate by this integer (2..16); ignored when fps is set",
+            2,
+            16,
+            2,
+            _READY_ONLY,
+        ),
         "fps": (str, "Target fps", "Output frame rate such as 60 or 30000/1001 (empty = use factor)", "", _READY_ONLY),
         "scene-cut": (
             float,

@@ -56,9 +56,7 @@ def _expect_task(element: str, model: str, task: str) -> None:
         raise ElementSettingError(f"{element}: model={model!r} is a {found} model; this element needs a {task} model")
 
 
-def enhance_stage(
-    element: str, task: str, model: str, scale: int, backend: str, precision: str, tile: int
-) -> Stage:
+def enhance_stage(element: str, task: str, model: str, scale: int, backend: str, precision: str, tile: int) -> Stage:
     """The sr or restore stage for these element properties (the model is loaded here)."""
     check_common(element, backend, precision)
     _expect_task(element, model, task)
