@@ -230,9 +230,8 @@ class Pipeline:
         # Video: decoded frames -> RGB -> appsink
         # A file in realtime mode is paced to its frame rate, as a camera would be.
         pace = "clocksync ! " if self.realtime and not live else ""
-        video_in = parse_bin(
-            f"queue ! {profile.to_system_memory()}videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB"
-        )
+        to_rgb = f"videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB"
+        video_in = parse_bin(f"queue ! {profile.to_system_memory()}{to_rgb}")
         video_in.set_name("bridge-in")
         appsink = make("appsink", "bridge-sink", emit_signals=True, sync=False, max_buffers=1, drop=False)
         appsink.connect("new-sample", tap.on_new_sample)
