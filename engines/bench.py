@@ -8,6 +8,7 @@ to the benchmark shape). Never asserts an absolute time.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -75,11 +76,14 @@ def bench_variants(
     clip: Path | None = None,
     quality_frames: int = 8,
     isolate: bool = True,
+    per_round: int = 5,
 ) -> list[BenchRow]:
     """Time each variant and compare its output on real frames with onnxruntime fp32.
 
-    With `isolate`, each variant runs in its own Python process: thread pools of one runtime
-    (torch's OpenMP workers spin after each call) would otherwise slow the next one down.
+    Variants are timed in interleaved rounds (a few calls of each in turn, repeated) so that a
+    change in the machine's load during the run hits them all alike; each figure is the median
+    of all its calls. With `isolate`, each variant lives in its own Python process with passive
+    OpenMP waiting, so one runtime's idle thread pool does not slow the others down.
     """
     card = ModelCard.load(folder)
     frames = real_batch(card, height, width, quality_frames, clip)
@@ -91,7 +95,7 @@ def bench_variants(
             np.save(frames_file, np.concatenate(frames))
             np.save(ref_file, np.concatenate([ref.infer(f) for f in frames]))
             ref.close()
-        rows: list[BenchRow] = []
+        workers: list[tuple[Variant, _Worker]] = []
         for v in variants:
             job = {
                 "folder": str(folder),
@@ -99,51 +103,134 @@ def bench_variants(
                 "precision": v.precision,
                 "options": dict(v.options),
                 "shape": [height, width, batch],
-                "iters": iters,
                 "frames": frames_file,
                 "ref": ref_file,
             }
-            result = _run_isolated(job) if isolate else measure(job)
-            if "error" in result:
-                rows.append(BenchRow(v.label, float("nan"), float("nan"), note=str(result["error"])))
-                continue
-            sec = float(result["seconds"])
-            rows.append(BenchRow(v.label, 1000 * sec / batch, batch / sec, psnr_vs_fp32_db=float(result["psnr"])))
+            workers.append((v, _ProcessWorker(job) if isolate else _LocalWorker(job)))
+        try:
+            rows = _measure_all(workers, batch, iters, per_round)
+        finally:
+            for _, w in workers:
+                w.close()
     base = next((r.ms_per_frame for r in rows if r.variant == "ort fp32"), float("nan"))
     for r in rows:
         r.ratio = base / r.ms_per_frame
     return rows
 
 
-def measure(job: dict[str, Any]) -> dict[str, Any]:
-    """Time one variant on random frames and measure its PSNR against the saved fp32 outputs."""
-    folder = Path(job["folder"])
-    card = ModelCard.load(folder)
-    height, width, batch = job["shape"]
-    try:
-        eng = load_engine(folder, backend=job["backend"], precision=job["precision"], **job["options"])
-    except EngineError as exc:
-        return {"error": str(exc)}
-    inputs = random_inputs(card, height, width, batch, seed=0)
-    sec = median_seconds(lambda: eng.infer(*inputs), iters=int(job["iters"]))
-    quality = float("nan")
-    if job["frames"]:
-        frames, ref = np.load(job["frames"]), np.load(job["ref"])
-        quality = float(np.mean([min(psnr(eng.infer(f[None])[0], r), 99.0) for f, r in zip(frames, ref, strict=True)]))
-    eng.close()
-    return {"seconds": sec, "psnr": quality}
+def _measure_all(workers: list[tuple[Variant, _Worker]], batch: int, iters: int, per_round: int) -> list[BenchRow]:
+    errors = {v.label: w.error for v, w in workers if w.error}
+    live = [(v, w) for v, w in workers if not w.error]
+    times: dict[str, list[float]] = {v.label: [] for v, _ in live}
+    for _ in range(max(1, -(-iters // per_round))):
+        for v, w in live:
+            times[v.label] += w.call({"op": "time", "iters": per_round})["times"]
+    rows = []
+    for v, w in workers:
+        if v.label in errors:
+            rows.append(BenchRow(v.label, float("nan"), float("nan"), note=errors[v.label]))
+            continue
+        sec = statistics.median(times[v.label])
+        quality = float(w.call({"op": "psnr"})["psnr"])
+        rows.append(BenchRow(v.label, 1000 * sec / batch, batch / sec, psnr_vs_fp32_db=quality))
+    return rows
 
 
-def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ganstream.engines.bench", json.dumps(job)], capture_output=True, text=True, check=False
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"worker failed: {tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+class _LocalWorker:
+    """One variant's engine in this process, answering the worker protocol's requests."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+        self.error = ""
+        folder = Path(job["folder"])
+        height, width, batch = job["shape"]
+        try:
+            self.engine = load_engine(folder, backend=job["backend"], precision=job["precision"], **job["options"])
+        except EngineError as exc:
+            self.error = str(exc)
+            return
+        self.inputs = random_inputs(ModelCard.load(folder), height, width, batch, seed=0)
+        for _ in range(3):  # warm-up: compilation, allocator, caches
+            self.engine.infer(*self.inputs)
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] == "time":
+            out = []
+            for _ in range(int(msg["iters"])):
+                t0 = time.perf_counter()
+                self.engine.infer(*self.inputs)
+                out.append(time.perf_counter() - t0)
+            return {"times": out}
+        if not self.job["frames"]:
+            return {"psnr": float("nan")}
+        frames, ref = np.load(self.job["frames"]), np.load(self.job["ref"])
+        got = [min(psnr(self.engine.infer(f[None])[0], r), 99.0) for f, r in zip(frames, ref, strict=True)]
+        return {"psnr": float(np.mean(got))}
+
+    def close(self) -> None:
+        if not self.error:
+            self.engine.close()
+
+
+class _ProcessWorker:
+    """The same, in a child process (``python -m ganstream.engines.bench JOB``), JSON lines over pipes."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ganstream.engines.bench", json.dumps(job)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        first = self._read()
+        self.error = str(first.get("error", ""))
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                tail = (err.strip().splitlines() or ["no output"])[-1]
+                return {"error": f"worker failed: {tail}"}
+            if line.startswith("{"):  # runtimes may print progress lines of their own
+                reply: dict[str, Any] = json.loads(line)
+                return reply
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise EngineError(f"benchmark worker: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_Worker = _LocalWorker | _ProcessWorker
+
+
+def _serve(job: dict[str, Any]) -> None:
+    """The child side: load the variant, say ready (or why not), then answer requests until EOF."""
+    worker = _LocalWorker(job)
+    print(json.dumps({"error": worker.error} if worker.error else {"ready": True}), flush=True)
+    if worker.error:
+        return
+    for line in sys.stdin:
+        print(json.dumps(worker.call(json.loads(line))), flush=True)
+    worker.close()
 
 
 def format_table(rows: list[BenchRow], title: str) -> str:
@@ -223,5 +310,5 @@ def copy_bandwidth(h2d_bytes: int, d2h_bytes: int, iters: int = 50) -> str:
     )
 
 
-if __name__ == "__main__":  # one isolated measurement: python -m ganstream.engines.bench JOB_JSON
-    print(json.dumps(measure(json.loads(sys.argv[1]))))
+if __name__ == "__main__":  # a benchmark worker: python -m ganstream.engines.bench JOB_JSON
+    _serve(json.loads(sys.argv[1]))
