@@ -8,10 +8,13 @@ untiled output up to rounding, so there are no seams to see.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 import numpy.typing as npt
 
 from ganstream.engines.backends.base import BackendEngine
+from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import ShapeError
 from ganstream.engines.feed import is_frame_input
 
@@ -51,7 +54,7 @@ class TiledEngine:
         self.overlap = overlap
 
     @property
-    def card(self):  # type: ignore[no-untyped-def]
+    def card(self) -> ModelCard:
         return self.engine.card
 
     @property
@@ -87,6 +90,10 @@ class TiledEngine:
                     :, (ky0 - y0) * s : (ky1 - y0) * s, (kx0 - x0) * s : (kx1 - x0) * s
                 ]
         return out
+
+    def infer_many(self, batches: Iterable[tuple[npt.NDArray[np.generic], ...]]) -> Iterator[npt.NDArray[np.uint8]]:
+        for inputs in batches:
+            yield self.infer(*inputs)
 
     def close(self) -> None:
         self.engine.close()

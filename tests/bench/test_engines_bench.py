@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
-from ganstream.engines.bench import bench_variants, cpu_report  # noqa: E402
-from ganstream.engines.card import ModelCard  # noqa: E402
-from ganstream.engines.devmodel import make_random_model  # noqa: E402
-from ganstream.engines.variants import cpu_variants  # noqa: E402
+from ganstream.engines.bench import bench_variants, cpu_report
+from ganstream.engines.card import ModelCard
+from ganstream.engines.devmodel import make_random_model
+from ganstream.engines.variants import cpu_variants
 
 SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
 
