@@ -58,6 +58,31 @@ def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | N
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
+def per_channel_prelu(model: Any) -> int:
+    """Give PReLU slopes the explicit per-channel shape (1, C, 1, 1); returns how many changed.
+
+    torch exports a PReLU slope as (C, 1, 1). The CPU plugin then treats the PReLU as a generic
+    broadcast Eltwise: it cannot fuse it into the preceding convolution and reorders the tensor
+    layout around it, twice per layer. As (1, C, 1, 1) it is fused as a per-channel post-op,
+    which on the compact SR net saves 20-25% (fp32, bf16 and int8 alike) with identical output.
+    """
+    from openvino import opset13
+
+    changed = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "PRelu":
+            continue
+        slope = op.input_value(1).get_node()
+        if slope.get_type_name() != "Constant" or op.input_value(0).get_partial_shape().rank.get_length() != 4:
+            continue
+        shape = list(slope.get_output_shape(0))
+        if len(shape) == 3 and shape[1:] == [1, 1]:
+            data = slope.get_data().reshape(1, shape[0], 1, 1)
+            op.input(1).replace_source_output(opset13.constant(data).output(0))
+            changed += 1
+    return changed
+
+
 def create(card: ModelCard, folder: Path, precision: str, **options: Any) -> OpenVinoEngine:
     return OpenVinoEngine(card, folder, precision, **options)
 
@@ -89,6 +114,7 @@ class OpenVinoEngine(BackendEngine):
             self.model = self.core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises untyped RuntimeErrors for a bad graph
             raise ModelCardError(f"model '{card.name}': {path} is not a loadable ONNX graph ({exc})") from None
+        per_channel_prelu(self.model)
         # int8 layers run in int8 either way; the hint sets the precision of everything else.
         hint = _HINTS.get(precision, "bf16" if bf16 else "f32")
         self.config = {

@@ -124,3 +124,21 @@ def test_auto_tiling_runs_frames_beyond_the_limits(model_dir: Path, tmp_path: Pa
     out = load_engine(folder, backend="ort", tile="auto").infer(x)
     ref = load_engine(model_dir, backend="ort").infer(x)
     assert diff(out, ref).max() <= 1
+
+
+def test_per_channel_prelu_rewrite_keeps_the_output(model_dir: Path) -> None:
+    import openvino as ov
+
+    from ganstream.engines.backends.openvino_engine import per_channel_prelu
+
+    core = ov.Core()
+    x = frames(1, 24, 32, seed=9)
+    outs = []
+    for rewrite in (False, True):
+        model = core.read_model(str(model_dir / "model.onnx"))
+        if rewrite:
+            assert per_channel_prelu(model) == SMALL_ARCH["params"]["num_conv"] + 1  # type: ignore[index]
+            assert per_channel_prelu(model) == 0  # already per-channel: nothing left to change
+        compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        outs.append(np.array(compiled({"input": x})[0]))
+    assert diff(outs[0], outs[1]).max() <= 1
