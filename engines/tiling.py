@@ -65,6 +65,15 @@ class TiledEngine:
     def precision(self) -> str:
         return self.engine.precision
 
+    pads_input = True
+
+    def size_problem(self, height: int, width: int) -> str | None:
+        """Tiles take any frame at least the model's minimum size."""
+        lim = self.engine.card.limits
+        if height < lim.min_height or width < lim.min_width:
+            return lim.check(height, width)
+        return None
+
     def summary(self) -> str:
         return f"{self.engine.summary()}, tiles {self.tile[1]}x{self.tile[0]} overlap {self.overlap}"
 

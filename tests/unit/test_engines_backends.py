@@ -119,9 +119,13 @@ def test_auto_tiling_runs_frames_beyond_the_limits(model_dir: Path, tmp_path: Pa
     card.limits = ShapeLimits(max_height=48, max_width=48)
     card.save(folder)
     x = frames(1, 100, 80, seed=8)
+    plain = load_engine(folder, backend="ort")
+    assert plain.size_problem(100, 80) is not None and plain.size_problem(48, 40) is None
     with pytest.raises(ShapeError, match="tile"):
-        load_engine(folder, backend="ort").infer(x)
-    out = load_engine(folder, backend="ort", tile="auto").infer(x)
+        plain.infer(x)
+    tiled = load_engine(folder, backend="ort", tile="auto")
+    assert tiled.size_problem(100, 80) is None and tiled.size_problem(8, 8) is not None
+    out = tiled.infer(x)
     ref = load_engine(model_dir, backend="ort").infer(x)
     assert diff(out, ref).max() <= 1
 
