@@ -16,7 +16,7 @@ import numpy.typing as npt
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import ShapeError
-from ganstream.engines.feed import is_frame_input
+from ganstream.engines.feed import is_frame_input, is_spatial_input
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -80,6 +80,7 @@ class TiledEngine:
     def infer(self, *inputs: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
         specs = self.engine.card.inputs
         frame_idx = [i for i, s in enumerate(specs) if is_frame_input(s)]
+        spatial_idx = [i for i, s in enumerate(specs) if is_spatial_input(s)]
         if len(inputs) != len(specs) or not frame_idx:
             return self.engine.infer(*inputs)  # let the engine report the mismatch
         ref = inputs[frame_idx[0]]
@@ -93,7 +94,7 @@ class TiledEngine:
         out = np.empty((n, h * s, w * s, 3), dtype=np.uint8)
         for y0, y1, ky0, ky1 in tile_spans(h, th, self.overlap):
             for x0, x1, kx0, kx1 in tile_spans(w, tw, self.overlap):
-                part = [x[:, y0:y1, x0:x1] if i in frame_idx else x for i, x in enumerate(inputs)]
+                part = [x[:, y0:y1, x0:x1] if i in spatial_idx else x for i, x in enumerate(inputs)]
                 res = self.engine.infer(*part)
                 out[:, ky0 * s : ky1 * s, kx0 * s : kx1 * s] = res[
                     :, (ky0 - y0) * s : (ky1 - y0) * s, (kx0 - x0) * s : (kx1 - x0) * s

@@ -20,7 +20,7 @@ from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.backends.ort_engine import cpu_threads
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import BackendUnavailableError, ModelCardError
-from ganstream.engines.feed import Array
+from ganstream.engines.feed import Array, example_inputs, prepare
 
 PRECISIONS = ("fp32", "bf16", "int8")
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
@@ -97,7 +97,7 @@ class OpenVinoEngine(BackendEngine):
         precision: str = "bf16",
         threads: int | None = None,
         shapes: list[tuple[int, int]] | None = None,
-        batch: int = 1,
+        max_batch: int = 1,
         **_: Any,
     ) -> None:
         import openvino as ov
@@ -124,8 +124,9 @@ class OpenVinoEngine(BackendEngine):
         }
         self.device = f"cpu ({hint})"
         self._requests: dict[tuple[tuple[int, ...], ...], Any] = {}
-        for h, w in shapes or []:
-            self._request({s.name: np.zeros((batch, h, w, 3), np.uint8) for s in card.inputs if len(s.shape) == 4})
+        for h, w in shapes or []:  # compile now, not on the first frame of a stream
+            warm = example_inputs(card, max_batch, h, w)
+            self._request(prepare(card, warm, where="openvino shapes").feeds)
 
     def _request(self, feeds: dict[str, Array]) -> Any:
         key = tuple(tuple(a.shape) for a in feeds.values())

@@ -35,6 +35,8 @@ def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], f
             return f"{mod} is not installed (pip install 'ganstream[train]')"
     if card.artifact("safetensors") is None or not card.arch:
         return "the model has no safetensors weights with an arch in its card"
+    if len(card.inputs) != 1:
+        return "the torch backend runs single-frame models (sr, restore); this one takes several inputs"
     wants_cuda = str(options.get("device", "cuda" if for_auto else "cpu")).startswith("cuda")
     if wants_cuda:
         if not nvidia_gpu_present():
