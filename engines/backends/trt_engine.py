@@ -66,6 +66,10 @@ def create(
     if card.artifact("plan") is None:
         folder = build_plan(card, folder, precision, list(shapes or []), max_batch, calib_frames, index)
         card = ModelCard.load(folder)
+    elif precision != card.precision:
+        raise ModelCardError(
+            f"plan '{card.name}' in {folder} is {card.precision}, not {precision}; build a {precision} one"
+        )
     return TrtEngine(card, folder, device_index=index)
 
 
