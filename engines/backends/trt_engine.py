@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 
 def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], for_auto: bool = False) -> str | None:
+    if not str(options.get("device", "cuda")).startswith("cuda"):
+        return f"TensorRT runs on CUDA devices, not {options['device']!r}"
     for mod in ("tensorrt", "pycuda"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not installed (pip install 'ganstream[gpu]')"
