@@ -63,8 +63,9 @@ def per_channel_prelu(model: Any) -> int:
 
     torch's TorchScript ONNX exporter writes a PReLU slope as (C, 1, 1). The CPU plugin then
     treats the PReLU as a generic broadcast Eltwise: it cannot fuse it into the preceding
-    convolution and reorders the tensor layout around it, twice per layer. As (1, C, 1, 1) it is fused as a per-channel post-op,
-    which on the compact SR net saves 20-25% (fp32, bf16 and int8 alike) with identical output.
+    convolution and reorders the tensor layout around it, twice per layer. As (1, C, 1, 1) it is
+    fused as a per-channel post-op, which on the compact SR net saves 20-25% (fp32, bf16 and
+    int8 alike) with identical output.
     """
     from openvino import opset13
 
