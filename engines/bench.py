@@ -282,7 +282,10 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
             )
         lines.append(line)
         eng.close()
-    lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+    if variants:  # a GPU backend ran, so CUDA is here: measure the copies too
+        lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+    else:
+        lines.append("no GPU backend can run here")
     return "\n".join(lines + [f"  not run: {s}" for s in skipped])
 
 

@@ -193,17 +193,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(gpu_report(folder, h, w, args.batch, args.iters))
         return 0
     card = ModelCard.load(folder)
-    cpu, _ = cpu_variants(card, folder)
-    gpu, _ = gpu_variants(card, folder, [(h, w)])
-    chosen = [
-        v
-        for v in cpu + gpu
-        if (args.backend in ("cpu", v.backend) or v.label == "ort fp32")
-        and (not args.precision or v.precision == args.precision or v.label == "ort fp32")
-    ]
-    print(
-        format_table(bench_variants(folder, chosen, h, w, args.batch, args.iters, args.clip), f"{card.name} at {w}x{h}")
-    )
+    cpu, cpu_skipped = cpu_variants(card, folder)
+    gpu, gpu_skipped = gpu_variants(card, folder, [(h, w)])
+
+    def wanted(backend: str, precision: str) -> bool:
+        return args.backend in ("cpu", backend) and (not args.precision or precision == args.precision)
+
+    chosen = [v for v in cpu + gpu if wanted(v.backend, v.precision) or v.label == "ort fp32"]
+    rows = bench_variants(folder, chosen, h, w, args.batch, args.iters, args.clip)
+    print(format_table(rows, f"{card.name} at {w}x{h} in, batch {args.batch}"))
+    for line in cpu_skipped + gpu_skipped:
+        backend, precision = line.split(":", 1)[0].split()
+        if wanted(backend, precision):
+            print(f"  not run: {line}")
     return 0
 
 

@@ -85,3 +85,13 @@ def test_build_int8_from_the_command_line(store: Path, tmp_path: Path, capsys: p
     assert "model.int8.onnx" in capsys.readouterr().out
     assert main(["engines", "build", str(model), "--precision", "fp16", "--target", "openvino"]) == 0
     assert "nothing to build" in capsys.readouterr().out
+
+
+def test_gpu_bench_without_a_gpu_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    from ganstream.engines.backends.torch_engine import nvidia_gpu_present
+
+    if nvidia_gpu_present():
+        pytest.skip("this machine has a GPU: tests/gpu covers it")
+    assert main(["engines", "bench", "small-sr2x", "--backend", "gpu", "--shape", "32x24"]) == 0
+    out = capsys.readouterr().out
+    assert "no GPU backend can run here" in out and "torch fp16: no NVIDIA GPU here" in out
