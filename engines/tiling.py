@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import ShapeError
+from ganstream.engines.errors import OptionError, ShapeError
 from ganstream.engines.feed import is_frame_input, is_spatial_input
 
 
@@ -47,7 +47,7 @@ class TiledEngine:
         elif isinstance(tile, tuple):
             th, tw = tile
         else:
-            raise ShapeError(f"tile must be 'auto', an int or (height, width), got {tile!r}")
+            raise OptionError(f"tile must be 'auto', an int or (height, width), got {tile!r}")
         m = lim.multiple_of
         # Tiles must themselves fit the engine: within its limits and a multiple of its alignment.
         self.tile = (max(m, min(th, lim.max_height) // m * m), max(m, min(tw, lim.max_width) // m * m))

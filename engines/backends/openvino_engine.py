@@ -19,7 +19,7 @@ from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.backends.ort_engine import cpu_threads
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
 from ganstream.engines.feed import Array, example_inputs, prepare
 
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -104,7 +104,7 @@ class OpenVinoEngine(BackendEngine):
         import openvino as ov
 
         if precision not in PRECISIONS:
-            raise ModelCardError(f"openvino backend runs {', '.join(PRECISIONS)}, not {precision!r}")
+            raise OptionError(f"openvino backend runs {', '.join(PRECISIONS)}, not {precision!r}")
         bf16 = cpu_supports_bf16()
         if precision == "bf16" and not bf16:
             raise BackendUnavailableError("openvino backend: this CPU has no native bf16 (AMX / AVX512-BF16); use fp32")

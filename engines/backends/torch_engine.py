@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
 from ganstream.engines.feed import Array, is_frame_input
 
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -84,7 +84,7 @@ class TorchEngine(BackendEngine):
         from ganstream.engines.archs import build_generator
 
         if precision not in PRECISIONS:
-            raise ModelCardError(f"torch backend runs {', '.join(PRECISIONS)}, not {precision!r}")
+            raise OptionError(f"torch backend runs {', '.join(PRECISIONS)}, not {precision!r}")
         super().__init__(card, folder, precision)
         self.torch = torch
         self.dev = torch.device(device)
@@ -174,7 +174,7 @@ class TorchEngine(BackendEngine):
         torch = self.torch
         arrays = [feeds[n] for n in self.frame_names]
         if len(arrays) != 1:
-            raise ModelCardError(f"torch backend runs single-input models; '{self.card.name}' takes {len(arrays)}")
+            raise OptionError(f"torch backend runs single-input models; '{self.card.name}' takes {len(arrays)}")
         if self.dev.type != "cuda":
             return np.ascontiguousarray(self.run_tensor(torch.from_numpy(arrays[0])).numpy())
         host_in = self._staging("in", arrays[0].shape)

@@ -29,6 +29,7 @@ from ganstream.engines.errors import IncompatibleEngineError, ModelCardError
 from ganstream.engines.feed import Array, prepare
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], for_auto: bool = False) -> str | None:

@@ -168,3 +168,19 @@ def test_search_order_env_then_user_dir_and_unreadable_cards(
     assert found["broken"].card is None and "not a valid JSON card" in found["broken"].problem
     with pytest.raises(ModelCardError, match="JSON"):
         load_engine("broken")
+
+
+def test_precision_a_backend_cannot_run(model_dir: Path) -> None:
+    from ganstream.engines import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="runs fp32, int8, not fp16"):
+        load_engine(model_dir, backend="ort", precision="fp16")
+    from ganstream.engines.backends.torch_engine import nvidia_gpu_present
+
+    if nvidia_gpu_present():
+        pytest.skip("with a GPU, auto may pick torch or trt for fp16")
+    # auto skips backends that cannot run the precision asked for, and says why for each
+    with pytest.raises(BackendUnavailableError, match="ort: runs fp32, int8, not fp16"):
+        load_engine(model_dir, precision="fp16")
+    eng = load_engine(model_dir, precision="fp32")
+    assert (eng.backend, eng.precision) == ("openvino", "fp32")
