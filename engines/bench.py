@@ -282,11 +282,26 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
             )
         lines.append(line)
         eng.close()
-    if variants:  # a GPU backend ran, so CUDA is here: measure the copies too
+    if variants:  # a GPU backend ran, so CUDA is here: measure the copies and the card's peak too
         lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+        lines.append(f"measured fp16 peak (8192^2 matmul): {fp16_peak_tflops():.0f} TFLOP/s")
     else:
         lines.append("no GPU backend can run here")
     return "\n".join(lines + [f"  not run: {s}" for s in skipped])
+
+
+def fp16_peak_tflops(n: int = 8192, iters: int = 20) -> float:
+    """The GPU's dense fp16 matmul rate: the ceiling the TFLOP/s of a model is compared with."""
+    import torch
+
+    a = torch.randn(n, n, device="cuda", dtype=torch.float16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.float16)
+
+    def mm() -> None:
+        torch.mm(a, b)
+        torch.cuda.synchronize()
+
+    return 2.0 * n**3 / median_seconds(mm, iters=iters) / 1e12
 
 
 def copy_bandwidth(h2d_bytes: int, d2h_bytes: int, iters: int = 50) -> str:
