@@ -280,6 +280,15 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
                 f" | engine alone {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
                 f" | copies cost {with_copies / sec:.2f}x | {gflop / sec / 1000:.1f} TFLOP/s"
             )
+        if v.backend == "trt":  # two batches in flight: copies overlap compute
+            k = 16
+
+            def pipelined(e: Any = eng) -> None:
+                for _ in e.infer_many([tuple(inputs)] * k):
+                    pass
+
+            sec = median_seconds(pipelined, warmup=1, iters=max(3, iters // k)) / k
+            line += f" | two in flight {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
         lines.append(line)
         eng.close()
     if variants:  # a GPU backend ran, so CUDA is here: measure the copies and the card's peak too
