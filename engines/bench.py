@@ -281,13 +281,12 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
                 f" | copies cost {with_copies / sec:.2f}x | {gflop / sec / 1000:.1f} TFLOP/s"
             )
         if v.backend == "trt":  # two batches in flight: copies overlap compute
-            k = 16
 
-            def pipelined(e: Any = eng) -> None:
+            def pipelined(e: Any = eng, k: int = 16) -> None:
                 for _ in e.infer_many([tuple(inputs)] * k):
                     pass
 
-            sec = median_seconds(pipelined, warmup=1, iters=max(3, iters // k)) / k
+            sec = median_seconds(pipelined, warmup=1, iters=max(3, iters // 16)) / 16
             line += f" | two in flight {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
         lines.append(line)
         eng.close()
