@@ -27,7 +27,7 @@ from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import EngineError
 from ganstream.engines.loader import load_engine
 from ganstream.engines.parity import random_inputs
-from ganstream.engines.variants import Variant, cpu_variants, gpu_variants
+from ganstream.engines.variants import Variant, cpu_variants, gpu_variants, prelu_ablation
 
 
 @dataclass
@@ -234,19 +234,30 @@ def _serve(job: dict[str, Any]) -> None:
 
 
 def format_table(rows: list[BenchRow], title: str) -> str:
-    lines = [title, f"{'backend precision':<20}{'ms/frame':>10}{'frames/s':>10}{'vs ort fp32':>13}{'PSNR vs fp32':>14}"]
+    lines = [title, f"{'backend precision':<26}{'ms/frame':>10}{'frames/s':>10}{'vs ort fp32':>13}{'PSNR vs fp32':>14}"]
     for r in rows:
         psnr_txt = "" if r.psnr_vs_fp32_db != r.psnr_vs_fp32_db else f"{r.psnr_vs_fp32_db:.2f} dB"
         if r.note:
-            lines.append(f"{r.variant:<20}  failed: {r.note}")
+            lines.append(f"{r.variant:<26}  failed: {r.note}")
             continue
-        lines.append(f"{r.variant:<20}{r.ms_per_frame:>10.1f}{r.fps:>10.1f}{r.ratio:>12.2f}x{psnr_txt:>14}")
+        lines.append(f"{r.variant:<26}{r.ms_per_frame:>10.1f}{r.fps:>10.1f}{r.ratio:>12.2f}x{psnr_txt:>14}")
     return "\n".join(lines)
 
 
-def cpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int = 20, clip: Path | None = None) -> str:
+def cpu_report(
+    folder: Path,
+    height: int,
+    width: int,
+    batch: int = 1,
+    iters: int = 20,
+    clip: Path | None = None,
+    prelu: bool = False,
+) -> str:
+    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported."""
     card = ModelCard.load(folder)
     variants, skipped = cpu_variants(card, folder)
+    if prelu:
+        variants = prelu_ablation(variants)
     rows = bench_variants(folder, variants, height, width, batch, iters, clip)
     title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU"
     text = format_table(rows, title)

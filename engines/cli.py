@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--batch", type=int, default=1)
     bench.add_argument("--iters", type=int, default=20)
     bench.add_argument("--clip", type=Path, help="real frames for the PSNR column (default: sample clip)")
+    bench.add_argument(
+        "--prelu-ablation", action="store_true", help="also run OpenVINO with PReLU slopes as exported (cpu only)"
+    )
     bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser("check", help="run every available backend on random frames against the fp32 reference")
@@ -187,7 +190,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     folder = resolve_model(args.name)
     h, w = args.shape
     if args.backend == "cpu" and not args.precision:
-        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip))
+        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip, prelu=args.prelu_ablation))
         return 0
     if args.backend == "gpu":
         print(gpu_report(folder, h, w, args.batch, args.iters))

@@ -58,7 +58,7 @@ def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | N
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
-def per_channel_prelu(model: Any) -> int:
+def rewrite_prelu_slopes(model: Any) -> int:
     """Give PReLU slopes the explicit per-channel shape (1, C, 1, 1); returns how many changed.
 
     torch's TorchScript ONNX exporter writes a PReLU slope as (C, 1, 1). The CPU plugin then
@@ -99,6 +99,7 @@ class OpenVinoEngine(BackendEngine):
         threads: int | None = None,
         shapes: list[tuple[int, int]] | None = None,
         max_batch: int = 1,
+        per_channel_prelu: bool = True,
         **_: Any,
     ) -> None:
         import openvino as ov
@@ -115,7 +116,8 @@ class OpenVinoEngine(BackendEngine):
             self.model = self.core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises untyped RuntimeErrors for a bad graph
             raise ModelCardError(f"model '{card.name}': {path} is not a loadable ONNX graph ({exc})") from None
-        per_channel_prelu(self.model)
+        if per_channel_prelu:  # off only to measure what the rewrite is worth
+            rewrite_prelu_slopes(self.model)
         # int8 layers run in int8 either way; the hint sets the precision of everything else.
         hint = _HINTS.get(precision, "bf16" if bf16 else "f32")
         self.config = {

@@ -133,7 +133,7 @@ def test_auto_tiling_runs_frames_beyond_the_limits(model_dir: Path, tmp_path: Pa
 def test_per_channel_prelu_rewrite_keeps_the_output(model_dir: Path) -> None:
     import openvino as ov
 
-    from ganstream.engines.backends.openvino_engine import per_channel_prelu
+    from ganstream.engines.backends.openvino_engine import rewrite_prelu_slopes
 
     core = ov.Core()
     x = frames(1, 24, 32, seed=9)
@@ -141,8 +141,8 @@ def test_per_channel_prelu_rewrite_keeps_the_output(model_dir: Path) -> None:
     for rewrite in (False, True):
         model = core.read_model(str(model_dir / "model.onnx"))
         if rewrite:
-            assert per_channel_prelu(model) == SMALL_ARCH["params"]["num_conv"] + 1  # type: ignore[index]
-            assert per_channel_prelu(model) == 0  # already per-channel: nothing left to change
+            assert rewrite_prelu_slopes(model) == SMALL_ARCH["params"]["num_conv"] + 1  # type: ignore[index]
+            assert rewrite_prelu_slopes(model) == 0  # already per-channel: nothing left to change
         compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         outs.append(np.array(compiled({"input": x})[0]))
     assert diff(outs[0], outs[1]).max() <= 1
