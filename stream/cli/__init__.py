@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ganstream.engines.cli",
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
+    "ganstream.training.interp.cli",
 )
 
 

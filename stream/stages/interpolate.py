@@ -38,8 +38,11 @@ from ganstream.stream.stages.interp_rules import (
     nearest_frame_choice,
     thumbnail,
 )
+from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BlendSynth", "FlowSynth", "InterpolateStage", "NetSynth", "Synthesizer", "synth_for_engine"]
 
 
 @runtime_checkable
@@ -68,8 +71,6 @@ class BlendSynth:
 
 def synth_for_engine(engine: Any) -> Synthesizer:
     """The synthesizer that runs an installed interp model (its card's task must be interp)."""
-    from ganstream.stream.stages.interp_synth import NetSynth
-
     return NetSynth(engine)
 
 
