@@ -181,6 +181,15 @@ class InterpolateStage:
             **self.counts,
         }
 
+    def summary_line(self) -> str:
+        """One line for the run summary: the latency this stage adds and what it did."""
+        c = self.counts
+        return (
+            f"  interpolate {self.synth.name} {self.report()['mode']}: added latency {self.added_latency_ms:.1f} ms "
+            f"(one source interval {self._source_interval / 1e6:.1f} ms + synthesis {self.synth_ms:.1f} ms); "
+            f"{c['interpolated']} made, {c['scene_cut']} scene cuts and {c['static']} static pairs duplicated"
+        )
+
     # -- internals -----------------------------------------------------------------------------
     def _start(self, frame: Frame) -> list[Frame]:
         """First frame (or after a discontinuity): it goes out at once, and anchors the clock."""
