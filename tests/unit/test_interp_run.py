@@ -19,10 +19,8 @@ def clip25(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def packet_times(path: Path) -> list[float]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "json"]
+    out = subprocess.run([*cmd, str(path)], capture_output=True, text=True, check=True, timeout=60)
     return sorted(float(p["pts_time"]) for p in json.loads(out.stdout)["packets"])
 
 
