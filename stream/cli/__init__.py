@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
     "ganstream.training.cli",
+    "ganstream.training.interp.cli",
 )
 
 
