@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ganstream.engines.cli",
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
+    "ganstream.stream.cli.config_cmd",
+    "ganstream.stream.cli.serve_cmd",
 )
 
 
