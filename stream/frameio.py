@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from fractions import Fraction
 from typing import Any
 
@@ -37,6 +38,17 @@ def rgb_stride(width: int) -> int:
     return (width * 3 + 3) & ~3
 
 
+_exiting = False
+
+
+def _mark_exiting() -> None:
+    global _exiting
+    _exiting = True
+
+
+atexit.register(_mark_exiting)
+
+
 class _MappedPixels:
     """Keeps a GStreamer buffer mapped while numpy arrays view its memory; unmaps when they die.
 
@@ -62,7 +74,8 @@ class _MappedPixels:
 
     def __del__(self) -> None:
         mapinfo, self._mapinfo = self._mapinfo, None
-        if mapinfo is not None:
+        # At interpreter exit GObject may already be finalised; the process frees the memory.
+        if mapinfo is not None and not _exiting:
             self._buffer.unmap(mapinfo)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import functools
 import itertools
 import threading
@@ -13,7 +16,22 @@ _init_lock = threading.Lock()
 _initialised = False
 
 
+def _preload_libgcc_s() -> None:
+    """Make libgcc_s's C++ unwinder global before GStreamer pulls in libunwind.
+
+    libgstreamer links libunwind (for backtraces), which exports the same `_Unwind_*` symbols
+    as libgcc_s. Loaded first, it captures them for every library loaded later, and C++
+    exceptions thrown inside those (OpenVINO's plugins, for one) can no longer be caught: the
+    process aborts. Loading libgcc_s globally first keeps the unwinder every C++ library expects.
+    """
+    name = ctypes.util.find_library("gcc_s")
+    if name:
+        with contextlib.suppress(OSError):
+            ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+
+
 def _import() -> tuple[Any, Any, Any, Any]:
+    _preload_libgcc_s()
     try:
         import gi
 

@@ -6,12 +6,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ganstream.stream import Pipeline, RunOptions
 from ganstream.stream.rtsp_server import RtspServer
 from ganstream.stream.stages import ResampleStage
+from tests.helpers import make_clip
 
 CAMERA = (
     "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=96,framerate=15/1 ! "
@@ -59,3 +61,24 @@ def test_camera_to_restream_to_clients(camera: str) -> None:
         pipe.stop()
         runner.join(15)
     assert not runner.is_alive()
+
+
+def test_restream_carries_the_source_audio(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "tone.mp4", frames=150, width=96, height=64, fps=25, tone=True)
+    pipe = Pipeline(str(clip), [ResampleStage(2)], "rtsp://127.0.0.1:0/a", RunOptions(realtime=True))
+    runner = threading.Thread(target=pipe.run, kwargs={"timeout": 10}, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while pipe.stats.frames_out < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pipe.sink_url is not None
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_type",
+             "-of", "csv=p=0", pipe.sink_url],
+            capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+        assert sorted(probe.stdout.split()) == ["audio", "video"], probe.stderr
+    finally:
+        pipe.stop()
+        runner.join(15)
