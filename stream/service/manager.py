@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import threading
 from pathlib import Path
@@ -26,17 +24,6 @@ class CameraExistsError(ConfigError):
 
 class CameraNotFoundError(ConfigError, LookupError):
     """No camera of that name."""
-
-
-def load_inference_runtime_first() -> None:
-    """Import OpenVINO before GStreamer initialises.
-
-    With GStreamer's plugins loaded first, OpenVINO's model compilation crashes the process
-    (a shared-library load-order clash seen with openvino 2026.4 and GStreamer 1.26), so the
-    service loads the runtime up front.
-    """
-    with contextlib.suppress(ImportError):
-        importlib.import_module("openvino")
 
 
 def prime_bindings() -> None:
@@ -77,7 +64,6 @@ class Service:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        load_inference_runtime_first()
         prime_bindings()
         rs = self.settings.restream
         creds = (rs.user, rs.password) if rs.user else None
