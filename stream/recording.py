@@ -59,7 +59,9 @@ def segments(directory: Path, camera: str) -> list[Path]:
     return sorted(p for p in directory.iterdir() if pat.match(p.name))
 
 
-def enforce_retention(directory: Path, camera: str, keep: int, max_bytes: int, current: Path | None = None) -> list[Path]:
+def enforce_retention(
+    directory: Path, camera: str, keep: int, max_bytes: int, current: Path | None = None
+) -> list[Path]:
     """Delete this camera's oldest segments beyond `keep` files / `max_bytes`; returns what went."""
     files = segments(directory, camera)
     closed = [p for p in files if p != current]

@@ -71,5 +71,7 @@ def ordinal_from_hostname(hostname: str | None = None) -> int:
     host = hostname or os.environ.get("HOSTNAME") or socket.gethostname()
     m = _ORDINAL_RE.search(host)
     if m is None:
-        raise ConfigError(f"cannot take a shard index from host name {host!r} (expected NAME-ORDINAL, as in a StatefulSet)")
+        raise ConfigError(
+            f"cannot take a shard index from host name {host!r} (expected NAME-ORDINAL, as in a StatefulSet)"
+        )
     return int(m.group(1))

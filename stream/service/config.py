@@ -248,7 +248,9 @@ def _expand(text: str, lookup: dict[str, str], where: str) -> str:
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in lookup:
-            raise ConfigError(f"{where}: ${{{name}}} is not set (expected an environment variable or a secrets_file key)")
+            raise ConfigError(
+                f"{where}: ${{{name}}} is not set (expected an environment variable or a secrets_file key)"
+            )
         return lookup[name]
 
     return _VAR_RE.sub(sub, text)
@@ -266,7 +268,7 @@ def _check_exposure(settings: ServiceSettings, origin: str) -> None:
     api = settings.api
     if api.enabled and not is_loopback(api.host) and not api.token:
         raise ConfigError(
-            f"{origin}: api.token: expected a token (e.g. \"${{GANSTREAM_API_TOKEN}}\") when api.host is "
+            f'{origin}: api.token: expected a token (e.g. "${{GANSTREAM_API_TOKEN}}") when api.host is '
             f"{api.host!r}, not a loopback address"
         )
     rs = settings.restream

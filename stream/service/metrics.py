@@ -22,15 +22,25 @@ class ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         cams = self.service.snapshot()
-        frames_in = CounterMetricFamily("ganstream_camera_frames_in", "Frames decoded from the source", labels=["camera"])
-        frames_out = CounterMetricFamily("ganstream_camera_frames_out", "Frames processed and sent to the outputs", labels=["camera"])
-        drops = CounterMetricFamily("ganstream_camera_dropped_frames", "Frames dropped to keep up (realtime)", labels=["camera"])
-        restarts = CounterMetricFamily("ganstream_camera_restarts", "Source restarts (reconnections)", labels=["camera"])
+        frames_in = CounterMetricFamily(
+            "ganstream_camera_frames_in", "Frames decoded from the source", labels=["camera"]
+        )
+        frames_out = CounterMetricFamily(
+            "ganstream_camera_frames_out", "Frames processed and sent to the outputs", labels=["camera"]
+        )
+        drops = CounterMetricFamily(
+            "ganstream_camera_dropped_frames", "Frames dropped to keep up (realtime)", labels=["camera"]
+        )
+        restarts = CounterMetricFamily(
+            "ganstream_camera_restarts", "Source restarts (reconnections)", labels=["camera"]
+        )
         fps = GaugeMetricFamily("ganstream_camera_fps", "Output frames per second over the last 5 s", labels=["camera"])
         lat = GaugeMetricFamily(
             "ganstream_camera_latency_seconds", "Added latency, bridge entry to exit", labels=["camera", "quantile"]
         )
-        status = GaugeMetricFamily("ganstream_camera_status", "1 for the camera's current status", labels=["camera", "status"])
+        status = GaugeMetricFamily(
+            "ganstream_camera_status", "1 for the camera's current status", labels=["camera", "status"]
+        )
         for c in cams:
             name = c["name"]
             frames_in.add_metric([name], c["frames_in"])
@@ -49,7 +59,9 @@ class ServiceCollector(Collector):
         e_batches = CounterMetricFamily("ganstream_engine_batches", "Engine calls (batches)", labels=["engine"])
         e_fill = GaugeMetricFamily("ganstream_engine_batch_fill", "Mean batch size / max batch", labels=["engine"])
         e_infer = CounterMetricFamily("ganstream_engine_infer_seconds", "Time spent in engine calls", labels=["engine"])
-        e_wait = CounterMetricFamily("ganstream_engine_batch_wait_seconds", "Time first frames waited for a batch", labels=["engine"])
+        e_wait = CounterMetricFamily(
+            "ganstream_engine_batch_wait_seconds", "Time first frames waited for a batch", labels=["engine"]
+        )
         for e in self.service.pool.engines():
             f = e.figures
             e_frames.add_metric([e.name], f.frames)

@@ -83,7 +83,11 @@ class CameraOutputs:
         spec = VideoSpec(frame.width, frame.height, fps)
         with self._lock:
             if self.spec is not None and (spec.width, spec.height) != (self.spec.width, self.spec.height):
-                log.info("camera '%s': output size changed to %dx%d; reopening outputs", self.camera, *frame.pixels.shape[1::-1])
+                log.info(
+                    "camera '%s': output size changed to %dx%d; reopening outputs",
+                    self.camera,
+                    *frame.pixels.shape[1::-1],
+                )
                 self._finish(timeout=5.0)
             if self._pipeline is None:
                 if not self.wanted:

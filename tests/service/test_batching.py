@@ -38,7 +38,9 @@ def _frame(stream: int, seq: int, h: int = 8, w: int = 8) -> np.ndarray:
     return px
 
 
-def _feed(engine: Any, streams: int, frames: int, sizes: dict[int, tuple[int, int]] | None = None) -> dict[int, list[Any]]:
+def _feed(
+    engine: Any, streams: int, frames: int, sizes: dict[int, tuple[int, int]] | None = None
+) -> dict[int, list[Any]]:
     results: dict[int, list[Any]] = {s: [] for s in range(streams)}
 
     def worker(s: int) -> None:

@@ -21,7 +21,9 @@ def test_pinned_values_never_change() -> None:
 
 def test_same_answer_in_another_process() -> None:
     code = "from ganstream.stream.sharding import shard_of; print([shard_of(f'cam-{i:03d}', 7) for i in range(50)])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}
+    )
     assert out.stdout.strip() == str([shard_of(n, 7) for n in NAMES[:50]])
 
 
@@ -29,7 +31,7 @@ def test_every_camera_has_exactly_one_shard_and_the_spread_is_even() -> None:
     counts = Counter(shard_of(n, 4) for n in NAMES)
     assert set(counts) == {0, 1, 2, 3}
     assert min(counts.values()) >= 70  # 100 expected each
-    assert sorted(sum((select(NAMES, i, 4) for i in range(4)), [])) == sorted(NAMES)
+    assert sorted(n for i in range(4) for n in select(NAMES, i, 4)) == sorted(NAMES)
 
 
 def test_growing_moves_cameras_only_to_the_new_shard() -> None:

@@ -1,0 +1,205 @@
+"""The multi-camera service end to end: real pipelines, an in-process RTSP camera, the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ganstream.stream.rtsp_server import RtspServer
+from ganstream.stream.service.api import ApiServer
+from ganstream.stream.service.config import parse_config
+from ganstream.stream.service.manager import Service
+from tests.helpers import ffprobe
+
+CAMERA = (
+    "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=96,framerate=15/1 ! "
+    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! rtph264pay name=pay0 pt=96 )"
+)
+# A camera that answers, then sends a frame only every 4 s: stalled for a 1.5 s stall timeout.
+STALLING = (
+    "( videotestsrc is-live=true pattern=snow ! video/x-raw,width=160,height=96,framerate=15/1 ! "
+    "identity sleep-time=4000000 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=1 ! "
+    "rtph264pay name=pay0 pt=96 )"
+)
+
+
+def _test_cam(name: str, pattern: str, **outputs: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": f"test:{pattern}?width=160&height=96&fps=15&live=1",
+        "chain": {"sr": 2, "models": ["bicubic"]},
+        "outputs": {"restream": False, **outputs},
+    }
+
+
+def _get(url: str, token: str = "") -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = resp.read()
+    return json.loads(body) if body.startswith((b"{", b"[")) else body.decode()
+
+
+def _send(url: str, method: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _frames_out(api: ApiServer) -> dict[str, int]:
+    return {c["name"]: c["frames_out"] for c in _get(api.url("/cameras"))}
+
+
+def _wait_for(pred: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def rtsp_cameras() -> Iterator[RtspServer]:
+    server = RtspServer("127.0.0.1", 0)
+    server.start()
+    server.mount("/cam", CAMERA)
+    server.mount("/stalling", STALLING)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run_service(tmp_path: Path) -> Iterator[Any]:
+    started: list[tuple[Service, ApiServer]] = []
+
+    def start(cameras: list[dict[str, Any]], **kw: Any) -> tuple[Service, ApiServer]:
+        settings = parse_config(
+            {
+                "api": {"port": 0},
+                "restream": {"port": 0},
+                "recording": {"directory": str(tmp_path / "rec"), "segment_minutes": 0.02, "keep_segments": 2},
+                "cameras": cameras,
+            },
+            env={},
+        )
+        service = Service(settings, **kw)
+        api = ApiServer(service, "127.0.0.1", 0)
+        api.start()
+        service.start()
+        started.append((service, api))
+        return service, api
+
+    yield start
+    for service, api in started:
+        service.stop()
+        api.stop()
+
+
+def test_cameras_outputs_and_runtime_changes(tmp_path: Path, rtsp_cameras: RtspServer, run_service: Any) -> None:
+    cams = [
+        _test_cam("t1", "ball", file=str(tmp_path / "t1.mkv")),
+        _test_cam("t2", "smpte", record=True),
+        _test_cam("t3", "snow", restream=True),
+        {"name": "rtspcam", "source": rtsp_cameras.url("/cam"), "chain": {"sr": 2, "models": ["bicubic"]},
+         "outputs": {"restream": False, "file": str(tmp_path / "rtspcam.mp4")}},
+    ]  # fmt: skip
+    service, api = run_service(cams)
+    _wait_for(lambda: all(v >= 15 for v in _frames_out(api).values()))
+
+    listed = {c["name"]: c for c in _get(api.url("/cameras"))}
+    assert set(listed) == {"t1", "t2", "t3", "rtspcam"}
+    assert all(c["status"] == "streaming" for c in listed.values())
+    assert listed["t1"]["output"].startswith("320x192")
+    assert _get(api.url("/health"))["cameras"] == {"streaming": 4}
+    metrics = _get(api.url("/metrics"))
+    assert 'ganstream_camera_frames_out_total{camera="rtspcam"}' in metrics
+    assert 'ganstream_camera_fps{camera="t2"}' in metrics
+
+    # The restream: every camera at rtsp://HOST:PORT/<name>, from the one server.
+    url = listed["t3"]["restream"]
+    assert url.endswith("/t3")
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+         "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", url],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert probe.stdout.strip() == "h264,320,192", probe.stderr
+
+    # Add and remove cameras at run time while the others keep their frame rate.
+    before = _frames_out(api)
+    t0 = time.monotonic()
+    added = _send(api.url("/cameras"), "POST", _test_cam("t4", "checkers-8"))
+    assert added["name"] == "t4"
+    _send(api.url("/cameras/t2"), "DELETE")
+    _wait_for(lambda: _frames_out(api).get("t4", 0) >= 10)
+    after = _frames_out(api)
+    elapsed = time.monotonic() - t0
+    assert "t2" not in after
+    for name in ("t1", "t3", "rtspcam"):
+        rate = (after[name] - before[name]) / elapsed
+        assert rate >= 0.6 * 15, f"{name} slowed to {rate:.1f} fps while cameras were added and removed"
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _send(api.url("/cameras"), "POST", {"name": "t1", "source": "test:ball"})
+    assert info.value.code == 409
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _send(api.url("/cameras"), "POST", {"name": "x", "source": "test:ball", "chain": {"sr": 7}})
+    assert info.value.code == 422 and "chain.sr" in info.value.read().decode()
+
+    final = {c["name"]: c["frames_out"] for c in service.snapshot()}
+    service.stop()
+    t1 = ffprobe(tmp_path / "t1.mkv")
+    assert (t1.width, t1.height, t1.fps) == (320, 192, 15)
+    assert t1.frames >= final["t1"] - 2  # every frame handed to the output reached the file
+    rc = ffprobe(tmp_path / "rtspcam.mp4")
+    assert (rc.width, rc.height) == (320, 192) and rc.frames >= 15
+    segments = sorted((tmp_path / "rec").glob("t2_*.mp4"))
+    assert 1 <= len(segments) <= 2  # retention: keep_segments = 2
+    for seg in segments:
+        assert ffprobe(seg).frames > 0
+
+
+def test_bad_and_stalling_cameras_do_not_stop_the_others(rtsp_cameras: RtspServer, run_service: Any) -> None:
+    cams = [
+        _test_cam("good", "ball"),
+        {"name": "bad", "source": "rtsp://127.0.0.1:9/nothing", "outputs": {"restream": False}},
+        {"name": "stalling", "source": rtsp_cameras.url("/stalling"), "chain": {"sr": 0},
+         "outputs": {"restream": False}},
+    ]  # fmt: skip
+    service, api = run_service(cams, stall_timeout_s=1.5)
+    _wait_for(lambda: service.cameras["stalling"].restarts >= 1 and service.cameras["bad"].restarts >= 1, 30)
+    listed = {c["name"]: c for c in _get(api.url("/cameras"))}
+    assert listed["good"]["status"] == "streaming"
+    assert listed["bad"]["status"] in ("backoff", "starting") and listed["bad"]["last_error"]
+    assert listed["stalling"]["restarts"] >= 1
+    assert "no frame for 1.5 s" in listed["stalling"]["last_error"] or listed["stalling"]["status"] != "streaming"
+    good = service.cameras["good"]
+    n0, t0 = good.snapshot()["frames_out"], time.monotonic()
+    time.sleep(2.0)
+    rate = (good.snapshot()["frames_out"] - n0) / (time.monotonic() - t0)
+    assert rate >= 0.6 * 15, f"the good camera slowed to {rate:.1f} fps"
+
+
+def test_api_bound_wider_needs_the_token() -> None:
+    settings = parse_config({"api": {"host": "0.0.0.0", "port": 0, "token": "${T}"}}, env={"T": "s3cret"})
+    service = Service(settings)
+    api = ApiServer(service, settings.api.host, 0, settings.api.token)
+    api.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _get(api.url("/cameras"))
+        assert info.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _get(api.url("/metrics"), token="wrong")
+        assert info.value.code == 401
+        assert _get(api.url("/cameras"), token="s3cret") == []
+        assert "# TYPE ganstream_engine_batches counter" in _get(api.url("/metrics"), token="s3cret")
+        assert _get(api.url("/livez"))["status"] == "alive"  # probes stay open
+    finally:
+        api.stop()
