@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ganstream.stream.cli import reliability_args
 from ganstream.stream.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ CONFIG_KEYS = {
     "source", "sink", "sr", "restore", "interpolate", "fps", "model", "backend", "precision", "realtime",
     "latency", "lossless", "audio", "passthrough", "rtsp_transport", "rtsp_latency", "images_fps", "duration",
 }  # fmt: skip
+CONFIG_KEYS |= reliability_args.CONFIG_KEYS
 
 
 def _fraction(value: str) -> Fraction:
@@ -91,6 +93,7 @@ def register(sub: Any) -> None:
     src.add_argument(
         "--images-fps", type=_fraction, metavar="F", help="frame rate of an image-sequence source (default 25)"
     )
+    reliability_args.add_arguments(p)
     p.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="read these options from a TOML file (command line wins)"
     )
@@ -143,11 +146,14 @@ def run(args: argparse.Namespace) -> int:
     from ganstream.stream.pipeline import Pipeline, RunOptions
     from ganstream.stream.probe import probe_file
     from ganstream.stream.progress import FileProgress, LiveStatus
+    from ganstream.stream.secrets import install_log_redaction
     from ganstream.stream.sources import SourceOptions
     from ganstream.stream.stage_factory import ChainRequest, build_stages
     from ganstream.stream.uri import parse_source, redact
 
     o = _merged(args)
+    rel = reliability_args.from_options(o)
+    install_log_redaction(secrets=rel.secrets)
     source = parse_source(str(o.get("source") or SAMPLE_CLIP))
     info = probe_file(source.location) if source.kind == "file" else None
     request = ChainRequest(
@@ -171,7 +177,12 @@ def run(args: argparse.Namespace) -> int:
             rtsp_transport=o.get("rtsp_transport", "tcp"),
             rtsp_latency_ms=int(o.get("rtsp_latency", 50 if o.get("latency") == "low" else 200)),
             images_fps=o.get("images_fps", Fraction(25)),
+            rtsp_credentials=rel.source_credentials,
         ),
+        stop_timeout_s=rel.stop_timeout_s,
+        reconnect=rel.reconnect,
+        restream_credentials=rel.restream_credentials,
+        name=rel.name,
     )
     pipeline = Pipeline(source, stages, str(o.get("sink") or DEFAULT_SINK), options)
     progress: Any = None
@@ -182,15 +193,18 @@ def run(args: argparse.Namespace) -> int:
             total = pipeline.expected_frames() or (info.frames if info else None)
             progress = FileProgress(total)
         pipeline.on_progress = progress.update
-    interrupted = _install_signal_handlers(pipeline)
+    services = reliability_args.Services(rel, pipeline)
+    interrupted = _install_signal_handlers(pipeline, services, rel.stop_timeout_s)
     print(
         f"ganstream: {redact(str(source))} -> {pipeline.stats.sink} "
         f"[{' -> '.join(getattr(s, 'label', s.name) for s in stages) or 'passthrough'}]",
         file=sys.stderr,
     )
+    services.start()
     try:
         stats = pipeline.run(timeout=o.get("duration"))
     finally:
+        services.stop()
         if progress is not None:
             progress.close()
     if pipeline.sink_url:
@@ -201,8 +215,8 @@ def run(args: argparse.Namespace) -> int:
     return 130 if interrupted["count"] else 0
 
 
-def _install_signal_handlers(pipeline: Any) -> dict[str, int]:
-    """First Ctrl-C / SIGTERM: clean stop (EOS, sinks finalised). Second: exit at once."""
+def _install_signal_handlers(pipeline: Any, services: Any, stop_timeout_s: float) -> dict[str, int]:
+    """First Ctrl-C / SIGTERM: clean stop (EOS, sinks finalised), bounded in time. Second: exit at once."""
     state = {"count": 0}
 
     def handler(signum: int, _frame: object) -> None:
@@ -211,6 +225,9 @@ def _install_signal_handlers(pipeline: Any) -> dict[str, int]:
             print("ganstream: forced exit", file=sys.stderr)
             os._exit(130)
         print(f"ganstream: {signal.Signals(signum).name}: finishing the output (again to force exit)", file=sys.stderr)
+        services.health.state = "stopping"
+        # The pipeline bounds each step by stop_timeout_s; this bounds them all together.
+        reliability_args.arm_exit_deadline(2 * stop_timeout_s + 10)
         pipeline.stop()
 
     signal.signal(signal.SIGINT, handler)
