@@ -51,7 +51,7 @@ def create_app(service: Service, token: str = "") -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return service.health()
+        return service.health_report()
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -70,6 +70,10 @@ def _run_cameras(shared: Any, n: int, frames: int, live: bool, fps: float) -> tu
         t.start()
     for t in threads:
         t.join()
+    for p in pipes:  # a loaded machine can leave a worker finishing its last frame after run() returned
+        worker = getattr(p, "_worker", None)
+        if worker is not None:
+            worker.join()
     wall = time.perf_counter() - t0
     if errors:
         raise errors[0]
@@ -78,11 +82,27 @@ def _run_cameras(shared: Any, n: int, frames: int, live: bool, fps: float) -> tu
     return out / wall, p95, out
 
 
+class LockedEngine:
+    """The engine, one call at a time: warm-up calls must never overlap a straggling frame."""
+
+    def __init__(self, engine: Any) -> None:
+        self.inner = engine
+        self.card = engine.card
+        self.backend = engine.backend
+        self.precision = engine.precision
+        self._lock = threading.Lock()
+
+    def infer(self, *inputs: Any) -> Any:
+        with self._lock:
+            return self.inner.infer(*inputs)
+
+
 def bench_serve(
     engine: Any, streams: list[int], frames: int = 24, load: float = 0.6, live_seconds: float = 4.0
 ) -> list[ServeResult]:
     """`load`: the live phase runs each camera at this fraction of its share of per-frame throughput."""
     results = []
+    engine = LockedEngine(engine)
     serial = SerialEngine(engine)
     for n in streams:
         batched = BatchingEngine(engine, max_batch=min(n, 16))

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ganstream.stream.errors import ConfigError
+from ganstream.stream.health import ProcessHealth
+from ganstream.stream.reconnect import ReconnectOptions
 from ganstream.stream.recording import RecordingPolicy
 from ganstream.stream.rtsp_server import RtspServer
 from ganstream.stream.service.camera import Camera
@@ -47,7 +49,8 @@ class Service:
     def __init__(self, settings: ServiceSettings, shard: Shard | None = None, stall_timeout_s: float = 10.0) -> None:
         self.settings = settings
         self.shard = shard or Shard(settings.shard.index, settings.shard.count)
-        self.stall_timeout_s = stall_timeout_s
+        self.reconnect = ReconnectOptions(stall_timeout_s=stall_timeout_s)
+        self.health = ProcessHealth()  # one SourceHealth per running camera
         self.pool = EnginePool(settings.engine, settings.batching)
         rec = settings.recording
         self.recording = RecordingPolicy(
@@ -76,9 +79,11 @@ class Service:
         if skipped:
             log.info("shard %s: %d camera(s) belong to other shards", self.shard, len(skipped))
         self.ready = True
+        self.health.state = "running"
 
     def stop(self) -> None:
         self.ready = False
+        self.health.state = "stopping"
         with self._lock:
             cams = list(self.cameras.values())
             self.cameras.clear()
@@ -90,6 +95,7 @@ class Service:
         self.pool.close()
         if self.rtsp is not None:
             self.rtsp.stop()
+        self.health.state = "stopped"
 
     # -- cameras ------------------------------------------------------------------------
     def _start_camera(self, cam: CameraSettings) -> Camera:
@@ -98,12 +104,13 @@ class Service:
             self.pool,
             restream=self.rtsp,
             recording=self.recording,
-            stall_timeout_s=self.stall_timeout_s,
+            reconnect=self.reconnect,
         )
         with self._lock:
             if cam.name in self.cameras:
                 raise CameraExistsError(f"camera {cam.name!r} already exists")
             self.cameras[cam.name] = camera
+            self.health.add(camera.health)
         camera.start()
         log.info("camera '%s' started", cam.name)
         return camera
@@ -117,6 +124,7 @@ class Service:
     def remove_camera(self, name: str) -> None:
         with self._lock:
             camera = self.cameras.pop(name, None)
+            self.health.sources.pop(name, None)
         if camera is None:
             raise CameraNotFoundError(f"no camera named {name!r}")
         camera.stop()
@@ -134,9 +142,10 @@ class Service:
             cams = list(self.cameras.values())
         return [c.snapshot() for c in cams]
 
-    def health(self) -> dict[str, Any]:
-        cams = self.snapshot()
+    def health_report(self) -> dict[str, Any]:
+        """The process's health (every camera's state) plus a count of cameras per state."""
+        report = self.health.as_dict()
         counts: dict[str, int] = {}
-        for c in cams:
+        for c in self.snapshot():
             counts[c["status"]] = counts.get(c["status"], 0) + 1
-        return {"status": "ok" if self.ready else "starting", "shard": str(self.shard), "cameras": counts}
+        return {**report, "shard": str(self.shard), "cameras": counts}

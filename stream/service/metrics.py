@@ -1,7 +1,10 @@
-"""Prometheus metrics of the service, per camera and per shared engine, read at scrape time.
+"""Prometheus metrics of the service: the runtime's per-camera metrics plus the shared engines'.
 
-A collector over the service's live figures (no state of its own, no global registry), so it
-is easy to swap for the runtime's per-source metrics module.
+Per camera, the runtime's `RuntimeCollector` (``ganstream.stream.metrics``) over the cameras'
+`SourceHealth` records: frames in/out, drops, reconnects, stalls, decoder errors, per-stage
+time, added latency, state, all labelled ``camera``. The service adds each camera's current
+frame rate and, per shared engine, frames, batches, batch fill, inference and batch-wait time.
+Everything is read at scrape time, from a registry of the service's own (no global state).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-STATUSES = ("starting", "streaming", "stalled", "backoff", "ended", "stopped")
+from ganstream.stream.metrics import RuntimeCollector
 
 
 class ServiceCollector(Collector):
@@ -21,39 +24,10 @@ class ServiceCollector(Collector):
         self.service = service
 
     def collect(self) -> Iterator[Any]:
-        cams = self.service.snapshot()
-        frames_in = CounterMetricFamily(
-            "ganstream_camera_frames_in", "Frames decoded from the source", labels=["camera"]
-        )
-        frames_out = CounterMetricFamily(
-            "ganstream_camera_frames_out", "Frames processed and sent to the outputs", labels=["camera"]
-        )
-        drops = CounterMetricFamily(
-            "ganstream_camera_dropped_frames", "Frames dropped to keep up (realtime)", labels=["camera"]
-        )
-        restarts = CounterMetricFamily(
-            "ganstream_camera_restarts", "Source restarts (reconnections)", labels=["camera"]
-        )
         fps = GaugeMetricFamily("ganstream_camera_fps", "Output frames per second over the last 5 s", labels=["camera"])
-        lat = GaugeMetricFamily(
-            "ganstream_camera_latency_seconds", "Added latency, bridge entry to exit", labels=["camera", "quantile"]
-        )
-        status = GaugeMetricFamily(
-            "ganstream_camera_status", "1 for the camera's current status", labels=["camera", "status"]
-        )
-        for c in cams:
-            name = c["name"]
-            frames_in.add_metric([name], c["frames_in"])
-            frames_out.add_metric([name], c["frames_out"])
-            drops.add_metric([name], c["dropped"])
-            restarts.add_metric([name], c["restarts"])
-            fps.add_metric([name], c["fps"])
-            for q, key in (("0.5", "latency_p50_ms"), ("0.95", "latency_p95_ms")):
-                if c[key] is not None:
-                    lat.add_metric([name, q], c[key] / 1000.0)
-            for s in STATUSES:
-                status.add_metric([name, s], 1.0 if c["status"] == s else 0.0)
-        yield from (frames_in, frames_out, drops, restarts, fps, lat, status)
+        for cam in list(self.service.cameras.values()):
+            fps.add_metric([cam.name], cam.fps())
+        yield fps
 
         e_frames = CounterMetricFamily("ganstream_engine_frames", "Frames run by the shared engine", labels=["engine"])
         e_batches = CounterMetricFamily("ganstream_engine_batches", "Engine calls (batches)", labels=["engine"])
@@ -74,6 +48,7 @@ class ServiceCollector(Collector):
 
 def make_registry(service: Any) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
+    registry.register(RuntimeCollector(service.health))
     registry.register(ServiceCollector(service))
     return registry
 
