@@ -46,13 +46,14 @@ def _cpus() -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ganstream.stream.service.bench import bench_serve, format_results, open_bench_engine
+    from ganstream.stream.service.bench import HEADER, bench_serve, format_row, open_bench_engine
 
     streams = [int(s) for s in args.streams.split(",") if s.strip()]
     engine, note = open_bench_engine(args.model, args.backend)
     print(f"serve benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs; {engine.summary()}{note}")
     try:
-        print(format_results(bench_serve(engine, streams)))
+        print(HEADER, flush=True)
+        bench_serve(engine, streams, on_result=lambda r: print(format_row(r), flush=True))
     finally:
         engine.close()
     return 0

@@ -30,12 +30,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ganstream.stream.secrets import install_log_redaction
     from ganstream.stream.service.api import ApiServer
     from ganstream.stream.service.config import load_config
     from ganstream.stream.service.manager import Service
     from ganstream.stream.sharding import parse_shard
 
     settings = load_config(args.config)
+    # URI credentials are redacted everywhere; the API token and restream password too.
+    install_log_redaction(secrets=(settings.api.token, settings.restream.password))
     shard = parse_shard(args.shard) if args.shard else None
     service = Service(settings, shard=shard, stall_timeout_s=args.stall_timeout)
     done = threading.Event()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,12 @@ class LockedEngine:
 
 
 def bench_serve(
-    engine: Any, streams: list[int], frames: int = 24, load: float = 0.6, live_seconds: float = 4.0
+    engine: Any,
+    streams: list[int],
+    frames: int = 24,
+    load: float = 0.6,
+    live_seconds: float = 4.0,
+    on_result: Callable[[ServeResult], object] | None = None,
 ) -> list[ServeResult]:
     """`load`: the live phase runs each camera at this fraction of its share of per-frame throughput."""
     results = []
@@ -115,24 +121,30 @@ def bench_serve(
             _, b_p95, _ = _run_cameras(batched, n, live_frames, live=True, fps=live_fps)
             _, s_p95, _ = _run_cameras(serial, n, live_frames, live=True, fps=live_fps)
             results.append(ServeResult(n, b_fps, s_fps, b_p95, s_p95, live_fps, batched.figures.mean_batch))
+            if on_result is not None:
+                on_result(results[-1])
         finally:
             batched.close()
     return results
 
 
+HEADER = (
+    "| streams | per-frame calls (fps) | batched (fps) | ratio | mean batch | live rate | "
+    "p95 per-frame (ms) | p95 batched (ms) | p95 batched / frame interval |\n"
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def format_row(r: ServeResult) -> str:
+    return (
+        f"| {r.streams} | {r.serial_fps:.1f} | {r.batched_fps:.1f} | {r.ratio:.2f} | {r.mean_batch:.1f} "
+        f"| {r.live_fps:g} fps | {r.serial_p95_ms:.0f} | {r.batched_p95_ms:.0f} "
+        f"| {r.batched_p95_ms / r.interval_ms:.2f} |"
+    )
+
+
 def format_results(results: list[ServeResult]) -> str:
-    lines = [
-        "| streams | per-frame calls (fps) | batched (fps) | ratio | mean batch | live rate | "
-        "p95 per-frame (ms) | p95 batched (ms) | p95 batched / frame interval |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.streams} | {r.serial_fps:.1f} | {r.batched_fps:.1f} | {r.ratio:.2f} | {r.mean_batch:.1f} "
-            f"| {r.live_fps:g} fps | {r.serial_p95_ms:.0f} | {r.batched_p95_ms:.0f} "
-            f"| {r.batched_p95_ms / r.interval_ms:.2f} |"
-        )
-    return "\n".join(lines)
+    return "\n".join([HEADER, *(format_row(r) for r in results)])
 
 
 def open_bench_engine(model: str, backend: str = "auto") -> tuple[Any, str]:

@@ -206,3 +206,43 @@ def test_api_bound_wider_needs_the_token() -> None:
         assert _get(api.url("/livez"))["status"] == "alive"  # probes stay open
     finally:
         api.stop()
+
+
+def test_serve_cli_finalises_recordings_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    from tests.helpers import ROOT
+
+    cfg = tmp_path / "cams.toml"
+    cfg.write_text(
+        f'[api]\nport = 0\n[restream]\nport = 0\n[recording]\ndirectory = "{tmp_path / "rec"}"\n'
+        "segment_minutes = 60.0\n"
+        '[[cameras]]\nname = "cli"\nsource = "test:ball?width=160&height=96&fps=15&live=1"\n'
+        'chain = { sr = 2, models = ["bicubic"] }\noutputs = { restream = false, record = true }\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganstream.stream", "serve", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("control API: http://127.0.0.1:"), lines
+        api = lines[0].split(": ", 1)[1].strip()
+        _wait_for(lambda: _get(api)[0]["frames_out"] >= 20)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    (segment,) = sorted((tmp_path / "rec").glob("cli_*.mp4"))  # the one open at shutdown
+    probe = ffprobe(segment)
+    assert (probe.width, probe.height) == (320, 192) and probe.frames >= 20
