@@ -79,15 +79,17 @@ def rtsp_cameras() -> Iterator[RtspServer]:
 def run_service(tmp_path: Path) -> Iterator[Any]:
     started: list[tuple[Service, ApiServer]] = []
 
-    def start(cameras: list[dict[str, Any]], **kw: Any) -> tuple[Service, ApiServer]:
+    def start(
+        cameras: list[dict[str, Any]], restream: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[Service, ApiServer]:
         settings = parse_config(
             {
                 "api": {"port": 0},
-                "restream": {"port": 0},
+                "restream": {"port": 0, **(restream or {})},
                 "recording": {"directory": str(tmp_path / "rec"), "segment_minutes": 0.02, "keep_segments": 2},
                 "cameras": cameras,
             },
-            env={},
+            env={"RESTREAM_PASSWORD": "pa55"},
         )
         service = Service(settings, **kw)
         api = ApiServer(service, "127.0.0.1", 0)
@@ -187,6 +189,27 @@ def test_bad_and_stalling_cameras_do_not_stop_the_others(rtsp_cameras: RtspServe
     time.sleep(2.0)
     rate = (good.snapshot()["frames_out"] - n0) / (time.monotonic() - t0)
     assert rate >= 0.6 * 15, f"the good camera slowed to {rate:.1f} fps"
+
+
+def _probe_rtsp(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+         "-show_entries", "stream=width,height", "-of", "csv=p=0", url],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_restream_basic_auth(run_service: Any) -> None:
+    service, _ = run_service(
+        [_test_cam("secure", "ball", restream=True)], restream={"user": "viewer", "password": "${RESTREAM_PASSWORD}"}
+    )
+    _wait_for(lambda: service.cameras["secure"].snapshot()["frames_out"] >= 10)
+    url = service.cameras["secure"].snapshot()["restream"]
+    assert url.endswith("/secure")
+    refused = _probe_rtsp(url)
+    assert refused.returncode != 0 and "401" in refused.stderr
+    allowed = _probe_rtsp(url.replace("rtsp://", "rtsp://viewer:pa55@"))
+    assert allowed.stdout.strip() == "320,192", allowed.stderr
 
 
 def test_api_bound_wider_needs_the_token() -> None:
