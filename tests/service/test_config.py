@@ -103,5 +103,9 @@ def test_config_cli_example_and_check(tmp_path: Path) -> None:
     assert bad.returncode == 2
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "batching.max_batch" in lines[0] and "Traceback" not in bad.stderr
+    path.write_text('[[cameras]]\nname = "a"\nsource = "test:ball"\nchain = { models = ["nosuch"] }\n')
+    assert "camera 'a': chain.models: unknown model 'nosuch'" in run_cli("config", "check", str(path)).stderr
+    path.write_text('[[cameras]]\nname = "a"\nsource = "bogus://x"\n')
+    assert "camera 'a': source:" in run_cli("config", "check", str(path)).stderr
     path.write_text("[[cameras]\n")
     assert "not valid TOML" in run_cli("config", "check", str(path)).stderr
