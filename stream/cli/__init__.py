@@ -23,6 +23,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ganstream.stream.cli.gst_cmd",
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
+    "ganstream.stream.cli.config_cmd",
+    "ganstream.stream.cli.serve_cmd",
+    "ganstream.training.cli",
+    "ganstream.training.interp.cli",
 )
 
 
