@@ -78,6 +78,15 @@ PROFILES: dict[str, Profile] = {
         backend="trt",
         install_hint="JetPack's GStreamer plugins: nvidia-l4t-gstreamer",
     ),
+    "jetson-nano": Profile(
+        "jetson-nano",
+        "NVIDIA Jetson Orin Nano (no hardware encoder): nvv4l2decoder, nvvidconv, x264enc; TensorRT",
+        decoders=("nvv4l2decoder",),
+        download="nvvidconv ! video/x-raw,format=RGBA",
+        camera="nvarguscamerasrc",
+        backend="trt",
+        install_hint="JetPack's GStreamer plugins: nvidia-l4t-gstreamer",
+    ),
     "nvidia": Profile(
         "nvidia",
         "desktop/server NVIDIA GPU: nvh264dec, cudadownload, cudaupload, nvh264enc (GStreamer nvcodec); TensorRT",

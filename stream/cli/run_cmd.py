@@ -77,7 +77,8 @@ def register(sub: Any) -> None:
         "--profile",
         choices=tuple(PROFILES),
         help="platform elements: cpu (default), jetson (nvv4l2decoder/nvvidconv/nvv4l2h264enc, trt), "
-        "nvidia (nvh264dec/cudadownload/cudaupload/nvh264enc, trt); see docs/jetson.md",
+        "jetson-nano (no hardware encoder: x264enc), nvidia (nvh264dec/cudadownload/cudaupload/nvh264enc, trt); "
+        "see docs/jetson.md",
     )
     mode = p.add_argument_group("timing")
     mode.add_argument(

@@ -56,6 +56,18 @@ _ENGINE_PROPS: dict[str, Any] = {
 }
 
 
+def _output_pool(caps: Any, size: int, old: Any) -> Any:
+    """An active buffer pool for output frames of `caps` (the old one is released)."""
+    if old is not None:
+        old.set_active(False)
+    pool = Gst.BufferPool.new()
+    config = pool.get_config()
+    Gst.BufferPool.config_set_params(config, caps, size, 2, 0)
+    if not pool.set_config(config) or not pool.set_active(True):
+        raise RuntimeError(f"cannot set up an output buffer pool for {caps.to_string()}")
+    return pool
+
+
 class _EnhanceFilter(GstBase.BaseTransform):
     """Shared body of the sr and restore elements; `TASK` picks the stage."""
 
@@ -68,6 +80,7 @@ class _EnhanceFilter(GstBase.BaseTransform):
         self.stage: Any = None
         self._in: tuple[VideoSpec, int] | None = None
         self._out_stride = 0
+        self._pool: Any = None
         self.set_qos_enabled(True)
 
     # -- properties (stored only: validated and used in do_start) ---------------------------
@@ -105,6 +118,9 @@ class _EnhanceFilter(GstBase.BaseTransform):
         return True
 
     def do_stop(self) -> bool:
+        if self._pool is not None:
+            self._pool.set_active(False)
+            self._pool = None
         if self.stage is not None:
             self.stage.close()
             self.stage = None
@@ -155,7 +171,24 @@ class _EnhanceFilter(GstBase.BaseTransform):
             return False
         self._in = (spec, stride)
         self._out_stride = int(out_info.stride[0])
+        try:
+            self._pool = _output_pool(outcaps, int(out_info.size), self._pool)
+        except RuntimeError as exc:
+            post_stream_error(self, f"{self.factory_name}: {exc}")
+            return False
         return True
+
+    def do_prepare_output_buffer(self, inbuf: Any) -> tuple[Any, Any]:
+        """Output buffers come from our own pool: a fresh multi-megabyte allocation per frame
+        (what the base class does when downstream offers no pool) costs page faults every time."""
+        if self._pool is None:
+            return Gst.FlowReturn.NOT_NEGOTIATED, None
+        ret, out = self._pool.acquire_buffer(None)
+        if ret != Gst.FlowReturn.OK:
+            return ret, None
+        out.pts, out.dts, out.duration = inbuf.pts, inbuf.dts, inbuf.duration
+        out.offset, out.offset_end = inbuf.offset, inbuf.offset_end
+        return Gst.FlowReturn.OK, out
 
     # -- data --------------------------------------------------------------------------------
     def do_transform(self, inbuf: Any, outbuf: Any) -> Any:

@@ -22,7 +22,7 @@ def test_the_nvidia_profile_uses_nvcodec() -> None:
 
 
 def test_an_unknown_profile_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown profile 'tegra'; expected one of cpu, jetson, nvidia"):
+    with pytest.raises(ConfigError, match="unknown profile 'tegra'; expected one of cpu, jetson, jetson-nano, nvidia"):
         get_profile("tegra")
 
 
