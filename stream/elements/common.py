@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,34 @@ AUTHOR = "ganstream"
 
 BACKEND_BLURB = "Inference backend: auto, openvino, ort, torch or trt (ignored by classical baselines)"
 PRECISION_BLURB = "Inference precision: fp32, fp16, bf16 or int8; empty = the backend's best on this machine"
+
+
+@dataclass
+class ElementTiming:
+    """Where an element's time goes: its whole per-buffer work vs the stage inside it.
+
+    `own_ms` (element minus stage, per frame) is what the GStreamer adapter itself costs:
+    mapping, views, the output copy. Two perf_counter calls per buffer; always on.
+    """
+
+    frames: int = 0
+    element_s: float = 0.0
+    stage_s: float = 0.0
+
+    def add_stage(self, seconds: float) -> None:
+        self.stage_s += seconds
+
+    def add_element(self, seconds: float) -> None:
+        self.frames += 1
+        self.element_s += seconds
+
+    @property
+    def own_ms(self) -> float:
+        return 1000 * (self.element_s - self.stage_s) / self.frames if self.frames else 0.0
+
+    @property
+    def stage_ms(self) -> float:
+        return 1000 * self.stage_s / self.frames if self.frames else 0.0
 
 
 def rgb_templates() -> tuple[Any, Any]:

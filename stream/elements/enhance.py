@@ -10,6 +10,7 @@ drops frames that would reach the sink too late.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, ClassVar
 
 import gi
@@ -23,6 +24,7 @@ from ganstream.stream.elements.common import (  # noqa: E402
     AUTHOR,
     BACKEND_BLURB,
     PRECISION_BLURB,
+    ElementTiming,
     is_not_found,
     post_setting_error,
     post_stream_error,
@@ -81,6 +83,7 @@ class _EnhanceFilter(GstBase.BaseTransform):
         self._in: tuple[VideoSpec, int] | None = None
         self._out_stride = 0
         self._pool: Any = None
+        self.timing = ElementTiming()
         self.set_qos_enabled(True)
 
     # -- properties (stored only: validated and used in do_start) ---------------------------
@@ -193,6 +196,7 @@ class _EnhanceFilter(GstBase.BaseTransform):
     # -- data --------------------------------------------------------------------------------
     def do_transform(self, inbuf: Any, outbuf: Any) -> Any:
         assert self._in is not None
+        started = time.perf_counter()
         spec, stride = self._in
         in_offset, in_stride = _stride_of(inbuf, stride)
         out_offset, out_stride = _stride_of(outbuf, self._out_stride)
@@ -208,7 +212,9 @@ class _EnhanceFilter(GstBase.BaseTransform):
             try:
                 pixels = view_rows(memoryview(src.data)[in_offset:], spec, in_stride)
                 frame = Frame(pixels, pts=int(inbuf.pts), duration=int(inbuf.duration))
+                stage_start = time.perf_counter()
                 result = self.stage.process(frame)[0].pixels
+                self.timing.add_stage(time.perf_counter() - stage_start)
                 write_rows(memoryview(dst.data)[out_offset:], result, out_stride)
             finally:
                 outbuf.unmap(dst)
@@ -218,6 +224,7 @@ class _EnhanceFilter(GstBase.BaseTransform):
             return Gst.FlowReturn.ERROR
         finally:
             inbuf.unmap(src)
+        self.timing.add_element(time.perf_counter() - started)
         return Gst.FlowReturn.OK
 
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ganstream.stream.elements import ELEMENT_NAMES
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.frameio import rgb_stride
-from ganstream.stream.gst_plugins import environment
+from ganstream.stream.gst_plugins import environment, plugin_path
 from ganstream.stream.stages.classical import ResampleStage
 from tests.helpers import ffprobe
 
-LOADER = Path("/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstpython.so")
 pytestmark = pytest.mark.skipif(
     shutil.which("gst-launch-1.0") is None or not any(Path("/usr/lib").glob("*/gstreamer-1.0/libgstpython.so")),
     reason="gst-launch-1.0 or GStreamer's Python plugin loader (gstreamer1.0-python3-plugin-loader) is missing",
@@ -32,10 +33,22 @@ X264 = "videoconvert ! x264enc speed-preset=ultrafast ! mp4mux"
 
 @pytest.fixture(scope="module")
 def gst_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment `ganstream gst-env` documents, with a fresh registry (a real scan)."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "ganstream.stream", "gst-env", "--format", "env"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
     env = dict(os.environ)
-    env.update(environment())
-    env["GST_REGISTRY"] = str(tmp_path_factory.mktemp("registry") / "registry.bin")  # a fresh scan
+    env.update(line.split("=", 1) for line in printed.splitlines())
+    assert env["GST_PLUGIN_PATH"].split(os.pathsep)[0] == str(plugin_path())
+    env["GST_REGISTRY"] = str(tmp_path_factory.mktemp("registry") / "registry.bin")
     return env
+
+
+def test_the_plugin_folder_holds_one_module_per_element() -> None:
+    modules = sorted(p.stem for p in (plugin_path() / "python").glob("*.py"))
+    assert modules == sorted(ELEMENT_NAMES)
+    assert environment({})["GST_REGISTRY"] != ""
 
 
 def launch(env: dict[str, str], pipeline: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
