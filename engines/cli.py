@@ -61,6 +61,15 @@ def register(subparsers: Any) -> None:
     check.add_argument("--batch", type=int, default=2)
     check.set_defaults(func=cmd_check)
 
+    triton = sub.add_parser("export-triton", help="write a Triton Inference Server model repository entry")
+    triton.add_argument("name", help="model name or folder")
+    triton.add_argument("--repo", type=Path, required=True, help="the model repository folder")
+    triton.add_argument("--version", type=int, default=1, help="model version folder (default 1)")
+    triton.add_argument("--max-batch", type=int, default=8, help="max_batch_size for dynamic batching")
+    triton.add_argument("--queue-delay-us", type=int, default=2000, help="dynamic batching max queue delay")
+    triton.add_argument("--cpu", action="store_true", help="instance_group KIND_CPU instead of KIND_GPU")
+    triton.set_defaults(func=cmd_export_triton)
+
 
 def _formats(artifacts: dict[str, str]) -> str:
     kinds = []
@@ -225,3 +234,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         detail = f"  {r.error}" if r.error else ""
         print(f"  {r.variant:<16} max diff {r.max_diff:>4}  mean diff {r.mean_diff:8.4f}  {status}{detail}")
     return 0 if all(r.ok for r in rows) else 1
+
+
+def cmd_export_triton(args: argparse.Namespace) -> int:
+    from ganstream.engines.triton.export import export_model_repository
+
+    kind = "KIND_CPU" if args.cpu else "KIND_GPU"
+    target = export_model_repository(args.name, args.repo, args.version, args.max_batch, args.queue_delay_us, kind)
+    print(f"wrote {target} (version {args.version}); serve with: tritonserver --model-repository {args.repo}")
+    return 0
