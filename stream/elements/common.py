@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)
 # Packed RGB is what the stages take; put `videoconvert` before and after an element.
 RGB_CAPS = "video/x-raw,format=RGB,width=[1,2147483647],height=[1,2147483647],framerate=[0/1,2147483647/1]"
 AUTHOR = "ganstream"
+# Numeric properties accept any value at the GObject level and are checked when the element
+# starts: GLib would otherwise only print a warning for an out-of-range value and keep the default.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+FLOAT_MAX = sys.float_info.max
 
 BACKEND_BLURB = "Inference backend: auto, openvino, ort, torch or trt (ignored by classical baselines)"
 PRECISION_BLURB = "Inference precision: fp32, fp16, bf16 or int8; empty = the backend's best on this machine"

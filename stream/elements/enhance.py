@@ -23,6 +23,8 @@ from gi.repository import GObject, Gst, GstBase, GstVideo  # noqa: E402
 from ganstream.stream.elements.common import (  # noqa: E402
     AUTHOR,
     BACKEND_BLURB,
+    INT_MAX,
+    INT_MIN,
     PRECISION_BLURB,
     ElementTiming,
     is_not_found,
@@ -54,7 +56,15 @@ def _stride_of(buf: Any, default: int) -> tuple[int, int]:
 _ENGINE_PROPS: dict[str, Any] = {
     "backend": (str, "Backend", BACKEND_BLURB, "auto", _READY_ONLY),
     "precision": (str, "Precision", PRECISION_BLURB, "", _READY_ONLY),
-    "tile": (int, "Tile", "Input tile size in pixels for large frames (0 = whole frames)", 0, 8192, 0, _READY_ONLY),
+    "tile": (
+        int,
+        "Tile",
+        "Input tile size in pixels for large frames (0 = whole frames)",
+        INT_MIN,
+        INT_MAX,
+        0,
+        _READY_ONLY,
+    ),
 }
 
 
@@ -253,8 +263,8 @@ class GanstreamSr(_EnhanceFilter):
             int,
             "Scale",
             "Upscaling factor 2, 3 or 4 (0 = the model's own; 2 for classical resamplers)",
-            0,
-            4,
+            INT_MIN,
+            INT_MAX,
             0,
             _READY_ONLY,
         ),

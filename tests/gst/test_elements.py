@@ -147,6 +147,8 @@ def test_a_real_onnx_model_matches_the_engine(gst_env: dict[str, str], tmp_path:
         ("ganstream_sr backend=xyz", ["ganstream_sr", "backend='xyz'"]),
         ("ganstream_sr precision=fp8", ["ganstream_sr", "precision='fp8'"]),
         ("ganstream_interpolate fps=fast", ["ganstream_interpolate", "fps='fast'"]),
+        ("ganstream_interpolate factor=40", ["ganstream_interpolate", "factor=40"]),
+        ("ganstream_sr scale=7", ["ganstream_sr", "scale=7"]),
         ("ganstream_sr model=nlmeans", ["ganstream_sr", "model='nlmeans'", "restore model"]),
     ],
 )
@@ -179,3 +181,18 @@ def test_gst_inspect_lists_every_property(gst_env: dict[str, str], element: str,
     assert done.returncode == 0, done.stderr
     listed = {line.split(":")[0].strip() for line in done.stdout.splitlines() if line.startswith("  ") and ":" in line}
     assert set(props) <= listed
+
+
+def test_a_frame_the_model_cannot_take_stops_the_pipeline(gst_env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from ganstream.engines.card import ShapeLimits
+    from ganstream.engines.devmodel import make_random_model
+
+    models = tmp_path / "models"
+    make_random_model(models / "small-sr2x", name="small-sr2x", limits=ShapeLimits(max_height=64, max_width=64))
+    env = {**gst_env, "GANSTREAM_MODELS": str(models)}
+    done = launch(env, f"{SOURCE.format(n=3)} ! ganstream_sr model=small-sr2x backend=ort ! fakesink", timeout=120)
+    assert done.returncode != 0
+    error = next(line for line in (done.stdout + done.stderr).splitlines() if line.startswith("ERROR: from element"))
+    assert "ganstream_sr" in error and f"{W}x{H}" in error
+    assert "Traceback" not in done.stderr
