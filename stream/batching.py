@@ -3,8 +3,8 @@
 Each camera's worker thread calls `BatchingEngine.infer_one` with one frame and blocks until its
 result is back. Waiting frames of the same size are stacked into a batch (NHWC) and the engine
 runs once for all of them, one batch at a time; the thread that finds a batch ready runs it
-itself (no dispatcher thread, so a lone camera pays no thread hand-off). As DeepStream's nvstreammux does, a batch goes out when it
-holds a frame from every camera that is currently sending frames of that size (capped at
+itself (no dispatcher thread, so a lone camera pays no thread hand-off). As DeepStream's
+nvstreammux does, a batch goes out when it holds a frame from every camera that is currently sending frames of that size (capped at
 `max_batch`) or when its first frame has waited the push timeout, whichever comes first; the
 timeout defaults to half the shortest frame interval of those cameras, so a stalled or slow
 camera never holds the others back longer than that. A camera silent for a few frame intervals
