@@ -4,11 +4,12 @@ Each camera's worker thread calls `BatchingEngine.infer_one` with one frame and 
 result is back. Waiting frames of the same size are stacked into a batch (NHWC) and the engine
 runs once for all of them, one batch at a time; the thread that finds a batch ready runs it
 itself (no dispatcher thread, so a lone camera pays no thread hand-off). As DeepStream's
-nvstreammux does, a batch goes out when it holds a frame from every camera that is currently sending frames of that size (capped at
-`max_batch`) or when its first frame has waited the push timeout, whichever comes first; the
-timeout defaults to half the shortest frame interval of those cameras, so a stalled or slow
-camera never holds the others back longer than that. A camera silent for a few frame intervals
-is no longer waited for at all. Frames of another size form their own batches.
+nvstreammux does, a batch goes out when it holds a frame from every camera that is currently
+sending frames of that size (capped at `max_batch`) or when its first frame has waited the push
+timeout, whichever comes first; the timeout defaults to half the shortest frame interval of
+those cameras, so a stalled or slow camera never holds the others back longer than that. A
+camera silent for a few frame intervals is no longer waited for at all. Frames of another size
+form their own batches.
 
 Results return to the thread that submitted them, so each stream keeps its own order and its
 own timestamps (the stage wraps the output pixels in the input frame's timing).
