@@ -129,6 +129,10 @@ class BatchingEngine:
     # -- submitting ---------------------------------------------------------------------
     def infer_one(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> Pixels:
         """Run one (H, W, 3) frame in the next batch of its size; blocks until its result is back."""
+        return self.wait(self.submit(stream_id, pixels, interval_s))
+
+    def submit(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> _Request:
+        """Queue one frame without waiting; `wait` returns its result."""
         req = _Request(stream_id, pixels)
         with self._cond:
             if self._closed:
@@ -140,6 +144,11 @@ class BatchingEngine:
             state.last_submit = req.t_submit
             self._pending.setdefault(state.shape, deque()).append(req)
             self._cond.notify_all()
+        return req
+
+    def wait(self, req: _Request) -> Pixels:
+        """Block until `req` is done, running any batch that is ready while the engine is free."""
+        with self._cond:
             while not req.done.is_set():
                 got = None if self._busy else self._take_ready_batch()
                 if got is None:
@@ -260,10 +269,16 @@ class SerialEngine:
 class SharedEnhanceStage:
     """An sr / restore stage whose engine is shared with other streams (batched or serial).
 
+    `depth` frames of this stream may be in the engine at once (batching engines only). Live
+    streams use 1: each frame leaves as soon as its batch is done. Files use 2: while one batch
+    runs, the next one fills with every stream's following frame, so the engine never waits for
+    a batch to form; the cost is one frame held back, which only matters live.
     Closing the stage detaches the stream; the engine itself belongs to its pool.
     """
 
-    def __init__(self, engine: FrameEngine, stream_id: str, fps: float = 0.0, name: str | None = None) -> None:
+    def __init__(
+        self, engine: FrameEngine, stream_id: str, fps: float = 0.0, name: str | None = None, depth: int = 1
+    ) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
             raise StageError(f"model '{card.name}' is a {card.task} model; an enhance stage needs sr or restore")
@@ -274,6 +289,9 @@ class SharedEnhanceStage:
         self.label = f"{card.name} {engine.backend} {engine.precision} shared"
         self._fps = fps
         self._interval_s = 1.0 / fps if fps > 0 else 0.0
+        self._batcher = engine if isinstance(engine, BatchingEngine) and depth > 1 else None
+        self.depth = depth if self._batcher is not None else 1
+        self._inflight: deque[tuple[Frame, _Request]] = deque()
         engine.attach(stream_id, fps)
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
@@ -288,11 +306,21 @@ class SharedEnhanceStage:
 
     def process(self, frame: Frame) -> list[Frame]:
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
-        out = self.engine.infer_one(self.stream_id, frame.pixels, interval)
-        return [frame.with_pixels(out)]
+        if self._batcher is None:
+            return [frame.with_pixels(self.engine.infer_one(self.stream_id, frame.pixels, interval))]
+        self._inflight.append((frame, self._batcher.submit(self.stream_id, frame.pixels, interval)))
+        return self._collect(self.depth - 1)
+
+    def _collect(self, keep: int) -> list[Frame]:
+        assert self._batcher is not None
+        out = []
+        while len(self._inflight) > keep:
+            frame, req = self._inflight.popleft()
+            out.append(frame.with_pixels(self._batcher.wait(req)))
+        return out
 
     def flush(self) -> list[Frame]:
-        return []
+        return self._collect(0) if self._batcher is not None else []
 
     def close(self) -> None:
         self.engine.detach(self.stream_id)
