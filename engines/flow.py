@@ -50,14 +50,14 @@ class FlowEstimator:
 
     def __init__(self, options: FlowOptions | None = None) -> None:
         self.options = options or FlowOptions()
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.options.preset])
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.options.preset])  # type: ignore[attr-defined]
 
     def grey(self, frame: Image) -> Image:
         g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         d = self.options.downscale
         if d > 1:
             g = cv2.resize(g, (g.shape[1] // d, g.shape[0] // d), interpolation=cv2.INTER_AREA)
-        return g
+        return np.asarray(g, dtype=np.uint8)
 
     def bidirectional(self, frame0: Image, frame1: Image) -> tuple[Flow, Flow]:
         """(flow01, flow10) at the frames' full size."""
@@ -96,12 +96,13 @@ class Warper:
             self._grid = (xs, ys)
         return self._grid
 
-    def warp(self, image: npt.NDArray[np.generic], flow: Flow) -> npt.NDArray[np.generic]:
+    def warp(self, image: Image, flow: Flow) -> Image:
         """image sampled at (x + flow_x, y + flow_y), bilinear, edges replicated."""
         xs, ys = self._base(flow.shape[0], flow.shape[1])
-        return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return np.asarray(out, dtype=np.uint8)
 
 
 def average_warped(warped0: Image, warped1: Image, t: float) -> Image:
     """The flow-only estimate: the two warped frames mixed by temporal distance."""
-    return cv2.addWeighted(warped0, 1.0 - t, warped1, t, 0.0)
+    return np.asarray(cv2.addWeighted(warped0, 1.0 - t, warped1, t, 0.0), dtype=np.uint8)

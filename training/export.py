@@ -190,7 +190,7 @@ def export_generator(
     """
     if limits is None:
         limits = ShapeLimits(multiple_of=2 if task == "restore" else 1)
-    model = model.float().eval().to(memory_format=torch.contiguous_format)
+    model = model.float().eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     wrapped = (wrapped if wrapped is not None else Uint8NHWC(model)).eval()
     inputs, outputs = frame_specs(window)
     out_root.mkdir(parents=True, exist_ok=True)

@@ -129,15 +129,13 @@ def _photo_entries(root: Path, raw: Path, photos: Iterable[sources.PhotoSource])
     out = []
     for ph in photos:
         src = raw / ph.package / ph.path
-        img = cv2.imread(str(src), cv2.IMREAD_COLOR)
-        if img is None:
+        raw_img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        if raw_img is None:
             raise DataError(f"data fetch: {src} is missing or not an image (package {ph.package})")
-        img = _resize_down(img, ph.downscale, ph.max_side)
+        img = _resize_down(np.asarray(raw_img, dtype=np.uint8), ph.downscale, ph.max_side)
         group = Path(ph.path).stem
         rel = f"photos/{ph.split}/{group}.png"
-        out.append(
-            Entry(rel, "photo", group, ph.package, ph.path, ph.licence, ph.split, _write_png(img, root / rel))
-        )
+        out.append(Entry(rel, "photo", group, ph.package, ph.path, ph.licence, ph.split, _write_png(img, root / rel)))
     return out
 
 
@@ -205,7 +203,9 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
                     shutil.copyfileobj(fin, fout)
             src = plain
         group = src.stem
-        runs, run_len = (plan.val_runs, plan.val_run_len) if clip.split == "val" else (plan.train_runs, plan.train_run_len)
+        runs, run_len = (
+            (plan.val_runs, plan.val_run_len) if clip.split == "val" else (plan.train_runs, plan.train_run_len)
+        )
         starts = run_starts(count_frames(src), runs, run_len)
         wanted = {s + k for s in starts for k in range(run_len)}
         frames = read_frames(src, wanted)

@@ -82,7 +82,10 @@ PHOTOS: tuple[PhotoSource, ...] = (
         PhotoSource(LOMIRI.name, _BG + f, lic, "val" if f in _WALLPAPER_VAL else "train")
         for f, lic in _WALLPAPERS.items()
     ),
-    *(PhotoSource(OPENCV_DOC.name, f"{_CV}{n}.jpg", CV_LICENCE, "val" if n in _CV_VAL else "train") for n in _CV_PHOTOS),
+    *(
+        PhotoSource(OPENCV_DOC.name, f"{_CV}{n}.jpg", CV_LICENCE, "val" if n in _CV_VAL else "train")
+        for n in _CV_PHOTOS
+    ),
 )
 
 # scikit-image's bundled images: name -> (licence, split)

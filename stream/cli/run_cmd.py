@@ -210,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     if pipeline.sink_url:
         print(f"ganstream: restreamed at {pipeline.sink_url}", file=sys.stderr)
     print(stats.summary())
+    print("\n".join(line for s in stages if (line := getattr(s, "summary_line", lambda: "")())))
     if args.summary_json:
         args.summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
     return 130 if interrupted["count"] else 0

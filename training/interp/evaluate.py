@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,9 @@ def left_out_indices(clip: Clip) -> list[int]:
     return [i + 1 for i in same_shot_windows(clip.frames, 2) if (i + 1) % 2 == 1]
 
 
-def evaluate_clip(clip: Clip, synths: dict[str, Synthesizer], baselines: Sequence[str], scores: dict[str, MethodScore]) -> int:
+def evaluate_clip(
+    clip: Clip, synths: dict[str, Synthesizer], baselines: Sequence[str], scores: dict[str, MethodScore]
+) -> int:
     idx = left_out_indices(clip)
     if not idx:
         return 0
@@ -138,19 +140,20 @@ def _ratios(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]
 def format_report(result: dict[str, Any]) -> str:
     lines = [f"{'method':<16}{'PSNR-Y dB':>10}{'SSIM-Y':>9}{'ms/frame':>10}{'frames':>8}"]
     for name, s in result["methods"].items():
-        lines.append(
-            f"{name:<16}{s['psnr_y_db']:>10.2f}{s['ssim_y']:>9.4f}{s['ms_per_frame']:>10.1f}{s['frames']:>8d}"
-        )
+        lines.append(f"{name:<16}{s['psnr_y_db']:>10.2f}{s['ssim_y']:>9.4f}{s['ms_per_frame']:>10.1f}{s['frames']:>8d}")
     for name, r in result["ratios"].items():
         parts = []
         if "db_over_minterpolate" in r:
-            parts.append(f"{r['db_over_minterpolate']:+.2f} dB and {r['speedup_vs_minterpolate']:.1f}x the speed of minterpolate")
+            parts.append(
+                f"{r['db_over_minterpolate']:+.2f} dB and {r['speedup_vs_minterpolate']:.1f}x the speed of minterpolate"
+            )
         if "db_over_blend" in r:
             parts.append(f"{r['db_over_blend']:+.2f} dB over blend")
         lines.append(f"{name}: " + ", ".join(parts))
-    lines.append("per clip (PSNR-Y dB): " + "; ".join(
-        f"{c['clip']} {c['size']} n={c['frames']}: " + " ".join(f"{k}={c[k]}" for k in result["methods"]) for c in result["clips"]
-    ))  # fmt: skip
+    lines.append("per clip, PSNR-Y dB:")
+    for c in result["clips"]:
+        scores = " ".join(f"{k}={c[k]}" for k in result["methods"])
+        lines.append(f"  {c['clip']} {c['size']} ({c['frames']} frames): {scores}")
     return "\n".join(lines)
 
 
@@ -158,4 +161,4 @@ def write_json(result: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
 
 
-__all__ = ["BASELINES", "MethodScore", "asdict", "format_report", "run_eval"]
+__all__ = ["BASELINES", "MethodScore", "format_report", "run_eval", "write_json"]
