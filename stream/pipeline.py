@@ -403,6 +403,7 @@ class Pipeline:
             stopper.join(self.options.stop_timeout_s)
             if stopper.is_alive():
                 log.warning("pipeline did not shut down within %.0f s; leaving it", self.options.stop_timeout_s)
+        self.source.release()  # the decoder's handlers and on_pad form a cycle that would keep the pipeline
         self.health.set_state(SourceState.ENDED)
         if self.sink is not None:
             self.sink.close()

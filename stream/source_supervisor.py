@@ -192,7 +192,7 @@ class SourceSupervisor:
 
     def _teardown(self) -> None:
         pipe, self._pipe = self._pipe, None
-        self._branch = None
+        branch, self._branch = self._branch, None
         self._generation += 1  # frames still in flight from the old pipeline are refused
         if pipe is None:
             return
@@ -208,6 +208,8 @@ class SourceSupervisor:
                 self.health.name,
                 self.options.teardown_timeout_s,
             )
+        if branch is not None:
+            branch.release()  # breaks the branch <-> pipeline cycle so the old connection is freed
 
 
 def is_decoder(element: Any) -> bool:
