@@ -269,3 +269,22 @@ def test_serve_cli_finalises_recordings_on_sigterm(tmp_path: Path) -> None:
     (segment,) = sorted((tmp_path / "rec").glob("cli_*.mp4"))  # the one open at shutdown
     probe = ffprobe(segment)
     assert (probe.width, probe.height) == (320, 192) and probe.frames >= 20
+
+
+def test_cameras_share_one_engine_of_the_shipped_model(run_service: Any) -> None:
+    from ganstream.engines import list_models
+
+    if "sr2x" not in {m.name for m in list_models()}:
+        pytest.skip("the shipped sr2x model is not installed")
+    cams = [
+        {"name": f"m{i}", "source": f"test:{p}?width=160&height=96&fps=10&live=1", "outputs": {"restream": False}}
+        for i, p in enumerate(("ball", "smpte"))
+    ]  # default chain: sr = 2 with the installed sr2x
+    service, api = run_service(cams)
+    _wait_for(lambda: all(c["frames_out"] >= 10 for c in service.snapshot()), 60)
+    (engine,) = service.pool.engines()  # loaded once, shared by both cameras
+    assert engine.name.startswith("sr2x/")
+    assert engine.figures.frames >= 20
+    listed = {c["name"]: c for c in _get(api.url("/cameras"))}
+    assert all(c["output"].startswith("320x192") for c in listed.values())
+    assert f'ganstream_engine_batches_total{{engine="{engine.name}"}}' in _get(api.url("/metrics"))
