@@ -36,7 +36,9 @@ class FlowOptions:
     """How the classical flow is computed. `downscale` 2 runs DIS at half size (4x fewer pixels)."""
 
     preset: str = "ultrafast"
-    downscale: int = 1
+    # Half size by default: on the validation clips it rebuilt frames 0.19 dB better than full
+    # size (DIS's coarsest levels see more of the motion) for fewer pixels to match.
+    downscale: int = 2
 
     def __post_init__(self) -> None:
         if self.preset not in DIS_PRESETS:

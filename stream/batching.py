@@ -1,13 +1,15 @@
 """Cross-stream batching: frames from several cameras' worker threads -> one engine call.
 
 Each camera's worker thread calls `BatchingEngine.infer_one` with one frame and blocks until its
-result is back; one dispatcher thread per engine stacks waiting frames of the same size into a
-batch (NHWC) and runs the engine once. As DeepStream's nvstreammux does, a batch goes out when it
-holds a frame from every camera that is currently sending frames of that size (capped at
-`max_batch`) or when its first frame has waited the push timeout, whichever comes first; the
-timeout defaults to half the shortest frame interval of those cameras, so a stalled or slow
-camera never holds the others back longer than that. A camera silent for a few frame intervals
-is no longer waited for at all. Frames of another size form their own batches.
+result is back. Waiting frames of the same size are stacked into a batch (NHWC) and the engine
+runs once for all of them, one batch at a time; the thread that finds a batch ready runs it
+itself (no dispatcher thread, so a lone camera pays no thread hand-off). As DeepStream's
+nvstreammux does, a batch goes out when it holds a frame from every camera that is currently
+sending frames of that size (capped at `max_batch`) or when its first frame has waited the push
+timeout, whichever comes first; the timeout defaults to half the shortest frame interval of
+those cameras, so a stalled or slow camera never holds the others back longer than that. A
+camera silent for a few frame intervals is no longer waited for at all. Frames of another size
+form their own batches.
 
 Results return to the thread that submitted them, so each stream keeps its own order and its
 own timestamps (the stage wraps the output pixels in the input frame's timing).
@@ -112,8 +114,7 @@ class BatchingEngine:
         self._pending: dict[tuple[int, ...], deque[_Request]] = {}
         self._cond = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._dispatch_loop, name=f"ganstream-batch-{self.name}", daemon=True)
-        self._thread.start()
+        self._busy = False  # a batch is in the engine (engines run one call at a time)
 
     # -- streams ------------------------------------------------------------------------
     def attach(self, stream_id: str, fps: float) -> None:
@@ -128,6 +129,10 @@ class BatchingEngine:
     # -- submitting ---------------------------------------------------------------------
     def infer_one(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> Pixels:
         """Run one (H, W, 3) frame in the next batch of its size; blocks until its result is back."""
+        return self.wait(self.submit(stream_id, pixels, interval_s))
+
+    def submit(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> _Request:
+        """Queue one frame without waiting; `wait` returns its result."""
         req = _Request(stream_id, pixels)
         with self._cond:
             if self._closed:
@@ -139,7 +144,24 @@ class BatchingEngine:
             state.last_submit = req.t_submit
             self._pending.setdefault(state.shape, deque()).append(req)
             self._cond.notify_all()
-        req.done.wait()
+        return req
+
+    def wait(self, req: _Request) -> Pixels:
+        """Block until `req` is done, running any batch that is ready while the engine is free."""
+        with self._cond:
+            while not req.done.is_set():
+                got = None if self._busy else self._take_ready_batch()
+                if got is None:
+                    self._cond.wait(self._wait_s())
+                    continue
+                self._busy = True
+                self._cond.release()
+                try:
+                    self._run(*got)
+                finally:
+                    self._cond.acquire()
+                    self._busy = False
+                    self._cond.notify_all()
         if req.error is not None:
             raise req.error
         assert req.result is not None
@@ -162,32 +184,22 @@ class BatchingEngine:
         }
         return max(1, min(self.max_batch, len(active | queued)))
 
-    def _next_batch(self) -> tuple[list[_Request], float] | None:
-        """Wait for a batch that is full or timed out; None once closed. Called with the lock held."""
-        while True:
-            if self._closed:
-                return None
-            ready = [(q[0].t_submit, shape) for shape, q in self._pending.items() if q]
-            if not ready:
-                self._cond.wait(0.5)
-                continue
-            first_t, shape = min(ready)
-            now = time.monotonic()
-            deadline = first_t + self._timeout_for(shape)
+    def _take_ready_batch(self) -> tuple[list[_Request], float] | None:
+        """The oldest batch that is full or timed out, taken off its queue; None if none is. Lock held."""
+        now = time.monotonic()
+        for first_t, shape in sorted((q[0].t_submit, shape) for shape, q in self._pending.items() if q):
             queue = self._pending[shape]
-            if len(queue) >= self._target_for(shape, now) or now >= deadline:
-                batch = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
-                return batch, now - first_t
-            self._cond.wait(deadline - now)
+            if len(queue) >= self._target_for(shape, now) or now >= first_t + self._timeout_for(shape):
+                return [queue.popleft() for _ in range(min(self.max_batch, len(queue)))], now - first_t
+        return None
 
-    def _dispatch_loop(self) -> None:
-        while True:
-            with self._cond:
-                got = self._next_batch()
-            if got is None:
-                return
-            batch, waited = got
-            self._run(batch, waited)
+    def _wait_s(self) -> float:
+        """How long to sleep before a batch may be ready: until the earliest push deadline. Lock held."""
+        if self._busy:
+            return 0.5  # woken when the engine is free
+        now = time.monotonic()
+        deadlines = [q[0].t_submit + self._timeout_for(shape) for shape, q in self._pending.items() if q]
+        return min(0.5, max(0.0005, min(deadlines, default=now + 0.5) - now))
 
     def _run(self, batch: list[_Request], waited: float) -> None:
         t0 = time.perf_counter()
@@ -216,11 +228,10 @@ class BatchingEngine:
             self._closed = True
             leftover = [r for q in self._pending.values() for r in q]
             self._pending.clear()
+            for req in leftover:
+                req.error = StageError(f"batching engine '{self.name}' closed")
+                req.done.set()
             self._cond.notify_all()
-        for req in leftover:
-            req.error = StageError(f"batching engine '{self.name}' closed")
-            req.done.set()
-        self._thread.join(timeout=5)
 
 
 class SerialEngine:
@@ -258,10 +269,16 @@ class SerialEngine:
 class SharedEnhanceStage:
     """An sr / restore stage whose engine is shared with other streams (batched or serial).
 
+    `depth` frames of this stream may be in the engine at once (batching engines only). Live
+    streams use 1: each frame leaves as soon as its batch is done. Files use 2: while one batch
+    runs, the next one fills with every stream's following frame, so the engine never waits for
+    a batch to form; the cost is one frame held back, which only matters live.
     Closing the stage detaches the stream; the engine itself belongs to its pool.
     """
 
-    def __init__(self, engine: FrameEngine, stream_id: str, fps: float = 0.0, name: str | None = None) -> None:
+    def __init__(
+        self, engine: FrameEngine, stream_id: str, fps: float = 0.0, name: str | None = None, depth: int = 1
+    ) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
             raise StageError(f"model '{card.name}' is a {card.task} model; an enhance stage needs sr or restore")
@@ -272,6 +289,9 @@ class SharedEnhanceStage:
         self.label = f"{card.name} {engine.backend} {engine.precision} shared"
         self._fps = fps
         self._interval_s = 1.0 / fps if fps > 0 else 0.0
+        self._batcher = engine if isinstance(engine, BatchingEngine) and depth > 1 else None
+        self.depth = depth if self._batcher is not None else 1
+        self._inflight: deque[tuple[Frame, _Request]] = deque()
         engine.attach(stream_id, fps)
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
@@ -286,11 +306,21 @@ class SharedEnhanceStage:
 
     def process(self, frame: Frame) -> list[Frame]:
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
-        out = self.engine.infer_one(self.stream_id, frame.pixels, interval)
-        return [frame.with_pixels(out)]
+        if self._batcher is None:
+            return [frame.with_pixels(self.engine.infer_one(self.stream_id, frame.pixels, interval))]
+        self._inflight.append((frame, self._batcher.submit(self.stream_id, frame.pixels, interval)))
+        return self._collect(self.depth - 1)
+
+    def _collect(self, keep: int) -> list[Frame]:
+        assert self._batcher is not None
+        out = []
+        while len(self._inflight) > keep:
+            frame, req = self._inflight.popleft()
+            out.append(frame.with_pixels(self._batcher.wait(req)))
+        return out
 
     def flush(self) -> list[Frame]:
-        return []
+        return self._collect(0) if self._batcher is not None else []
 
     def close(self) -> None:
         self.engine.detach(self.stream_id)

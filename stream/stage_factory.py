@@ -131,7 +131,7 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
     if factor is None and req.fps is None:
         factor = 2
     if name is None:
-        name = "interp" if "interp" in installed else "blend"
+        name = "interp" if "interp" in installed else "flow"
     synth: Any
     if name == "blend":
         synth = interp_mod.BlendSynth()

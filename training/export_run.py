@@ -27,7 +27,7 @@ def export_run(run_dir: Path, name: str, out_root: Path, description: str = "", 
         "precision": state.get("amp", ""),
         "world_size": state.get("world_size", 1),
         "data_manifest_sha256": state.get("data_manifest_sha256", ""),
-        "command": state.get("command", ""),
+        "command": " && ".join(state.get("commands", [state.get("command", "")])),
         "validation": "EMA generator; sr: x2 area-downscaled centre crops of the validation split; "
         "restore: the same crops with clipped Gaussian noise, sigma 15",
     }

@@ -213,9 +213,11 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.history: list[dict[str, float]] = []
+        self.commands = [self.command]
         if resume:
             state = load_checkpoint(run_dir, self._modules(), self._optimizers())
             self.step, self.elapsed = int(state["step"]), float(state["elapsed_s"])
+            self.commands = [*state.get("commands", []), self.command]
             self.history = list(state.get("validation", []))
             if "scaler" in state and self.scaler.is_enabled():
                 self.scaler.load_state_dict(state["scaler"])
@@ -331,6 +333,7 @@ class Trainer:
             "machine": machine_description(),
             "amp": str(self.amp).replace("torch.", "") if self.amp else "fp32",
             "command": self.command,
+            "commands": self.commands,  # the first start, then each resume
         }
         if self.scaler.is_enabled():
             state["scaler"] = self.scaler.state_dict()

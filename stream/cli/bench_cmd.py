@@ -46,12 +46,18 @@ def _cpus() -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ganstream.stream.service.bench import HEADER, bench_serve, format_row, open_bench_engine
+    from ganstream.stream.service.bench import HEADER, bench_serve, engine_batch_gain, format_row, open_bench_engine
 
     streams = [int(s) for s in args.streams.split(",") if s.strip()]
     engine, note = open_bench_engine(args.model, args.backend)
     print(f"serve benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs; {engine.summary()}{note}")
     try:
+        single, batched = engine_batch_gain(engine, 8)
+        print(
+            f"engine alone at 320x180: {single:.1f} ms/frame in single calls, {batched:.1f} ms/frame in a batch of 8 "
+            f"(ratio {single / batched:.2f}: the ceiling for batching's gain)",
+            flush=True,
+        )
         print(HEADER, flush=True)
         bench_serve(engine, streams, on_result=lambda r: print(format_row(r), flush=True))
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,9 +18,41 @@ log = logging.getLogger(__name__)
 # Packed RGB is what the stages take; put `videoconvert` before and after an element.
 RGB_CAPS = "video/x-raw,format=RGB,width=[1,2147483647],height=[1,2147483647],framerate=[0/1,2147483647/1]"
 AUTHOR = "ganstream"
+# Numeric properties accept any value at the GObject level and are checked when the element
+# starts: GLib would otherwise only print a warning for an out-of-range value and keep the default.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+FLOAT_MAX = sys.float_info.max
 
 BACKEND_BLURB = "Inference backend: auto, openvino, ort, torch or trt (ignored by classical baselines)"
 PRECISION_BLURB = "Inference precision: fp32, fp16, bf16 or int8; empty = the backend's best on this machine"
+
+
+@dataclass
+class ElementTiming:
+    """Where an element's time goes: its whole per-buffer work vs the stage inside it.
+
+    `own_ms` (element minus stage, per frame) is what the GStreamer adapter itself costs:
+    mapping, views, the output copy. Two perf_counter calls per buffer; always on.
+    """
+
+    frames: int = 0
+    element_s: float = 0.0
+    stage_s: float = 0.0
+
+    def add_stage(self, seconds: float) -> None:
+        self.stage_s += seconds
+
+    def add_element(self, seconds: float) -> None:
+        self.frames += 1
+        self.element_s += seconds
+
+    @property
+    def own_ms(self) -> float:
+        return 1000 * (self.element_s - self.stage_s) / self.frames if self.frames else 0.0
+
+    @property
+    def stage_ms(self) -> float:
+        return 1000 * self.stage_s / self.frames if self.frames else 0.0
 
 
 def rgb_templates() -> tuple[Any, Any]:

@@ -10,6 +10,7 @@ drops frames that would reach the sink too late.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, ClassVar
 
 import gi
@@ -22,7 +23,10 @@ from gi.repository import GObject, Gst, GstBase, GstVideo  # noqa: E402
 from ganstream.stream.elements.common import (  # noqa: E402
     AUTHOR,
     BACKEND_BLURB,
+    INT_MAX,
+    INT_MIN,
     PRECISION_BLURB,
+    ElementTiming,
     is_not_found,
     post_setting_error,
     post_stream_error,
@@ -52,8 +56,28 @@ def _stride_of(buf: Any, default: int) -> tuple[int, int]:
 _ENGINE_PROPS: dict[str, Any] = {
     "backend": (str, "Backend", BACKEND_BLURB, "auto", _READY_ONLY),
     "precision": (str, "Precision", PRECISION_BLURB, "", _READY_ONLY),
-    "tile": (int, "Tile", "Input tile size in pixels for large frames (0 = whole frames)", 0, 8192, 0, _READY_ONLY),
+    "tile": (
+        int,
+        "Tile",
+        "Input tile size in pixels for large frames (0 = whole frames)",
+        INT_MIN,
+        INT_MAX,
+        0,
+        _READY_ONLY,
+    ),
 }
+
+
+def _output_pool(caps: Any, size: int, old: Any) -> Any:
+    """An active buffer pool for output frames of `caps` (the old one is released)."""
+    if old is not None:
+        old.set_active(False)
+    pool = Gst.BufferPool.new()
+    config = pool.get_config()
+    Gst.BufferPool.config_set_params(config, caps, size, 2, 0)
+    if not pool.set_config(config) or not pool.set_active(True):
+        raise RuntimeError(f"cannot set up an output buffer pool for {caps.to_string()}")
+    return pool
 
 
 class _EnhanceFilter(GstBase.BaseTransform):
@@ -68,6 +92,8 @@ class _EnhanceFilter(GstBase.BaseTransform):
         self.stage: Any = None
         self._in: tuple[VideoSpec, int] | None = None
         self._out_stride = 0
+        self._pool: Any = None
+        self.timing = ElementTiming()
         self.set_qos_enabled(True)
 
     # -- properties (stored only: validated and used in do_start) ---------------------------
@@ -105,6 +131,9 @@ class _EnhanceFilter(GstBase.BaseTransform):
         return True
 
     def do_stop(self) -> bool:
+        if self._pool is not None:
+            self._pool.set_active(False)
+            self._pool = None
         if self.stage is not None:
             self.stage.close()
             self.stage = None
@@ -155,11 +184,29 @@ class _EnhanceFilter(GstBase.BaseTransform):
             return False
         self._in = (spec, stride)
         self._out_stride = int(out_info.stride[0])
+        try:
+            self._pool = _output_pool(outcaps, int(out_info.size), self._pool)
+        except RuntimeError as exc:
+            post_stream_error(self, f"{self.factory_name}: {exc}")
+            return False
         return True
+
+    def do_prepare_output_buffer(self, inbuf: Any) -> tuple[Any, Any]:
+        """Output buffers come from our own pool: a fresh multi-megabyte allocation per frame
+        (what the base class does when downstream offers no pool) costs page faults every time."""
+        if self._pool is None:
+            return Gst.FlowReturn.NOT_NEGOTIATED, None
+        ret, out = self._pool.acquire_buffer(None)
+        if ret != Gst.FlowReturn.OK:
+            return ret, None
+        out.pts, out.dts, out.duration = inbuf.pts, inbuf.dts, inbuf.duration
+        out.offset, out.offset_end = inbuf.offset, inbuf.offset_end
+        return Gst.FlowReturn.OK, out
 
     # -- data --------------------------------------------------------------------------------
     def do_transform(self, inbuf: Any, outbuf: Any) -> Any:
         assert self._in is not None
+        started = time.perf_counter()
         spec, stride = self._in
         in_offset, in_stride = _stride_of(inbuf, stride)
         out_offset, out_stride = _stride_of(outbuf, self._out_stride)
@@ -175,7 +222,9 @@ class _EnhanceFilter(GstBase.BaseTransform):
             try:
                 pixels = view_rows(memoryview(src.data)[in_offset:], spec, in_stride)
                 frame = Frame(pixels, pts=int(inbuf.pts), duration=int(inbuf.duration))
+                stage_start = time.perf_counter()
                 result = self.stage.process(frame)[0].pixels
+                self.timing.add_stage(time.perf_counter() - stage_start)
                 write_rows(memoryview(dst.data)[out_offset:], result, out_stride)
             finally:
                 outbuf.unmap(dst)
@@ -185,6 +234,7 @@ class _EnhanceFilter(GstBase.BaseTransform):
             return Gst.FlowReturn.ERROR
         finally:
             inbuf.unmap(src)
+        self.timing.add_element(time.perf_counter() - started)
         return Gst.FlowReturn.OK
 
 
@@ -213,8 +263,8 @@ class GanstreamSr(_EnhanceFilter):
             int,
             "Scale",
             "Upscaling factor 2, 3 or 4 (0 = the model's own; 2 for classical resamplers)",
-            0,
-            4,
+            INT_MIN,
+            INT_MAX,
             0,
             _READY_ONLY,
         ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, ClassVar
 
 import gi
@@ -23,7 +24,11 @@ from gi.repository import GObject, Gst  # noqa: E402
 from ganstream.stream.elements.common import (  # noqa: E402
     AUTHOR,
     BACKEND_BLURB,
+    FLOAT_MAX,
+    INT_MAX,
+    INT_MIN,
     PRECISION_BLURB,
+    ElementTiming,
     is_not_found,
     post_setting_error,
     post_stream_error,
@@ -62,8 +67,8 @@ class GanstreamInterpolate(Gst.Element):
             int,
             "Factor",
             "Multiply the frame rate by this integer (2..16); ignored when fps is set",
-            2,
-            16,
+            INT_MIN,
+            INT_MAX,
             2,
             _READY_ONLY,
         ),
@@ -73,8 +78,8 @@ class GanstreamInterpolate(Gst.Element):
             "Scene-cut threshold",
             "Mean absolute difference (0..255, on thumbnails) above which two frames are a scene cut: "
             "the earlier frame is repeated instead of interpolating",
-            0.0,
-            255.0,
+            -FLOAT_MAX,
+            FLOAT_MAX,
             SCENE_CUT_THRESHOLD,
             _READY_ONLY,
         ),
@@ -95,6 +100,7 @@ class GanstreamInterpolate(Gst.Element):
         self._earliest = -1  # running time before which output is late (QoS), -1 = none
         self._lock = threading.Lock()
         self.dropped = 0
+        self.timing = ElementTiming()
         self.sinkpad = Gst.Pad.new_from_template(_TEMPLATES[0], "sink")
         self.sinkpad.set_chain_function_full(self._chain, None)
         self.sinkpad.set_event_function_full(self._sink_event, None)
@@ -153,7 +159,7 @@ class GanstreamInterpolate(Gst.Element):
         if kind == Gst.EventType.SEGMENT:
             self._segment = event.parse_segment().copy()
         elif kind == Gst.EventType.EOS:
-            if self.stage is not None and self._spec is not None and self._push(self.stage.flush()) not in (
+            if self.stage is not None and self._spec is not None and self._push(self.stage.flush())[0] not in (
                 Gst.FlowReturn.OK, Gst.FlowReturn.FLUSHING, Gst.FlowReturn.EOS,
             ):  # fmt: skip
                 log.debug("%s: push at end of stream failed", self.get_name())
@@ -192,26 +198,35 @@ class GanstreamInterpolate(Gst.Element):
         if self._spec is None or self.stage is None:
             post_stream_error(self, f"{self.factory_name}: data before caps")
             return Gst.FlowReturn.NOT_NEGOTIATED
+        started = time.perf_counter()
         try:
             pixels = pixels_from_buffer(buf, self._spec, self._stride)
             duration = int(buf.duration) if buf.duration != Gst.CLOCK_TIME_NONE else self._spec.frame_duration_ns
+            stage_start = time.perf_counter()
             frames = self.stage.process(Frame(pixels, pts=int(buf.pts), duration=duration))
+            self.timing.add_stage(time.perf_counter() - stage_start)
         except Exception as exc:
             log.debug("%s: interpolation failed", self.get_name(), exc_info=True)
             post_stream_error(self, f"{self.factory_name}: {exc}")
             return Gst.FlowReturn.ERROR
-        return self._push(frames)
+        ret, pushing_s = self._push(frames)
+        self.timing.add_element(time.perf_counter() - started - pushing_s)
+        return ret
 
-    def _push(self, frames: list[Frame]) -> Any:
-        ret = Gst.FlowReturn.OK
+    def _push(self, frames: list[Frame]) -> tuple[Any, float]:
+        """Push `frames` downstream; returns the flow result and the seconds spent downstream."""
+        ret, downstream_s = Gst.FlowReturn.OK, 0.0
         for frame in frames:
             if self._late(frame):
                 self.dropped += 1
                 continue
-            ret = self.srcpad.push(buffer_from_pixels(frame.pixels, frame.pts, frame.duration))
+            buffer = buffer_from_pixels(frame.pixels, frame.pts, frame.duration)
+            pushed = time.perf_counter()
+            ret = self.srcpad.push(buffer)
+            downstream_s += time.perf_counter() - pushed
             if ret != Gst.FlowReturn.OK:
                 break
-        return ret
+        return ret, downstream_s
 
     def _late(self, frame: Frame) -> bool:
         with self._lock:

@@ -59,6 +59,10 @@ def _expect_task(element: str, model: str, task: str) -> None:
 def enhance_stage(element: str, task: str, model: str, scale: int, backend: str, precision: str, tile: int) -> Stage:
     """The sr or restore stage for these element properties (the model is loaded here)."""
     check_common(element, backend, precision)
+    if scale not in (0, 2, 3, 4):
+        raise ElementSettingError(f"{element}: scale={scale} is not one of 2, 3, 4 (or 0: the model's own)")
+    if tile < 0:
+        raise ElementSettingError(f"{element}: tile={tile} must be 0 (whole frames) or a tile size in pixels")
     _expect_task(element, model, task)
     sr: int | None = None
     if task == "sr":
@@ -85,6 +89,10 @@ def interpolate_stage(
 ) -> Stage:
     """The interpolation stage: an integer `factor`, or a target `fps` ("60", "30000/1001")."""
     check_common(element, backend, precision)
+    if not fps and not 2 <= factor <= 16:
+        raise ElementSettingError(f"{element}: factor={factor} is not an integer in 2..16")
+    if not 0 <= scene_cut <= 255:
+        raise ElementSettingError(f"{element}: scene-cut={scene_cut:g} is not in 0..255")
     _expect_task(element, model, "interp")
     target: Fraction | None = None
     if fps:

@@ -19,6 +19,7 @@ from ganstream.stream.service.config import BatchingSettings, CameraSettings, En
 from ganstream.stream.stage_factory import CLASSICAL, ChainRequest, build_stages, installed_models
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
+from ganstream.stream.uri import parse_source
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
 
 
 def _shared(cam: CameraSettings, pool: EnginePool, model: str, task: str, fps: float) -> Stage:
-    return SharedEnhanceStage(pool.get(model, cam.chain.backend), cam.name, fps=fps, name=task)
+    realtime = cam.realtime if cam.realtime is not None else parse_source(cam.source).is_live
+    # Files keep two frames in the engine so batches fill while the previous one runs.
+    return SharedEnhanceStage(
+        pool.get(model, cam.chain.backend), cam.name, fps=fps, name=task, depth=1 if realtime else 2
+    )
 
 
 def camera_fps(cam: CameraSettings) -> Fraction:

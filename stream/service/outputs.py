@@ -68,6 +68,7 @@ class CameraOutputs:
         self._eos = threading.Event()
         self._lock = threading.Lock()
         self._watch: threading.Thread | None = None
+        self._watch_stop = threading.Event()
 
     @property
     def wanted(self) -> bool:
@@ -143,7 +144,10 @@ class CameraOutputs:
         self._eos.clear()
         if pipe.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             raise SinkError(f"camera '{self.camera}': cannot start its outputs")
-        self._watch = threading.Thread(target=self._watch_bus, args=(pipe,), name=f"out-bus-{self.camera}", daemon=True)
+        self._watch_stop = threading.Event()
+        self._watch = threading.Thread(
+            target=self._watch_bus, args=(pipe, self._watch_stop), name=f"out-bus-{self.camera}", daemon=True
+        )
         self._watch.start()
 
     def _file_branch(self, pipe: Any, fps: float) -> Any:
@@ -160,14 +164,12 @@ class CameraOutputs:
         branch.link(sink)
         return branch
 
-    def _watch_bus(self, pipe: Any) -> None:
+    def _watch_bus(self, pipe: Any, stop: threading.Event) -> None:
         Gst = modules()[0]
         bus = pipe.get_bus()
         mask = Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.ELEMENT
-        while True:
+        while not stop.is_set():
             msg = bus.timed_pop_filtered(200 * Gst.MSECOND, mask)
-            if pipe is not self._pipeline and self._eos.is_set():
-                return
             if msg is None:
                 continue
             if msg.type == Gst.MessageType.EOS:
@@ -200,6 +202,7 @@ class CameraOutputs:
             if time.monotonic() > deadline:
                 log.warning("camera '%s': outputs did not finalise within %.0f s", self.camera, timeout)
                 break
+        self._watch_stop.set()
         pipe.set_state(Gst.State.NULL)
         if self._watch is not None:
             self._watch.join(timeout=2)

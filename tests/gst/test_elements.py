@@ -6,19 +6,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ganstream.stream.elements import ELEMENT_NAMES
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.frameio import rgb_stride
-from ganstream.stream.gst_plugins import environment
+from ganstream.stream.gst_plugins import environment, plugin_path
 from ganstream.stream.stages.classical import ResampleStage
 from tests.helpers import ffprobe
 
-LOADER = Path("/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstpython.so")
 pytestmark = pytest.mark.skipif(
     shutil.which("gst-launch-1.0") is None or not any(Path("/usr/lib").glob("*/gstreamer-1.0/libgstpython.so")),
     reason="gst-launch-1.0 or GStreamer's Python plugin loader (gstreamer1.0-python3-plugin-loader) is missing",
@@ -32,10 +33,22 @@ X264 = "videoconvert ! x264enc speed-preset=ultrafast ! mp4mux"
 
 @pytest.fixture(scope="module")
 def gst_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment `ganstream gst-env` documents, with a fresh registry (a real scan)."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "ganstream.stream", "gst-env", "--format", "env"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
     env = dict(os.environ)
-    env.update(environment())
-    env["GST_REGISTRY"] = str(tmp_path_factory.mktemp("registry") / "registry.bin")  # a fresh scan
+    env.update(line.split("=", 1) for line in printed.splitlines())
+    assert env["GST_PLUGIN_PATH"].split(os.pathsep)[0] == str(plugin_path())
+    env["GST_REGISTRY"] = str(tmp_path_factory.mktemp("registry") / "registry.bin")
     return env
+
+
+def test_the_plugin_folder_holds_one_module_per_element() -> None:
+    modules = sorted(p.stem for p in (plugin_path() / "python").glob("*.py"))
+    assert modules == sorted(ELEMENT_NAMES)
+    assert environment({})["GST_REGISTRY"] != ""
 
 
 def launch(env: dict[str, str], pipeline: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -134,6 +147,8 @@ def test_a_real_onnx_model_matches_the_engine(gst_env: dict[str, str], tmp_path:
         ("ganstream_sr backend=xyz", ["ganstream_sr", "backend='xyz'"]),
         ("ganstream_sr precision=fp8", ["ganstream_sr", "precision='fp8'"]),
         ("ganstream_interpolate fps=fast", ["ganstream_interpolate", "fps='fast'"]),
+        ("ganstream_interpolate factor=40", ["ganstream_interpolate", "factor=40"]),
+        ("ganstream_sr scale=7", ["ganstream_sr", "scale=7"]),
         ("ganstream_sr model=nlmeans", ["ganstream_sr", "model='nlmeans'", "restore model"]),
     ],
 )
@@ -166,3 +181,18 @@ def test_gst_inspect_lists_every_property(gst_env: dict[str, str], element: str,
     assert done.returncode == 0, done.stderr
     listed = {line.split(":")[0].strip() for line in done.stdout.splitlines() if line.startswith("  ") and ":" in line}
     assert set(props) <= listed
+
+
+def test_a_frame_the_model_cannot_take_stops_the_pipeline(gst_env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from ganstream.engines.card import ShapeLimits
+    from ganstream.engines.devmodel import make_random_model
+
+    models = tmp_path / "models"
+    make_random_model(models / "small-sr2x", name="small-sr2x", limits=ShapeLimits(max_height=64, max_width=64))
+    env = {**gst_env, "GANSTREAM_MODELS": str(models)}
+    done = launch(env, f"{SOURCE.format(n=3)} ! ganstream_sr model=small-sr2x backend=ort ! fakesink", timeout=120)
+    assert done.returncode != 0
+    error = next(line for line in (done.stdout + done.stderr).splitlines() if line.startswith("ERROR: from element"))
+    assert "ganstream_sr" in error and f"{W}x{H}" in error
+    assert "Traceback" not in done.stderr

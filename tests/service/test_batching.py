@@ -127,6 +127,35 @@ def test_shared_stage_keeps_each_frames_timing() -> None:
         engine.close()
 
 
+def test_two_frames_in_flight_keep_each_streams_order() -> None:
+    engine = BatchingEngine(RecordingEngine(), max_batch=4)
+    outs: dict[int, list[Frame]] = {}
+
+    def stream(s: int) -> None:
+        stage = SharedEnhanceStage(engine, f"s{s}", fps=30, depth=2)
+        stage.configure(VideoSpec(8, 8))
+        got: list[Frame] = []
+        for i in range(12):
+            got += stage.process(Frame(_frame(s, i), pts=i * 1000, duration=1000, seq=i))
+        assert len(got) == 11  # one frame still in the engine until the end of the stream
+        outs[s] = got + stage.flush()
+        stage.close()
+
+    threads = [threading.Thread(target=stream, args=(s,)) for s in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        engine.close()
+    for s, frames in outs.items():
+        assert [f.seq for f in frames] == list(range(12))
+        assert [f.pts for f in frames] == [i * 1000 for i in range(12)]
+        assert all(int(f.pixels[0, 0, 0]) == s + 1 and int(f.pixels[0, 0, 1]) == f.seq + 1 for f in frames)
+    assert len(outs) == 3
+
+
 def test_batched_output_equals_per_frame_output_of_a_real_model(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from ganstream.engines import load_engine

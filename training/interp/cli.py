@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     )
     train.add_argument("--data", type=Path, nargs="+", required=True, help="clips or folders of clips/frames")
     train.add_argument("--val", type=Path, nargs="*", default=[], help="held-out clips for validation")
-    train.add_argument("--preset", default="small", choices=("tiny", "small"), help="tiny: seconds; small: ~20 min")
+    train.add_argument("--preset", default="small", choices=("tiny", "small"), help="tiny: seconds; small: ~15 min")
     train.add_argument("--out", type=Path, default=Path("runs/interp"), help="run folder (default runs/interp)")
     train.add_argument("--minutes", type=float, help="wall-clock budget of the training loop")
     train.add_argument("--steps", type=int, help="stop after this many steps")

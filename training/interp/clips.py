@@ -39,13 +39,17 @@ class Clip:
         return w, h
 
 
+def _is_frame_folder(folder: Path) -> bool:
+    return folder.is_dir() and sum(1 for x in folder.iterdir() if x.suffix.lower() in FRAME_SUFFIXES) >= 3
+
+
 def find_clips(paths: list[Path]) -> list[Path]:
     """Video files and frame folders under `paths` (files are taken as given), sorted."""
     found: list[Path] = []
     for p in paths:
         if not p.exists():
             raise DataError(f"{p}: no such file or folder (expected clips: video files or folders of frames)")
-        if p.is_file():
+        if p.is_file() or _is_frame_folder(p):
             found.append(p)
             continue
         for f in sorted(p.rglob("*")):

@@ -78,6 +78,7 @@ def build_crop_bank(
     max_frames: int = 600,
     flow_options: FlowOptions | None = None,
     seed: int = 0,
+    hard_share: float = 0.0,
 ) -> CropBank:
     rng = np.random.default_rng(seed)
     flow, warper = FlowEstimator(flow_options), Warper()
@@ -97,14 +98,16 @@ def build_crop_bank(
             w0, w1, ft0, ft1 = warp_sample(f0, f1, t, flow, warper)
             stack = np.stack((f0, f1, w0, w1, target))
             fl = np.concatenate((ft0, ft1), axis=2)
-            # Half the crops where the warps disagree most (occlusions, fast motion), half anywhere.
+            # `hard_share` of the crops where the warps disagree most (occlusions, fast motion), the
+            # rest anywhere, so the network also sees the easy pixels that dominate whole frames.
             cand = [(int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))) for _ in range(12)]
             err = [
                 float(np.abs(w0[y : y + crop, x : x + crop].astype(np.int16) - w1[y : y + crop, x : x + crop]).mean())
                 for y, x in cand
             ]
-            hard = [cand[i] for i in np.argsort(err)[::-1][: (crops_per_sample + 1) // 2]]
-            chosen = hard + cand[len(cand) - (crops_per_sample - len(hard)) :]
+            n_hard = round(crops_per_sample * hard_share)
+            hard = [cand[k] for k in np.argsort(err)[::-1][:n_hard]]
+            chosen = hard + cand[len(cand) - (crops_per_sample - n_hard) :]
             for y, x in chosen:
                 images.append(stack[:, y : y + crop, x : x + crop])
                 flows.append(fl[y : y + crop, x : x + crop].astype(np.float16))

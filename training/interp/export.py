@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,14 @@ def export_model(
         stage = Path(tmp)
         example = tuple(torch.from_numpy(a) for a in random_inputs(2, (48, 64), seed=0))
         try:
-            torch.onnx.export(
-                wrapper, example, str(stage / "model.onnx"), input_names=list(INPUTS), output_names=["output"],
-                opset_version=OPSET, dynamic_axes=dyn, dynamo=False,
-            )  # fmt: skip
+            with warnings.catch_warnings():
+                # The TorchScript exporter: plain opset-18 graphs with dynamic N, H, W; its
+                # deprecation notices are not for the user.
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    wrapper, example, str(stage / "model.onnx"), input_names=list(INPUTS), output_names=["output"],
+                    opset_version=OPSET, dynamic_axes=dyn, dynamo=False,
+                )  # fmt: skip
         except Exception as exc:  # the exporter raises many types; the user gets one line
             raise ExportError(f"export of model '{name}' to ONNX failed: {exc}") from None
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(stage / "model.safetensors"))

@@ -14,6 +14,12 @@ for _entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
 
 from gi.repository import Gst  # noqa: E402
 
-from ganstream.stream.elements.interpolate import GanstreamInterpolate  # noqa: E402
+try:
+    from ganstream.stream.elements.interpolate import GanstreamInterpolate
+except ImportError as exc:  # the loader prints this; make its last line say what to do
+    raise ImportError(
+        f"GStreamer's Python loader cannot import ganstream ({exc}); set the environment with: "
+        'eval "$(ganstream gst-env)"'
+    ) from None
 
 __gstelementfactory__ = ("ganstream_interpolate", Gst.Rank.NONE, GanstreamInterpolate)
