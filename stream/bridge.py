@@ -50,7 +50,13 @@ class Output(Protocol):
 class InputTap:
     """appsink 'new-sample' handler: samples -> frames in the queue."""
 
-    def __init__(self, queue: FrameQueue[QueueItem], stats: RunStats, source_id: str = "0") -> None:
+    def __init__(
+        self,
+        queue: FrameQueue[QueueItem],
+        stats: RunStats,
+        source_id: str = "0",
+        on_discont: Callable[[], None] | None = None,
+    ) -> None:
         self.queue = queue
         self.stats = stats
         self.source_id = source_id
@@ -58,6 +64,12 @@ class InputTap:
         self._spec: VideoSpec | None = None
         self._stride = 0
         self._seq = 0
+        self._last_pts = -1
+        self.backwards = 0  # frames refused because their time went backwards (muxers need monotonic PTS)
+        # A decoder flags the first frame after frames it failed to decode (or data that went
+        # missing) as a discontinuity; the first frame of a stream or connection carries it anyway.
+        self.on_discont = on_discont
+        self._discont_expected = True
 
     def on_new_sample(self, appsink: Any) -> Any:
         Gst = modules()[0]
@@ -73,8 +85,15 @@ class InputTap:
                 self.queue.put(CapsChange(self._spec), droppable=False)
             assert self._spec is not None
             buf = sample.get_buffer()
+            if buf.has_flags(Gst.BufferFlags.DISCONT) and not self._discont_expected and self.on_discont:
+                self.on_discont()
+            self._discont_expected = False
             segment = sample.get_segment()
             pts = segment.to_running_time(Gst.Format.TIME, buf.pts) if buf.pts != Gst.CLOCK_TIME_NONE else -1
+            if 0 <= pts <= self._last_pts:
+                self.backwards += 1
+                return Gst.FlowReturn.OK
+            self._last_pts = max(self._last_pts, int(pts))
             duration = buf.duration if buf.duration != Gst.CLOCK_TIME_NONE else self._spec.frame_duration_ns
             frame = Frame(
                 pixels_from_buffer(buf, self._spec, self._stride),
@@ -91,6 +110,10 @@ class InputTap:
         except QueueClosed:
             return Gst.FlowReturn.FLUSHING
         return Gst.FlowReturn.OK
+
+    def expect_discont(self) -> None:
+        """A new connection starts: its first frame's discontinuity is not an error."""
+        self._discont_expected = True
 
     def on_eos(self, _appsink: Any) -> None:
         with contextlib.suppress(QueueClosed):

@@ -29,7 +29,12 @@ from ganstream.stream.errors import PipelineError, SourceError
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.frame_queue import FrameQueue
 from ganstream.stream.gst import make, modules, parse_bin
+from ganstream.stream.health import SourceHealth, SourceState
+from ganstream.stream.profiles import get_profile
+from ganstream.stream.reconnect import ReconnectOptions
+from ganstream.stream.secrets import Credentials
 from ganstream.stream.sinks import SinkBranch
+from ganstream.stream.source_supervisor import SourceSupervisor, is_decoder
 from ganstream.stream.sources import SourceBranch, SourceOptions
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stats import RunStats
@@ -48,7 +53,12 @@ class RunOptions:
     lossless: bool = False
     queue_size: int | None = None  # frames waiting before the stages; default 1 (low latency), 2 or 4
     stop_timeout_s: float = 10.0  # how long a stop waits for sinks to finalise
+    profile: str = "cpu"  # platform element choices (ganstream.stream.profiles)
     source: SourceOptions = field(default_factory=SourceOptions)
+    # RTSP sources run under a supervisor that reconnects them (see docs/reliability.md)
+    reconnect: ReconnectOptions = field(default_factory=ReconnectOptions)
+    restream_credentials: Credentials | None = None  # basic auth on the RTSP restream
+    name: str | None = None  # the source's label in status and metrics (default: the redacted URI)
 
 
 class _SinkOutput:
@@ -114,6 +124,10 @@ class Pipeline:
         self.on_progress = on_progress
         self.realtime = self.options.realtime if self.options.realtime is not None else self.source_spec.is_live
         self.source = SourceBranch(self.source_spec, self.options.source)
+        self.health = SourceHealth(self.options.name or str(self.source_spec), str(self.source_spec), self.stats)
+        # A live RTSP source gets its own pipeline, rebuilt on loss while the output keeps running.
+        self.supervised = self.source_spec.kind == "rtsp" and self.options.reconnect.enabled
+        self._supervisor: SourceSupervisor | None = None
         self.sink: SinkBranch | None = None
         self._pipeline: Any = None
         self._worker: Worker | None = None
@@ -187,6 +201,9 @@ class Pipeline:
             return
         self._stop_requested.set()
         self._stop_deadline = time.monotonic() + self.options.stop_timeout_s
+        if self._supervisor is not None:
+            self._supervisor.request_stop()
+            return
         Gst = modules()[0]
         for element in list(self.source.roots):
             element.send_event(Gst.Event.new_eos())
@@ -200,14 +217,21 @@ class Pipeline:
         # hold the pipeline in preroll waiting for it (that would deadlock the start).
         self._pipeline.connect("deep-element-added", _no_async_preroll)
         live = self.source.is_live
+        profile = get_profile(self.options.profile)
+        profile.require()
+        profile.prefer_decoders()
         qsize = self.options.queue_size or (1 if self.options.low_latency else 2 if self.realtime else 4)
         self._queue = FrameQueue(qsize, leaky=self.realtime)
-        tap = InputTap(self._queue, self.stats)
+        tap = InputTap(self._queue, self.stats, on_discont=self.health.count_decoder_error)
+        if self.supervised:
+            self._start_supervised(tap)
+            return
 
         # Video: decoded frames -> RGB -> appsink
         # A file in realtime mode is paced to its frame rate, as a camera would be.
         pace = "clocksync ! " if self.realtime and not live else ""
-        video_in = parse_bin(f"queue ! videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB")
+        to_rgb = f"videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB"
+        video_in = parse_bin(f"queue ! {profile.to_system_memory()}{to_rgb}")
         video_in.set_name("bridge-in")
         appsink = make("appsink", "bridge-sink", emit_signals=True, sync=False, max_buffers=1, drop=False)
         appsink.connect("new-sample", tap.on_new_sample)
@@ -216,21 +240,7 @@ class Pipeline:
         self._pipeline.add(appsink)
         video_in.link(appsink)
 
-        output: Output
-        if self.sink_spec is not None:
-            self.sink = SinkBranch(
-                self.sink_spec, lossless=self.options.lossless, low_latency=self.options.low_latency, live=live
-            )
-            appsrc = make("appsrc", "bridge-src", format=Gst.Format.TIME, is_live=live, do_timestamp=False, block=True)
-            appsrc.set_property("max-buffers", 4)
-            self._pipeline.add(appsrc)
-            video_out = self.sink.build(self._pipeline)
-            appsrc.link(video_out)
-            self.sink.link_video(video_out)
-            output = _SinkOutput(appsrc, self.sink)
-        else:
-            assert self.callback is not None
-            output = CallbackOutput(self.callback)
+        output = self._build_output(live)
 
         def on_pad(pad: Any, kind: str) -> None:
             if kind == "video":
@@ -260,6 +270,50 @@ class Pipeline:
             err = self._pop_error(0)
             raise err or PipelineError(f"cannot start the pipeline for source '{self.source_spec}'")
 
+    def _build_output(self, live: bool) -> Output:
+        """appsrc -> sink branch in the main pipeline, or the user's callback."""
+        Gst = modules()[0]
+        if self.sink_spec is None:
+            assert self.callback is not None
+            return CallbackOutput(self.callback)
+        self.sink = SinkBranch(
+            self.sink_spec,
+            lossless=self.options.lossless,
+            low_latency=self.options.low_latency,
+            live=live,
+            credentials=self.options.restream_credentials,
+            h264_encoder=get_profile(self.options.profile).encoder,
+        )
+        appsrc = make("appsrc", "bridge-src", format=Gst.Format.TIME, is_live=live, do_timestamp=False, block=True)
+        appsrc.set_property("max-buffers", 4)
+        self._pipeline.add(appsrc)
+        video_out = self.sink.build(self._pipeline)
+        appsrc.link(video_out)
+        self.sink.link_video(video_out)
+        return _SinkOutput(appsrc, self.sink)
+
+    def _start_supervised(self, tap: InputTap) -> None:
+        """Output pipeline here; the source in its own, on the same clock and base time."""
+        Gst = modules()[0]
+        output = self._build_output(live=True)
+        clock = Gst.SystemClock.obtain()
+        base_time = clock.get_time()
+        self._pipeline.use_clock(clock)
+        self._pipeline.set_start_time(Gst.CLOCK_TIME_NONE)
+        self._pipeline.set_base_time(base_time)
+        assert self._queue is not None
+        self._worker = Worker(self._queue, self.chain, output, self.stats, self.on_progress)
+        self._worker.start()
+        self.stats.started = time.monotonic()
+        if self._pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            raise self._pop_error(0) or PipelineError(f"cannot start the output for source '{self.source_spec}'")
+        self._supervisor = SourceSupervisor(
+            self.source_spec, self.options.source, tap, self.health, self.options.reconnect, (clock, base_time)
+        )
+        self._supervisor.start()
+        if self._stop_requested.is_set():
+            self._supervisor.request_stop()
+
     # -- running --------------------------------------------------------------------------
     def _wait(self, timeout: float | None) -> None:
         Gst = modules()[0]
@@ -270,9 +324,13 @@ class Pipeline:
             msg = bus.timed_pop_filtered(100 * Gst.MSECOND, mask)
             if msg is not None:
                 if msg.type == Gst.MessageType.EOS:
+                    if self._supervisor is not None and self._supervisor.failure is not None:
+                        self._errors.append(self._supervisor.failure)
                     return
                 if msg.type == Gst.MessageType.WARNING:
                     warn, _ = msg.parse_warning()
+                    if is_decoder(msg.src):
+                        self.health.count_decoder_error(warn.message)
                     log.warning("%s: %s", msg.src.get_name(), redact(warn.message))
                     continue
                 self._errors.append(self._translate_error(msg))
@@ -286,6 +344,12 @@ class Pipeline:
             if worker is not None and worker.error is not None:
                 self._errors.append(worker.error)
                 return
+            if self._supervisor is not None:
+                self._supervisor.poll()
+                if self.sink is None and worker is not None and worker.finished.is_set():
+                    return  # callback output: no end-of-stream message on the bus
+            elif self.stats.frames_in and self.health.state == SourceState.CONNECTING:
+                self.health.set_state(SourceState.STREAMING)
             now = time.monotonic()
             if self._stop_deadline is not None and now > self._stop_deadline:
                 log.warning(
@@ -324,6 +388,8 @@ class Pipeline:
 
     def _teardown(self) -> None:
         Gst = modules()[0]
+        if self._supervisor is not None:
+            self._supervisor.close()
         if self._queue is not None:
             self._queue.close()
         if self._worker is not None:
@@ -331,7 +397,14 @@ class Pipeline:
             if self._worker.error is not None and self._worker.error not in self._errors:
                 self._errors.append(self._worker.error)
         if self._pipeline is not None:
-            self._pipeline.set_state(Gst.State.NULL)
+            # A hung element must not keep the process alive: the NULL transition is bounded.
+            stopper = threading.Thread(target=self._pipeline.set_state, args=(Gst.State.NULL,), daemon=True)
+            stopper.start()
+            stopper.join(self.options.stop_timeout_s)
+            if stopper.is_alive():
+                log.warning("pipeline did not shut down within %.0f s; leaving it", self.options.stop_timeout_s)
+        self.source.release()  # the decoder's handlers and on_pad form a cycle that would keep the pipeline
+        self.health.set_state(SourceState.ENDED)
         if self.sink is not None:
             self.sink.close()
         self.chain.close()

@@ -67,8 +67,8 @@ class RtspServer:
         assert self.credentials is not None
         user, password = self.credentials
         auth = GstRtspServer.RTSPAuth.new()
-        token = GstRtspServer.RTSPToken.new_empty()
-        token.get_structure().set_value(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, user)
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, user)
         auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
         self._server.set_auth(auth)
         self._role = user
@@ -81,7 +81,8 @@ class RtspServer:
         factory.set_shared(shared)
         if self.credentials is not None:
             perms = GstRtspServer.RTSPPermissions.new()
-            perms.add_role(self._role, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
+            perms.add_role(self._role)
+            perms.add_permission_for_role(self._role, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
             perms.add_permission_for_role(self._role, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
             factory.set_permissions(perms)
         self._server.get_mount_points().add_factory(path, factory)
@@ -97,8 +98,9 @@ class RtspServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            # Close client sessions so their media pipelines shut down.
-            self._server.client_filter(None)
+            # Disconnect every client so their sessions and media pipelines shut down.
+            GstRtspServer, _ = _rtsp_modules()
+            self._server.client_filter(lambda *_args: GstRtspServer.RTSPFilterResult.REMOVE)
         if self._loop is not None:
             self._loop.quit()
         if self._thread is not None:

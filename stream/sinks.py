@@ -15,11 +15,17 @@ from ganstream.stream.errors import SinkError
 from ganstream.stream.frame import VideoSpec
 from ganstream.stream.gst import make, modules, parse_bin
 from ganstream.stream.rtsp_server import RtspServer
+from ganstream.stream.secrets import Credentials
 from ganstream.stream.uri import SinkSpec
 
 log = logging.getLogger(__name__)
 
 AUDIO_QUEUE = "queue max-size-time=5000000000 max-size-buffers=0 max-size-bytes=0"
+# Files and the restream keep the first output size: a source that changes resolution mid-stream
+# is scaled (aspect kept, borders added) rather than breaking the muxer or the RTSP clients.
+SIZE_LOCK = "videoscale add-borders=true ! capsfilter name=size-lock"
+# The restream shows the last frame this long after the source goes quiet, then black ("no signal").
+NO_SIGNAL_AFTER_NS = 2_000_000_000
 
 
 def x264_options(low_latency: bool, fps: float) -> str:
@@ -33,19 +39,30 @@ class SinkBranch:
     """The elements downstream of the bridge for one sink."""
 
     def __init__(
-        self, spec: SinkSpec, *, lossless: bool = False, low_latency: bool = False, live: bool = False
+        self,
+        spec: SinkSpec,
+        *,
+        lossless: bool = False,
+        low_latency: bool = False,
+        live: bool = False,
+        credentials: Credentials | None = None,
+        h264_encoder: str = "",
     ) -> None:
         self.spec = spec
         self.lossless = lossless
         self.low_latency = low_latency
         self.live = live
+        self.h264_encoder = h264_encoder  # a profile's raw -> H.264 fragment; "" = x264enc
         self.server: RtspServer | None = None
         self.url: str | None = None  # where an RTSP restream can be read
         self._pipeline: Any = None
         self._mux: Any = None
         self._channel = f"ganstream-{id(self):x}"
+        self.credentials = credentials
         self._has_audio = False
         self._mounted = False
+        self._size_lock: Any = None
+        self._locked_size: tuple[int, int] | None = None
 
     @property
     def takes_audio(self) -> bool:
@@ -61,10 +78,13 @@ class SinkBranch:
             Path(self.spec.location).parent.mkdir(parents=True, exist_ok=True)
             desc = f'queue ! videoconvert ! pngenc ! multifilesink location="{self.spec.location}" index=0'
         elif kind == "rtsp":
-            self.server = RtspServer(self.spec.host, self.spec.port)
+            auth = (self.credentials.user, self.credentials.password) if self.credentials else None
+            self.server = RtspServer(self.spec.host, self.spec.port, credentials=auth)
             self.server.start()
             self.url = self.server.url(self.spec.mount)
-            desc = f"queue leaky=downstream max-size-buffers=2 ! intervideosink channel={self._channel}"
+            if auth is None and self.spec.host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning("RTSP restream on %s has no authentication (see --restream-user)", self.spec.host)
+            desc = f"queue leaky=downstream max-size-buffers=2 ! {SIZE_LOCK} ! intervideosink channel={self._channel}"
         elif kind == "v4l2":
             desc = f"queue ! videoconvert ! video/x-raw,format=YUY2 ! v4l2sink device={self.spec.location} sync=false"
         elif kind == "display":
@@ -76,6 +96,7 @@ class SinkBranch:
         video = parse_bin(desc)
         video.set_name("sink-video")
         pipeline.add(video)
+        self._size_lock = video.get_by_name("size-lock")
         return video
 
     def _file_video_desc(self, fps: float) -> str:
@@ -89,12 +110,14 @@ class SinkBranch:
         self._mux.link(sink)
         if self.lossless:
             enc = "videoconvert ! video/x-raw,format=BGRx ! avenc_ffv1"
+        elif self.h264_encoder:
+            enc = f"{self.h264_encoder} ! h264parse ! video/x-h264,stream-format=avc"
         else:
             enc = (
                 "videoconvert n-threads=0 ! video/x-raw,format=I420 ! "
                 f"x264enc {x264_options(self.low_latency, fps)} ! video/x-h264,profile=high ! h264parse"
             )
-        return f"queue ! {enc} ! queue name=video-out"
+        return f"queue ! {SIZE_LOCK} ! {enc} ! queue name=video-out"
 
     def link_video(self, video_bin: Any) -> None:
         """Connect the video bin to the muxer (files only); called after build."""
@@ -121,12 +144,13 @@ class SinkBranch:
         return True
 
     def set_spec(self, spec: VideoSpec) -> None:
-        """The output format is known (first frame): mount the RTSP restream for it."""
+        """The output format is known (first frame): lock the output size, mount the RTSP restream."""
+        self._lock_size(spec)
         if self.server is None or self._mounted:
             return
         fps = spec.fps if spec.fps > 0 else Fraction(30)
         launch = (
-            f"( intervideosrc channel={self._channel} ! videoconvert ! videorate ! "
+            f"( intervideosrc channel={self._channel} timeout={NO_SIGNAL_AFTER_NS} ! videoconvert ! videorate ! "
             f"video/x-raw,format=I420,framerate={fps.numerator}/{fps.denominator} ! "
             f"x264enc {x264_options(True, float(fps))} ! rtph264pay name=pay0 pt=96 config-interval=1"
         )
@@ -138,6 +162,19 @@ class SinkBranch:
         self.server.mount(self.spec.mount, launch + " )")
         self._mounted = True
         log.info("restreaming at %s", self.url)
+
+    def _lock_size(self, spec: VideoSpec) -> None:
+        if self._size_lock is None:
+            return
+        if self._locked_size is None:
+            self._locked_size = (spec.width, spec.height)
+            w, h = self._locked_size
+            caps = f"video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1"
+            self._size_lock.set_property("caps", modules()[0].Caps.from_string(caps))
+        elif self._locked_size != (spec.width, spec.height):
+            w, h = self._locked_size
+            log.warning("output size changed to %dx%d; scaling to %dx%d to keep %s going", spec.width,
+                        spec.height, w, h, self.spec)  # fmt: skip
 
     def close(self) -> None:
         if self.server is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ganstream.stream.errors import SourceError
 from ganstream.stream.gst import make, modules
+from ganstream.stream.secrets import Credentials, split_credentials
 from ganstream.stream.uri import SourceSpec, count_sequence, redact
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class SourceOptions:
     rtsp_latency_ms: int = 200
     rtsp_timeout_s: float = 10.0
     images_fps: Fraction = Fraction(25)
+    rtsp_credentials: Credentials | None = None  # used when the URI carries none
 
     def __post_init__(self) -> None:
         if self.rtsp_transport not in ("tcp", "udp", "auto"):
@@ -46,6 +48,7 @@ class SourceBranch:
         self.failure: SourceError | None = None
         self._video_seen = False
         self._on_pad: PadHandler | None = None
+        self._credentials: Credentials | None = None
 
     @property
     def is_live(self) -> bool:
@@ -103,7 +106,12 @@ class SourceBranch:
 
     def _build_uri(self, pipeline: Any) -> None:
         Gst = modules()[0]
-        uri = self.spec.location if self.spec.kind == "rtsp" else Gst.filename_to_uri(self.spec.location)
+        if self.spec.kind == "rtsp":
+            # Credentials go to rtspsrc as properties so GStreamer's own messages never carry them.
+            uri, in_uri = split_credentials(self.spec.location)
+            self._credentials = in_uri or self.options.rtsp_credentials
+        else:
+            uri = Gst.filename_to_uri(self.spec.location)
         dec = make("uridecodebin", "source")
         dec.set_property("uri", uri)
         dec.connect("source-setup", self._on_source_setup)
@@ -145,6 +153,9 @@ class SourceBranch:
             element.set_property("latency", o.rtsp_latency_ms)
             element.set_property("tcp-timeout", int(o.rtsp_timeout_s * 1_000_000))
             element.set_property("timeout", int(o.rtsp_timeout_s * 1_000_000))
+            if self._credentials is not None:
+                element.set_property("user-id", self._credentials.user)
+                element.set_property("user-pw", self._credentials.password)
             self.roots.append(element)
 
     def _on_decoded_pad(self, _dec: Any, pad: Any) -> None:
@@ -166,6 +177,16 @@ class SourceBranch:
         if not self._video_seen:
             self.failure = SourceError(f"source '{self.spec}': has no video stream GStreamer can decode")
 
+    def release(self) -> None:
+        """Drop the references into the pipeline once it is stopped.
+
+        The decoder's signal handlers hold this object (C-side closures the Python collector
+        cannot see), and `on_pad` usually closes over the pipeline: left in place, that cycle
+        keeps every torn-down pipeline, its elements and wrappers alive for good.
+        """
+        self._on_pad = None
+        self.roots.clear()
+
     def _pad(self, pad: Any, kind: str) -> None:
-        assert self._on_pad is not None
-        self._on_pad(pad, kind)
+        if self._on_pad is not None:  # None once released: a late pad from a pipeline being stopped
+            self._on_pad(pad, kind)

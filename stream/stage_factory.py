@@ -124,7 +124,7 @@ def _enhance_or_classical(
 
 def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str, Any]) -> Stage:
     try:
-        from ganstream.stream.stages import interpolate as interp_mod
+        import ganstream.stream.stages.interpolate as interp_mod
     except ImportError:
         raise StageError("frame interpolation is not available in this installation") from None
     factor = req.interpolate if req.fps is None else None

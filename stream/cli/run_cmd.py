@@ -13,7 +13,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ganstream.stream.cli import reliability_args
 from ganstream.stream.errors import ConfigError
+from ganstream.stream.profiles import PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ CONFIG_KEYS = {
     "source", "sink", "sr", "restore", "interpolate", "fps", "model", "backend", "precision", "realtime",
     "latency", "lossless", "audio", "passthrough", "rtsp_transport", "rtsp_latency", "images_fps", "duration",
 }  # fmt: skip
+CONFIG_KEYS |= reliability_args.CONFIG_KEYS
+CONFIG_KEYS |= {"profile"}
 
 
 def _fraction(value: str) -> Fraction:
@@ -69,6 +73,13 @@ def register(sub: Any) -> None:
         choices=("fp32", "fp16", "bf16", "int8"),
         help="inference precision (default: the backend's best)",
     )
+    p.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        help="platform elements: cpu (default), jetson (nvv4l2decoder/nvvidconv/nvv4l2h264enc, trt), "
+        "jetson-nano (no hardware encoder: x264enc), nvidia (nvh264dec/cudadownload/cudaupload/nvh264enc, trt); "
+        "see docs/jetson.md",
+    )
     mode = p.add_argument_group("timing")
     mode.add_argument(
         "--realtime",
@@ -91,6 +102,7 @@ def register(sub: Any) -> None:
     src.add_argument(
         "--images-fps", type=_fraction, metavar="F", help="frame rate of an image-sequence source (default 25)"
     )
+    reliability_args.add_arguments(p)
     p.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="read these options from a TOML file (command line wins)"
     )
@@ -142,27 +154,34 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from ganstream.stream.pipeline import Pipeline, RunOptions
     from ganstream.stream.probe import probe_file
+    from ganstream.stream.profiles import get_profile
     from ganstream.stream.progress import FileProgress, LiveStatus
+    from ganstream.stream.secrets import install_log_redaction
     from ganstream.stream.sources import SourceOptions
     from ganstream.stream.stage_factory import ChainRequest, build_stages
     from ganstream.stream.uri import parse_source, redact
 
     o = _merged(args)
+    rel = reliability_args.from_options(o)
+    install_log_redaction(secrets=rel.secrets)
     source = parse_source(str(o.get("source") or SAMPLE_CLIP))
     info = probe_file(source.location) if source.kind == "file" else None
+    profile = get_profile(o.get("profile", "cpu"))
+    profile.require()  # one line naming what is missing, before any model is loaded
     request = ChainRequest(
         restore=bool(o.get("restore")),
         sr=o.get("sr"),
         interpolate=o.get("interpolate"),
         fps=o.get("fps"),
         models=tuple(o.get("model") or ()),
-        backend=o.get("backend", "auto"),
+        backend=o.get("backend", profile.backend),
         precision=o.get("precision"),
     )
     if request.empty and not o.get("passthrough"):
         request.sr = 2  # the default chain
     stages = [] if o.get("passthrough") else build_stages(request)
     options = RunOptions(
+        profile=profile.name,
         realtime=o.get("realtime"),
         low_latency=o.get("latency") == "low",
         audio=o.get("audio", True),
@@ -171,7 +190,12 @@ def run(args: argparse.Namespace) -> int:
             rtsp_transport=o.get("rtsp_transport", "tcp"),
             rtsp_latency_ms=int(o.get("rtsp_latency", 50 if o.get("latency") == "low" else 200)),
             images_fps=o.get("images_fps", Fraction(25)),
+            rtsp_credentials=rel.source_credentials,
         ),
+        stop_timeout_s=rel.stop_timeout_s,
+        reconnect=rel.reconnect,
+        restream_credentials=rel.restream_credentials,
+        name=rel.name,
     )
     pipeline = Pipeline(source, stages, str(o.get("sink") or DEFAULT_SINK), options)
     progress: Any = None
@@ -182,15 +206,18 @@ def run(args: argparse.Namespace) -> int:
             total = pipeline.expected_frames() or (info.frames if info else None)
             progress = FileProgress(total)
         pipeline.on_progress = progress.update
-    interrupted = _install_signal_handlers(pipeline)
+    services = reliability_args.Services(rel, pipeline)
+    interrupted = _install_signal_handlers(pipeline, services, rel.stop_timeout_s)
     print(
         f"ganstream: {redact(str(source))} -> {pipeline.stats.sink} "
         f"[{' -> '.join(getattr(s, 'label', s.name) for s in stages) or 'passthrough'}]",
         file=sys.stderr,
     )
+    services.start()
     try:
         stats = pipeline.run(timeout=o.get("duration"))
     finally:
+        services.stop()
         if progress is not None:
             progress.close()
     if pipeline.sink_url:
@@ -202,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
     return 130 if interrupted["count"] else 0
 
 
-def _install_signal_handlers(pipeline: Any) -> dict[str, int]:
-    """First Ctrl-C / SIGTERM: clean stop (EOS, sinks finalised). Second: exit at once."""
+def _install_signal_handlers(pipeline: Any, services: Any, stop_timeout_s: float) -> dict[str, int]:
+    """First Ctrl-C / SIGTERM: clean stop (EOS, sinks finalised), bounded in time. Second: exit at once."""
     state = {"count": 0}
 
     def handler(signum: int, _frame: object) -> None:
@@ -212,6 +239,9 @@ def _install_signal_handlers(pipeline: Any) -> dict[str, int]:
             print("ganstream: forced exit", file=sys.stderr)
             os._exit(130)
         print(f"ganstream: {signal.Signals(signum).name}: finishing the output (again to force exit)", file=sys.stderr)
+        services.health.state = "stopping"
+        # The pipeline bounds each step by stop_timeout_s; this bounds them all together.
+        reliability_args.arm_exit_deadline(2 * stop_timeout_s + 10)
         pipeline.stop()
 
     signal.signal(signal.SIGINT, handler)

@@ -34,7 +34,7 @@ BAD_INPUTS = [
     (["--source", "nosuch://x"], "unsupported scheme"),
     (["--source", "missing.mp4"], "no such file"),
     (["--source", "README.md"], "not a media file"),
-    (["--source", "rtsp://user:secret@127.0.0.1:9/none", "--rtsp-latency", "0"], "source 'rtsp://user:***@"),
+    (["--source", "rtsp://user:secret@127.0.0.1:9/none", "--no-reconnect"], "source 'rtsp://user:***@"),
     (["--model", "nosuchmodel"], "unknown model 'nosuchmodel'"),
     (["--sink", "out.avi"], "unsupported output type"),
     (["--config", "missing.toml"], "no such file"),

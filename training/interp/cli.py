@@ -51,6 +51,10 @@ def register(sub: Any) -> None:
     train.add_argument("--models-dir", type=Path, default=None, help="where --export writes (default: user models)")
     train.set_defaults(func=_train)
 
+    if "eval" in sub.choices:
+        # The shared `ganstream eval MODELS` (training.cli) hands interp names to `eval_interp`.
+        _register_export(sub)
+        return
     ev = _task_group(sub, "eval", "evaluate a model against baselines").add_parser(
         "interp",
         help="leave-one-out interpolation quality and speed vs blend and ffmpeg minterpolate",
@@ -67,7 +71,10 @@ def register(sub: Any) -> None:
     ev.add_argument("--backend", default="auto", help="engine backend for models (default auto)")
     ev.add_argument("--json", type=Path, help="also write the figures as JSON")
     ev.set_defaults(func=_eval)
+    _register_export(sub)
 
+
+def _register_export(sub: Any) -> None:
     if "export" in sub.choices:
         return
     ex = sub.add_parser("export", help="export a training run as an installable model (ONNX + card)")
@@ -117,6 +124,20 @@ def _export(args: argparse.Namespace) -> int:
     res = export_run(args.run, out, name=args.name)
     print(f"ganstream: exported '{args.name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
     return 0
+
+
+def eval_interp(clips: list[Path], models: list[str], baselines: str) -> int:
+    """Leave-one-out evaluation with the defaults of `ganstream eval interp` (models [] = the defaults)."""
+    ns = argparse.Namespace(
+        clips=clips,
+        model=",".join(models) if models else None,
+        baseline=baselines,
+        max_frames=61,
+        max_width=640,
+        backend="auto",
+        json=None,
+    )
+    return _eval(ns)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -1,0 +1,111 @@
+"""Generator/discriminator shapes, seeded degradations, real H.264 round trips, losses, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ganstream.engines.archs import build_generator  # noqa: E402
+from ganstream.training import losses  # noqa: E402
+from ganstream.training.codec import h264_roundtrip  # noqa: E402
+from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, DegradeConfig, degrade_batch  # noqa: E402
+from ganstream.training.discriminator import UNetDiscriminatorSN  # noqa: E402
+from ganstream.training.errors import ConfigError, DataError  # noqa: E402
+from ganstream.training.metrics import flicker, psnr_y  # noqa: E402
+from ganstream.training.presets import SR_PRESETS, generator_arch  # noqa: E402
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("preset", list(SR_PRESETS))
+def test_sr_generator_shapes(scale: int, preset: str) -> None:
+    g = build_generator(generator_arch("sr", preset, scale))
+    with torch.no_grad():
+        y = g(torch.rand(2, 3, 10, 14))
+    assert y.shape == (2, 3, 10 * scale, 14 * scale)
+
+
+def test_sr_generator_starts_near_bicubic() -> None:
+    """A fresh net is the bicubic skip plus a small residual (the small last layer)."""
+    g = build_generator(generator_arch("sr", "tiny", 2))
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        base = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        assert (g(x) - base).abs().mean() < 0.05
+
+
+def test_restore_generator_keeps_size_and_needs_even_frames() -> None:
+    g = build_generator(generator_arch("restore", "tiny", 1))
+    with torch.no_grad():
+        assert g(torch.rand(1, 3, 12, 20)).shape == (1, 3, 12, 20)
+        with pytest.raises(RuntimeError):
+            g(torch.rand(1, 3, 13, 20))
+
+
+def test_discriminator_judges_every_pixel() -> None:
+    d = UNetDiscriminatorSN(num_feat=8)
+    logits, feats = d(torch.rand(2, 3, 40, 24))
+    assert logits.shape == (2, 1, 40, 24)
+    assert len(feats) == 6
+
+
+def test_unknown_preset_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="preset must be one of"):
+        generator_arch("sr", "huge", 2)
+
+
+def _hr(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(3, 2, 32, 32, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("cfg", "scale"), [(SR_DEGRADE, 2), (RESTORE_DEGRADE, 1)])
+def test_degradations_are_deterministic_under_a_seed(cfg: DegradeConfig, scale: int) -> None:
+    cfg = DegradeConfig(**{**cfg.to_dict(), "h264_prob": 1.0, "clean_prob": 0.0})
+    a = degrade_batch(_hr(), scale, cfg, np.random.default_rng(3))
+    b = degrade_batch(_hr(), scale, cfg, np.random.default_rng(3))
+    c = degrade_batch(_hr(), scale, cfg, np.random.default_rng(4))
+    assert a.shape == (3, 2, 32 // scale, 32 // scale, 3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_pair_frames_share_the_recipe_but_not_the_noise() -> None:
+    hr = np.full((1, 2, 32, 32, 3), 128, dtype=np.uint8)
+    cfg = DegradeConfig(clean_prob=0.0, blur_prob=0.0, noise_prob=1.0, poisson_prob=0.0, jpeg_prob=0.0, h264_prob=0.0,
+                        resize_range=(1.0, 1.0), second_order_prob=0.0, gauss_sigma=(10.0, 10.0))  # fmt: skip
+    lr = degrade_batch(hr, 1, cfg, np.random.default_rng(0)).astype(float)
+    assert 7 < lr[0, 0].std() < 13 and 7 < lr[0, 1].std() < 13
+    assert not np.array_equal(lr[0, 0], lr[0, 1])
+
+
+def test_h264_roundtrip_is_real_lossy_and_repeatable() -> None:
+    rng = np.random.default_rng(0)
+    frames = np.repeat(rng.integers(0, 256, size=(1, 32, 48, 3), dtype=np.uint8), 3, axis=0)
+    a = h264_roundtrip(frames, crf=35)
+    assert a.shape == frames.shape and a.dtype == np.uint8
+    assert psnr_y(a[0], frames[0]) < 40  # noise does not survive a low bitrate
+    assert np.array_equal(a, h264_roundtrip(frames, crf=35))
+    with pytest.raises(DataError, match="must be even"):
+        h264_roundtrip(frames[:, :31], crf=30)
+
+
+def test_temporal_loss_is_zero_when_outputs_follow_the_ground_truth() -> None:
+    gt0, gt1 = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    assert float(losses.temporal_loss(gt0 + 0.1, gt1 + 0.1, gt0, gt1)) < 1e-6
+    assert float(losses.temporal_loss(gt0, gt0, gt0, gt1)) > 0.1
+
+
+@pytest.mark.parametrize("kind", losses.ADV_KINDS)
+def test_adversarial_losses_reward_the_right_side(kind: str) -> None:
+    real, fake = torch.full((4, 1), 3.0), torch.full((4, 1), -3.0)
+    assert float(losses.discriminator_loss(real, fake, kind)) < float(losses.discriminator_loss(fake, real, kind))
+    assert float(losses.generator_adv_loss(fake, real, kind)) > float(losses.generator_adv_loss(real, fake, kind))
+
+
+def test_flicker_counts_only_change_not_in_the_ground_truth() -> None:
+    gt = np.random.default_rng(1).integers(0, 200, size=(3, 8, 8, 3), dtype=np.uint8)
+    assert flicker(gt + 10, gt) < 1e-9
+    jitter = gt.copy()
+    jitter[1] += 20
+    assert flicker(jitter, gt) > 5

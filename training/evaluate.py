@@ -1,0 +1,326 @@
+"""``ganstream eval``: Y-PSNR / SSIM of shipped models against classical baselines, in one run.
+
+Validation frames are the data manifest's ``val`` split (whole clips and photos never seen in
+training). Super-resolution is scored on clean area- and bicubic-downscaled frames and on
+frames that went through real H.264 at a low bitrate, against bicubic and Lanczos upscaling;
+restoration on noisy (clipped Gaussian, sigma 15) and H.264-degraded frames against ffmpeg's
+hqdn3d and nlmeans (s=7), with per-frame timings at 640x360. Flicker (the frame-to-frame change
+added over the ground truth's) is measured on runs of consecutive clip frames. Side-by-side
+PNGs go to ``images_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.engines.card import ModelCard
+from ganstream.engines.errors import ModelNotFoundError
+from ganstream.training.codec import ffmpeg_filter, h264_roundtrip
+from ganstream.training.dataset import load_pool
+from ganstream.training.errors import ConfigError
+from ganstream.training.metrics import flicker, psnr_y, ssim_y
+
+Image = npt.NDArray[np.uint8]
+Runner = Callable[[Image], Image]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
+
+EVAL_H264_CRF = 33.0  # "low bitrate": visible blocking on the test clips
+NOISE_SIGMA = 15.0
+NLMEANS = "nlmeans=s=7"
+HQDN3D = "hqdn3d"
+MAX_SIDE = 960  # large photos are centre-cropped to keep the classical baselines quick
+CLIP_RUNS = 2  # runs of consecutive frames per validation clip
+
+
+def load_runner(folder: Path, backend: str = "openvino") -> tuple[ModelCard, Runner, str]:
+    """Open a model folder with the runtime's loader (OpenVINO by default: the fast CPU path)."""
+    from ganstream.engines import load_engine
+
+    engine = load_engine(folder, backend=backend, precision="fp32")
+
+    def run(x: Image) -> Image:
+        return np.asarray(engine.infer(x), dtype=np.uint8)
+
+    return engine.card, run, f"{engine.backend} {engine.precision}"
+
+
+def resolve_model(name: str, models_dir: Path) -> Path:
+    for cand in (Path(name), models_dir / name):
+        if (cand / "card.json").is_file():
+            return cand
+    raise ModelNotFoundError(f"model {name!r}: no card.json in {name} or {models_dir / name}")
+
+
+@dataclass
+class Clip:
+    """A validation item: one photo (T=1) or a run of consecutive clip frames."""
+
+    name: str
+    frames: Image  # (T, H, W, 3)
+
+
+def validation_items(data_dir: Path, multiple: int, max_frames: int = 0) -> list[Clip]:
+    pool, _ = load_pool(data_dir, "val", min_side=64)
+    items = []
+    for name, img in zip(pool.names, pool.photos, strict=False):
+        items.append(Clip(name, _crop(img[None], multiple)))
+    seen: dict[str, int] = {}
+    for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
+        clip = name.split("#")[0]
+        if seen.get(clip, 0) >= CLIP_RUNS:
+            continue
+        seen[clip] = seen.get(clip, 0) + 1
+        items.append(Clip(name, _crop(np.stack(run), multiple)))
+    if max_frames:
+        items = items[:max_frames]
+    return items
+
+
+def _crop(frames: Image, multiple: int) -> Image:
+    _, h, w, _ = frames.shape
+    ch, cw = min(h, MAX_SIDE * 2 // 3), min(w, MAX_SIDE)
+    ch, cw = ch - ch % multiple, cw - cw % multiple
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(frames[:, y : y + ch, x : x + cw])
+
+
+def _resize(frames: Image, size: tuple[int, int], interp: int) -> Image:
+    return np.stack([cv2.resize(f, size, interpolation=interp) for f in frames])
+
+
+@dataclass
+class Score:
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    flicker: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    frames: int = 0
+
+    def add(self, out: Image, gt: Image, border: int) -> None:
+        for o, g in zip(out, gt, strict=True):
+            self.psnr.append(psnr_y(o, g, border))
+            self.ssim.append(ssim_y(o, g, border))
+        if len(out) > 1:
+            self.flicker.append(flicker(out, gt))
+
+
+def _timed(fn: Callable[[Image], Image], x: Image, score: Score) -> Image:
+    t = time.perf_counter()
+    y = fn(x)
+    score.seconds += time.perf_counter() - t
+    score.frames += len(x)
+    return y
+
+
+def _run_batched(runner: Runner, frames: Image) -> Image:
+    return np.concatenate([runner(f[None]) for f in frames])
+
+
+def _sr_sets(items: list[Clip], scale: int) -> dict[str, list[tuple[Image, Image]]]:
+    sets: dict[str, list[tuple[Image, Image]]] = {"clean (area)": [], "clean (bicubic)": [], "H.264 CRF 33": []}
+    for it in items:
+        _, h, w, _ = it.frames.shape
+        lr_area = _resize(it.frames, (w // scale, h // scale), cv2.INTER_AREA)
+        sets["clean (area)"].append((lr_area, it.frames))
+        sets["clean (bicubic)"].append((_resize(it.frames, (w // scale, h // scale), cv2.INTER_CUBIC), it.frames))
+        sets["H.264 CRF 33"].append((h264_roundtrip(lr_area, crf=EVAL_H264_CRF), it.frames))
+    return sets
+
+
+def _restore_sets(items: list[Clip]) -> dict[str, list[tuple[Image, Image]]]:
+    rng = np.random.default_rng(2024)
+    sets: dict[str, list[tuple[Image, Image]]] = {"noise sigma 15": [], "H.264 CRF 33": []}
+    for it in items:
+        noisy = np.clip(it.frames.astype(np.float64) + rng.normal(0, NOISE_SIGMA, it.frames.shape) + 0.5, 0, 255)
+        sets["noise sigma 15"].append((noisy.astype(np.uint8), it.frames))
+        sets["H.264 CRF 33"].append((h264_roundtrip(it.frames, crf=EVAL_H264_CRF), it.frames))
+    return sets
+
+
+def _baselines(task: str, scale: int, names: list[str]) -> dict[str, Callable[[Image], Image]]:
+    out: dict[str, Callable[[Image], Image]] = {}
+    if task == "sr":
+        kernels = {"bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "bilinear": cv2.INTER_LINEAR}
+        for n in names:
+            if n not in kernels:
+                raise ConfigError(f"eval: sr baseline must be one of {', '.join(kernels)}, got {n!r}")
+            k = kernels[n]
+            out[n] = lambda x, k=k: _resize(x, (x.shape[2] * scale, x.shape[1] * scale), k)  # type: ignore[misc]
+    else:
+        out["input"] = lambda x: x
+        out["hqdn3d"] = lambda x: ffmpeg_filter(x, HQDN3D)
+        out["nlmeans s=7"] = lambda x: ffmpeg_filter(x, NLMEANS)
+    return out
+
+
+@dataclass
+class Row:
+    task: str
+    dataset: str
+    method: str
+    psnr: float
+    ssim: float
+    flicker: float
+    ms_per_frame: float
+    delta: float = 0.0
+
+
+def evaluate_group(
+    task: str, scale: int, models: dict[str, Runner], baselines: list[str], items: list[Clip], images_dir: Path | None
+) -> list[Row]:
+    sets = _sr_sets(items, scale) if task == "sr" else _restore_sets(items)
+    methods: dict[str, Callable[[Image], Image]] = dict(_baselines(task, scale, baselines))
+    for name, runner in models.items():
+        methods[name] = lambda x, r=runner: _run_batched(r, x)  # type: ignore[misc]
+    ref_name = "bicubic" if task == "sr" else "nlmeans s=7"
+    rows: list[Row] = []
+    for set_name, pairs in sets.items():
+        scores = {m: Score() for m in methods}
+        examples: dict[str, Image] = {}
+        for i, (lr, gt) in enumerate(pairs):
+            for m, fn in methods.items():
+                out = _timed(fn, lr, scores[m])
+                scores[m].add(out, gt, border=scale if task == "sr" else 0)
+                if i == len(pairs) - 1:
+                    examples[m] = out[0]
+            if i == len(pairs) - 1 and images_dir is not None:
+                _side_by_side(task, set_name, lr[0], gt[0], examples, images_dir, scale)
+        ref = float(np.mean(scores[ref_name].psnr)) if ref_name in scores else 0.0
+        for m, s in scores.items():
+            p = float(np.mean(s.psnr))
+            fl = float(np.mean(s.flicker)) if s.flicker else float("nan")
+            ms = 1000 * s.seconds / max(1, s.frames)
+            rows.append(Row(task, set_name, m, p, float(np.mean(s.ssim)), fl, ms, p - ref))
+    return rows
+
+
+def _label(img: Image, text: str) -> Image:
+    out = img.copy()
+    cv2.rectangle(out, (0, 0), (min(out.shape[1], 8 + 7 * len(text)), 16), (0, 0, 0), -1)
+    cv2.putText(out, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def _side_by_side(
+    task: str, set_name: str, lr: Image, gt: Image, outs: dict[str, Image], folder: Path, scale: int, size: int = 192
+) -> Path:
+    """A row of equal crops: input (nearest-upscaled), each method, ground truth."""
+    h, w = gt.shape[:2]
+    s = min(size, h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    up = np.asarray(
+        cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=cv2.INTER_NEAREST), np.uint8
+    )
+    tiles = [_label(up[y : y + s, x : x + s], "input")]
+    tiles += [_label(o[y : y + s, x : x + s], m) for m, o in outs.items() if m != "input"]
+    tiles.append(_label(gt[y : y + s, x : x + s], "ground truth"))
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = set_name.lower().replace(" ", "-").replace("(", "").replace(")", "").replace(".", "")
+    path = folder / f"eval-{task}{scale if task == 'sr' else ''}-{slug}.png"
+    cv2.imwrite(
+        str(path), cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
+    return path
+
+
+def time_at_360p(runners: dict[str, Callable[[Image], Image]], repeats: int = 3, frames: int = 4) -> dict[str, float]:
+    """Milliseconds per 640x360 frame (median of `repeats` runs over `frames` frames), all in this run.
+
+    Several frames per call spread ffmpeg's start-up over them, as a running filter would.
+    """
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (frames, 90, 160, 3), dtype=np.uint8)
+    clip = np.stack([cv2.resize(f, (640, 360)) for f in small])
+    clip = np.clip(clip.astype(np.float64) + rng.normal(0, NOISE_SIGMA, clip.shape), 0, 255).astype(np.uint8)
+    out = {}
+    for name, fn in runners.items():
+        fn(clip[:1])
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn(clip)
+            times.append(time.perf_counter() - t)
+        out[name] = 1000 * float(np.median(times)) / frames
+    return out
+
+
+def machine() -> str:
+    from ganstream.training.trainer import machine_description
+
+    return machine_description()
+
+
+def run_eval(
+    model_names: list[str],
+    data_dir: Path,
+    baselines: list[str],
+    models_dir: Path,
+    images_dir: Path | None = None,
+    markdown: Path | None = None,
+    max_frames: int = 0,
+) -> list[Row]:
+    groups: dict[tuple[str, int], dict[str, Runner]] = {}
+    backends: dict[str, str] = {}
+    for name in model_names:
+        card, runner, backend = load_runner(resolve_model(name, models_dir))
+        groups.setdefault((card.task, card.scale), {})[card.name] = runner
+        backends[card.name] = backend
+    rows: list[Row] = []
+    timing: dict[str, float] = {}
+    for (task, scale), models in sorted(groups.items()):
+        items = validation_items(data_dir, 2 * scale, max_frames)
+        rows += evaluate_group(task, scale, models, baselines, items, images_dir)
+        if task == "restore":
+            fns: dict[str, Callable[[Image], Image]] = {
+                "hqdn3d": lambda x: ffmpeg_filter(x, HQDN3D),
+                "nlmeans s=7": lambda x: ffmpeg_filter(x, NLMEANS),
+                **models,
+            }
+            timing |= time_at_360p(fns)
+        else:
+            lr_runners = {
+                f"{m} (640x360 out)": (lambda x, r=r, s=scale: r(x[:, ::s, ::s].copy())) for m, r in models.items()
+            }
+            timing |= time_at_360p(lr_runners)  # type: ignore[arg-type]
+    text = format_markdown(rows, timing, backends)
+    print(text)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text)
+    return rows
+
+
+def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[str, str]) -> str:
+    lines = [
+        f"Machine: {machine()}; {os.cpu_count()} logical CPUs shared with other work. Models run with "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(backends.items()))
+        + ".",
+        "",
+        "| task | input | method | Y-PSNR dB | vs ref dB | SSIM | flicker | ms/frame |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.task} | {r.dataset} | {r.method} | {r.psnr:.2f} | {r.delta:+.2f} | {r.ssim:.4f} | "
+            f"{r.flicker:.2f} | {r.ms_per_frame:.1f} |"
+        )
+    lines += [
+        "",
+        "vs ref: Y-PSNR difference to bicubic (sr) or to nlmeans s=7 (restore) on the same frames. "
+        "flicker: mean |change of output - change of ground truth| between consecutive frames, luma levels. "
+        "ms/frame: wall time per validation frame (sizes differ per set).",
+        "",
+        "Per-frame time at 640x360 (median of 3, same run):",
+        "",
+        "| method | ms |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {k} | {v:.1f} |" for k, v in timing.items()]
+    return "\n".join(lines) + "\n"

