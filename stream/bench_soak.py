@@ -218,11 +218,12 @@ def main() -> None:
         separate_camera=args.separate_camera,
     )
     base = r.baseline_mib
+    per = f", {r.growth_per_reconnect_mib:.2f} MiB per reconnect" if r.reconnects_after_warmup else ""
     print(
         f"soak {args.seconds:.0f} s: {r.frames_out} frames out, {r.reconnects} reconnects "
         f"({r.reconnects_after_warmup} after warm-up); RSS after warm-up {base:.1f} MiB, growth "
-        f"{r.growth_mib:.1f} MiB ({100 * r.growth_mib / base:.1f} %, {r.growth_per_reconnect_mib:.2f} MiB per "
-        f"reconnect); source pipelines alive at the end: {r.live_source_pipelines}"
+        f"{r.growth_mib:.1f} MiB ({100 * r.growth_mib / base:.1f} %{per}); "
+        f"source pipelines alive at the end: {r.live_source_pipelines}"
     )
     if args.json:
         print(json.dumps(r.as_dict()))

@@ -28,7 +28,7 @@ from ganstream.stream.chain import StageChain
 from ganstream.stream.errors import PipelineError, SourceError
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.frame_queue import FrameQueue
-from ganstream.stream.gst import make, modules, parse_bin
+from ganstream.stream.gst import make, modules, namespace, parse_bin
 from ganstream.stream.health import SourceHealth, SourceState
 from ganstream.stream.profiles import get_profile
 from ganstream.stream.reconnect import ReconnectOptions
@@ -86,12 +86,7 @@ def _no_async_preroll(_bin: Any, _sub: Any, element: Any) -> None:
 
 
 def _gst_base() -> Any:
-    import gi
-
-    gi.require_version("GstBase", "1.0")
-    from gi.repository import GstBase
-
-    return GstBase
+    return namespace("GstBase")
 
 
 class Pipeline:

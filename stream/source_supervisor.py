@@ -24,6 +24,7 @@ from ganstream.stream.errors import SourceError
 from ganstream.stream.frame_queue import QueueClosed
 from ganstream.stream.gst import make, modules, parse_bin
 from ganstream.stream.health import SourceHealth, SourceState
+from ganstream.stream.heap import release_free_heap
 from ganstream.stream.reconnect import Backoff, ReconnectOptions
 from ganstream.stream.sources import SourceBranch, SourceOptions
 from ganstream.stream.uri import SourceSpec, redact
@@ -210,6 +211,9 @@ class SourceSupervisor:
             )
         if branch is not None:
             branch.release()  # breaks the branch <-> pipeline cycle so the old connection is freed
+        if not stopper.is_alive():
+            del pipe  # the last reference: the old connection's elements and buffers go now
+            release_free_heap()  # and their pages go back to the OS (see stream/heap.py)
 
 
 def is_decoder(element: Any) -> bool:

@@ -72,6 +72,12 @@ class SourceBranch:
             self._build_uri(pipeline)
         elif kind == "images":
             self._build_images(pipeline)
+        elif kind == "csi":
+            # A Jetson CSI camera: NVMM frames; the jetson profile's nvvidconv brings them to system memory.
+            src = make("nvarguscamerasrc", "source", sensor_id=int(self.spec.location))
+            pipeline.add(src)
+            self.roots.append(src)
+            self._pad(src.get_static_pad("src"), "video")
         elif kind == "v4l2":
             src = make("v4l2src", "source", device=self.spec.location)
             self._decode(pipeline, src)

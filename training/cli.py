@@ -62,8 +62,10 @@ def register(sub: Any) -> None:
 
     export = sub.add_parser("export", help="export a run as a model folder (ONNX + safetensors + card)")
     export.add_argument("run", help="run folder")
-    export.add_argument("--name", required=True, help="model name, e.g. sr2x")
-    export.add_argument("--out", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})")
+    export.add_argument("--name", help="model name, e.g. sr2x (default for an interp run: interp)")
+    export.add_argument(
+        "--out", "--models-dir", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})"
+    )
     export.add_argument("--description", default="")
     export.add_argument("--note", default="", help="a remark stored in the card's training recipe")
     export.set_defaults(func=cmd_export)
@@ -80,6 +82,11 @@ def register(sub: Any) -> None:
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
     ev.add_argument("--markdown", default="", help="also write the table to this file")
     ev.add_argument("--max-frames", type=int, default=0, help="limit frames per validation set (0: all)")
+    interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
+    interp.add_argument("--model", default=None, help="comma list: flow, interp, a model folder")
+    interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
+    interp.add_argument("--backend", default="auto", help="engine backend for models")
+    interp.add_argument("--json", type=Path, help="also write the figures as JSON")
     ev.set_defaults(func=cmd_eval)
 
 
@@ -128,15 +135,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ganstream.training.errors import CheckpointError, ConfigError
     from ganstream.training.export_run import export_run
     from ganstream.training.interp.cli import is_interp_run
 
     if is_interp_run(Path(args.run)):
         from ganstream.training.interp.export import export_run as export_interp_run
 
-        res = export_interp_run(Path(args.run), Path(args.out) / args.name, name=args.name)
-        print(f"ganstream: exported '{args.name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
+        name = args.name or "interp"
+        res = export_interp_run(Path(args.run), Path(args.out) / name, name=name)
+        print(f"ganstream: exported '{name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
         return 0
+    run = Path(args.run)
+    if not (run / "config.json").is_file() and not (run / "ckpt").is_dir():
+        raise CheckpointError(f"{run}: not a run folder of `ganstream train` (no config.json or ckpt/)")
+    if not args.name:
+        raise ConfigError("export: --name is required for sr/restore runs, e.g. --name sr2x")
     export_run(Path(args.run), args.name, Path(args.out), description=args.description, note=args.note)
     return 0
 
@@ -174,9 +188,17 @@ def _eval_interp(args: argparse.Namespace, names: list[str]) -> int:
     """`ganstream eval interp --clips ...`: leave-one-out interpolation quality (training.interp)."""
     from ganstream.training.interp.cli import eval_interp
 
-    models = [] if names == ["interp"] else names
+    models = args.model.split(",") if args.model else ([] if names == ["interp"] else names)
     baselines = "blend,minterpolate" if args.baseline == EVAL_BASELINE_DEFAULT else args.baseline
-    return eval_interp(clips=[Path(c) for c in args.clips.split(",")], models=models, baselines=baselines)
+    return eval_interp(
+        clips=[Path(c) for c in args.clips.split(",")],
+        models=models,
+        baselines=baselines,
+        max_frames=args.max_frames or 61,
+        max_width=args.max_width,
+        backend=args.backend,
+        json_path=args.json,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

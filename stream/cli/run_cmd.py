@@ -168,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     info = probe_file(source.location) if source.kind == "file" else None
     profile = get_profile(o.get("profile", "cpu"))
     profile.require()  # one line naming what is missing, before any model is loaded
+    if source.kind == "csi" and not profile.camera:
+        raise ConfigError(f"source '{source}': CSI cameras need --profile jetson (nvarguscamerasrc, nvvidconv)")
     request = ChainRequest(
         restore=bool(o.get("restore")),
         sr=o.get("sr"),

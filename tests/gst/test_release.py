@@ -26,3 +26,16 @@ def test_file_pipeline_is_freed_after_run(tmp_path: Path) -> None:
     # The decoder's signal handlers hold the source branch, whose pad callback holds the
     # pipeline: without the release at teardown each run would stay alive here.
     assert live_pipelines() == before
+
+
+def test_a_late_pad_after_release_is_ignored() -> None:
+    from ganstream.stream.sources import SourceBranch
+    from ganstream.stream.uri import parse_source
+
+    seen: list[str] = []
+    branch = SourceBranch(parse_source("rtsp://127.0.0.1:1/cam"))
+    branch._on_pad = lambda _pad, kind: seen.append(kind)
+    branch._pad(None, "video")
+    branch.release()
+    branch._pad(None, "video")  # a decoder still stopping in another thread
+    assert seen == ["video"] and branch.roots == []

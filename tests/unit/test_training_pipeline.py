@@ -124,3 +124,20 @@ def test_ddp_with_two_cpu_processes(data_dir: Path, tmp_path: Path) -> None:
     assert state["world_size"] == 2 and state["step"] == 2
     weights = load_weights(run, "generator")
     assert all(np.isfinite(v.numpy()).all() for v in weights.values())
+
+
+def test_eval_scores_the_shipped_sr2x_against_bicubic(data_dir: Path, tmp_path: Path) -> None:
+    from ganstream.training.evaluate import run_eval
+
+    models = Path(__file__).resolve().parents[2] / "engines" / "models"
+    if not (models / "sr2x" / "card.json").is_file():
+        pytest.skip("no shipped sr2x model")
+    md = tmp_path / "table.md"
+    rows = run_eval(["sr2x"], data_dir, ["bicubic"], models, images_dir=tmp_path / "img", markdown=md, max_frames=2)
+    by = {(r.dataset, r.method): r for r in rows}
+    assert by[("clean (area)", "bicubic")].delta == 0.0
+    ours = by[("clean (area)", "sr2x")]
+    assert 20 < ours.psnr < 60 and 0 < ours.ssim <= 1
+    assert "| sr | clean (area) | sr2x |" in md.read_text()
+    pngs = sorted((tmp_path / "img").glob("*.png"))
+    assert len(pngs) == 3 and all(p.stat().st_size < 300_000 for p in pngs)

@@ -126,16 +126,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_interp(clips: list[Path], models: list[str], baselines: str) -> int:
-    """Leave-one-out evaluation with the defaults of `ganstream eval interp` (models [] = the defaults)."""
+def eval_interp(
+    clips: list[Path],
+    models: list[str],
+    baselines: str,
+    max_frames: int = 61,
+    max_width: int = 640,
+    backend: str = "auto",
+    json_path: Path | None = None,
+) -> int:
+    """Leave-one-out evaluation, as `ganstream eval interp` runs it (models [] = the defaults)."""
     ns = argparse.Namespace(
         clips=clips,
         model=",".join(models) if models else None,
         baseline=baselines,
-        max_frames=61,
-        max_width=640,
-        backend="auto",
-        json=None,
+        max_frames=max_frames,
+        max_width=max_width,
+        backend=backend,
+        json=json_path,
     )
     return _eval(ns)
 

@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs.interp_fusion import MULTIPLE_OF, FlowFusionNet, InterpUint8NHWC
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
+from ganstream.engines.flow import FlowOptions
 from ganstream.training.errors import CheckpointError, ExportError
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,8 @@ def export_model(
             arch={
                 "name": "interp_fusion",
                 "params": {"num_feat": model.num_feat, "num_conv": model.num_conv},
-                "flow": flow or {"preset": "ultrafast", "downscale": 1},
+                # the flow the network was trained on: the runtime must compute the same
+                "flow": flow or asdict(FlowOptions()),
             },
             training={**(training or {}), "export_parity_max_abs_diff": diff},
             metrics=metrics or {},
