@@ -156,6 +156,12 @@ def test_cameras_outputs_and_runtime_changes(tmp_path: Path, rtsp_cameras: RtspS
         _send(api.url("/cameras"), "POST", {"name": "x", "source": "test:ball", "chain": {"sr": 7}})
     assert info.value.code == 422 and "chain.sr" in info.value.read().decode()
 
+    # Restart one camera's source: it comes back on its own, the others never notice.
+    assert _send(api.url("/cameras/t3/restart"), "POST") == {"restarting": "t3"}
+    _wait_for(lambda: service.cameras["t3"].snapshot()["reconnects"] >= 1)
+    n3 = _frames_out(api)["t3"]
+    _wait_for(lambda: _frames_out(api)["t3"] >= n3 + 5)
+
     final = {c["name"]: c["frames_out"] for c in service.snapshot()}
     service.stop()
     t1 = ffprobe(tmp_path / "t1.mkv")
