@@ -20,7 +20,7 @@ class TrainConfig:
     preset: str = "tiny"
     stage: str = "psnr"  # "psnr" (pretraining) or "gan" (fine-tuning from --init)
     data: str = "data"
-    init: str = ""  # run folder whose EMA generator starts the gan stage
+    init: str = ""  # run whose EMA generator starts this one (gan stage: required; psnr: a warm start)
     steps: int = 3000
     max_minutes: float = 0.0  # 0: no time bound; otherwise stop (and save) after this long
     batch: int = 16

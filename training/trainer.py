@@ -195,7 +195,7 @@ class Trainer:
         self.arch = generator_arch(cfg.task, cfg.preset, cfg.scale)
         self.G = build_generator(self.arch).to(self.device)
         self.G.arch = self.arch  # type: ignore[assignment]
-        if cfg.stage == "gan" and not resume:
+        if cfg.init and not resume:
             self._init_from(Path(cfg.init))
         self.ema = EMA(self.G, cfg.ema_decay)
         self.ema.model.to(self.device)
@@ -235,11 +235,23 @@ class Trainer:
         self.val_crops = validation_crops(val_pool, cfg.val_size)
 
     def _init_from(self, run: Path) -> None:
+        """Start from another run's EMA generator.
+
+        The gan stage needs the same architecture. A psnr run may warm-start from a run of
+        another scale with the same width and depth: every tensor but the last layer carries over.
+        """
         init_cfg = TrainConfig.load(run)
         init_arch = generator_arch(init_cfg.task, init_cfg.preset, init_cfg.scale)
-        if init_arch != self.arch:
+        weights = load_weights(run, "generator_ema")
+        if init_arch == self.arch:
+            self.G.load_state_dict(weights)
+            return
+        same_body = init_cfg.task == self.cfg.task and init_cfg.preset == self.cfg.preset
+        if self.cfg.stage == "gan" or not same_body:
             raise CheckpointError(f"--init {run}: its generator {init_arch} differs from this run's {self.arch}")
-        self.G.load_state_dict(load_weights(run, "generator_ema"))
+        own = self.G.state_dict()
+        fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+        self.G.load_state_dict({**own, **fitting})
 
     def _modules(self) -> dict[str, nn.Module]:
         mods: dict[str, nn.Module] = {"generator": self.G, "generator_ema": self.ema.model}

@@ -141,3 +141,13 @@ def test_eval_scores_the_shipped_sr2x_against_bicubic(data_dir: Path, tmp_path: 
     assert "| sr | clean (area) | sr2x |" in md.read_text()
     pngs = sorted((tmp_path / "img").glob("*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size < 300_000 for p in pngs)
+
+
+def test_psnr_run_warm_starts_from_another_scale(data_dir: Path, tmp_path: Path) -> None:
+    Trainer(_cfg(data_dir, steps=1), tmp_path / "x2").run()
+    x4 = Trainer(_cfg(data_dir, steps=1, scale=4, init=str(tmp_path / "x2")), tmp_path / "x4")
+    src = load_weights(tmp_path / "x2", "generator_ema")
+    own = x4.G.state_dict()
+    carried = [k for k in src if own[k].shape == src[k].shape]
+    assert len(carried) == len(src) - 2  # all but the last convolution's weight and bias
+    assert all(torch.equal(own[k], src[k]) for k in carried)
