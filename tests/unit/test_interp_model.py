@@ -1,4 +1,4 @@
-"""The synthesis network: export parity, the engine path the live stage uses, the shipped model."""
+"""The synthesis network: export parity and the engine path the live stage uses."""
 
 from __future__ import annotations
 
@@ -8,19 +8,14 @@ import numpy as np
 import pytest
 
 from ganstream.engines import ModelCard, load_engine
-from ganstream.engines.store import SHIPPED_DIR
 from ganstream.stream.errors import StageError
 from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
-from ganstream.stream.stages.interpolate import BlendSynth
-from ganstream.training.interp.metrics import psnr_y
-from tests.unit.test_interp_flow import SHIFT, W, interior, panning
+from tests.unit.test_interp_flow import panning
 
 torch = pytest.importorskip("torch", reason="export needs torch (the train extra)")
 
 from ganstream.engines.archs.interp_fusion import FlowFusionNet  # noqa: E402
 from ganstream.training.interp.export import export_model, random_inputs  # noqa: E402
-
-SHIPPED = SHIPPED_DIR / "interp"
 
 
 def randomised(num_feat: int = 8, seed: int = 0) -> FlowFusionNet:
@@ -82,28 +77,3 @@ def test_net_synth_refuses_other_tasks() -> None:
 
     with pytest.raises(StageError, match="interp model"):
         NetSynth(FakeEngine())
-
-
-def test_shipped_model_reproduces_a_global_shift_better_than_blending() -> None:
-    assert (SHIPPED / "card.json").is_file(), "the interp model ships with the package"
-    synth = NetSynth(load_engine(SHIPPED, backend="ort"))
-    f0, mid, f1 = panning(seed=5)
-    (out,) = synth.synthesize(f0, f1, [0.5])
-    (blend,) = BlendSynth().synthesize(f0, f1, [0.5])
-    assert psnr_y(interior(out), interior(mid)) > psnr_y(interior(blend), interior(mid)) + 6.0
-    assert out.shape == (64, W, 3) and SHIFT > 0
-
-
-def test_shipped_onnx_matches_its_safetensors() -> None:
-    from safetensors.torch import load_file
-
-    from ganstream.engines.archs.interp_fusion import InterpUint8NHWC
-
-    card = ModelCard.load(SHIPPED)
-    net = FlowFusionNet(**card.arch["params"])
-    net.load_state_dict(load_file(str(card.verify_artifact(SHIPPED, "model.safetensors"))))
-    inputs = random_inputs(1, (40, 56), seed=7)
-    with torch.no_grad():
-        ref = InterpUint8NHWC(net.eval())(*(torch.from_numpy(a) for a in inputs)).numpy()
-    got = load_engine(SHIPPED, backend="ort").infer(*inputs)
-    assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1

@@ -222,6 +222,7 @@ class Trainer:
             log.info("validation: classical flow average %.3f dB on %d frames", st.baseline_psnr, len(val))
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
+        last_loss = float("nan")
         while st.step < cfg.steps and time.monotonic() - start < budget:
             progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
             lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
@@ -245,10 +246,11 @@ class Trainer:
                 self.opt_d.step()
             st.step += 1
             st.seconds = time.monotonic() - start
+            last_loss = float(loss.detach())
             if time.monotonic() - last_val >= cfg.val_every_s:
-                self._checkpoint(val, float(loss.detach()))
+                self._checkpoint(val, last_loss)
                 last_val = time.monotonic()
-        self._checkpoint(val, float("nan"))
+        self._checkpoint(val, last_loss)
         return st
 
     def _checkpoint(self, val: list[FullSample], loss: float) -> None:
