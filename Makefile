@@ -23,7 +23,7 @@ $(SETUP_STAMP): pyproject.toml scripts/setup_system.sh scripts/link_gst_override
 setup-test: $(TEST_STAMP)
 
 $(TEST_STAMP): $(SETUP_STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,train,int8]'
+	$(BIN)/python -m pip install -q -e '.[dev,train,int8,service]'
 	touch $@
 
 demo: setup

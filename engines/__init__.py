@@ -12,6 +12,7 @@ from ganstream.engines.errors import (
     IncompatibleEngineError,
     ModelCardError,
     ModelNotFoundError,
+    OptionError,
     ShapeError,
 )
 from ganstream.engines.loader import load_engine
@@ -25,6 +26,7 @@ __all__ = [
     "ModelCard",
     "ModelCardError",
     "ModelNotFoundError",
+    "OptionError",
     "ShapeError",
     "ShapeLimits",
     "TensorSpec",

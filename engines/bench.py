@@ -8,6 +8,7 @@ to the benchmark shape). Never asserts an absolute time.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import EngineError
 from ganstream.engines.loader import load_engine
 from ganstream.engines.parity import random_inputs
-from ganstream.engines.variants import Variant, cpu_variants, gpu_variants
+from ganstream.engines.variants import Variant, cpu_variants, gpu_variants, prelu_ablation
 
 
 @dataclass
@@ -75,11 +76,14 @@ def bench_variants(
     clip: Path | None = None,
     quality_frames: int = 8,
     isolate: bool = True,
+    per_round: int = 5,
 ) -> list[BenchRow]:
     """Time each variant and compare its output on real frames with onnxruntime fp32.
 
-    With `isolate`, each variant runs in its own Python process: thread pools of one runtime
-    (torch's OpenMP workers spin after each call) would otherwise slow the next one down.
+    Variants are timed in interleaved rounds (a few calls of each in turn, repeated) so that a
+    change in the machine's load during the run hits them all alike; each figure is the median
+    of all its calls. With `isolate`, each variant lives in its own Python process with passive
+    OpenMP waiting, so one runtime's idle thread pool does not slow the others down.
     """
     card = ModelCard.load(folder)
     frames = real_batch(card, height, width, quality_frames, clip)
@@ -91,7 +95,7 @@ def bench_variants(
             np.save(frames_file, np.concatenate(frames))
             np.save(ref_file, np.concatenate([ref.infer(f) for f in frames]))
             ref.close()
-        rows: list[BenchRow] = []
+        workers: list[tuple[Variant, _Worker]] = []
         for v in variants:
             job = {
                 "folder": str(folder),
@@ -99,67 +103,161 @@ def bench_variants(
                 "precision": v.precision,
                 "options": dict(v.options),
                 "shape": [height, width, batch],
-                "iters": iters,
                 "frames": frames_file,
                 "ref": ref_file,
             }
-            result = _run_isolated(job) if isolate else measure(job)
-            if "error" in result:
-                rows.append(BenchRow(v.label, float("nan"), float("nan"), note=str(result["error"])))
-                continue
-            sec = float(result["seconds"])
-            rows.append(BenchRow(v.label, 1000 * sec / batch, batch / sec, psnr_vs_fp32_db=float(result["psnr"])))
+            workers.append((v, _ProcessWorker(job) if isolate else _LocalWorker(job)))
+        try:
+            rows = _measure_all(workers, batch, iters, per_round)
+        finally:
+            for _, w in workers:
+                w.close()
     base = next((r.ms_per_frame for r in rows if r.variant == "ort fp32"), float("nan"))
     for r in rows:
         r.ratio = base / r.ms_per_frame
     return rows
 
 
-def measure(job: dict[str, Any]) -> dict[str, Any]:
-    """Time one variant on random frames and measure its PSNR against the saved fp32 outputs."""
-    folder = Path(job["folder"])
-    card = ModelCard.load(folder)
-    height, width, batch = job["shape"]
-    try:
-        eng = load_engine(folder, backend=job["backend"], precision=job["precision"], **job["options"])
-    except EngineError as exc:
-        return {"error": str(exc)}
-    inputs = random_inputs(card, height, width, batch, seed=0)
-    sec = median_seconds(lambda: eng.infer(*inputs), iters=int(job["iters"]))
-    quality = float("nan")
-    if job["frames"]:
-        frames, ref = np.load(job["frames"]), np.load(job["ref"])
-        quality = float(np.mean([min(psnr(eng.infer(f[None])[0], r), 99.0) for f, r in zip(frames, ref, strict=True)]))
-    eng.close()
-    return {"seconds": sec, "psnr": quality}
+def _measure_all(workers: list[tuple[Variant, _Worker]], batch: int, iters: int, per_round: int) -> list[BenchRow]:
+    errors = {v.label: w.error for v, w in workers if w.error}
+    live = [(v, w) for v, w in workers if not w.error]
+    times: dict[str, list[float]] = {v.label: [] for v, _ in live}
+    for _ in range(max(1, -(-iters // per_round))):
+        for v, w in live:
+            times[v.label] += w.call({"op": "time", "iters": per_round})["times"]
+    rows = []
+    for v, w in workers:
+        if v.label in errors:
+            rows.append(BenchRow(v.label, float("nan"), float("nan"), note=errors[v.label]))
+            continue
+        sec = statistics.median(times[v.label])
+        quality = float(w.call({"op": "psnr"})["psnr"])
+        rows.append(BenchRow(v.label, 1000 * sec / batch, batch / sec, psnr_vs_fp32_db=quality))
+    return rows
 
 
-def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ganstream.engines.bench", json.dumps(job)], capture_output=True, text=True, check=False
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"worker failed: {tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+class _LocalWorker:
+    """One variant's engine in this process, answering the worker protocol's requests."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+        self.error = ""
+        folder = Path(job["folder"])
+        height, width, batch = job["shape"]
+        try:
+            self.engine = load_engine(folder, backend=job["backend"], precision=job["precision"], **job["options"])
+        except EngineError as exc:
+            self.error = str(exc)
+            return
+        self.inputs = random_inputs(ModelCard.load(folder), height, width, batch, seed=0)
+        for _ in range(3):  # warm-up: compilation, allocator, caches
+            self.engine.infer(*self.inputs)
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["op"] == "time":
+            out = []
+            for _ in range(int(msg["iters"])):
+                t0 = time.perf_counter()
+                self.engine.infer(*self.inputs)
+                out.append(time.perf_counter() - t0)
+            return {"times": out}
+        if not self.job["frames"]:
+            return {"psnr": float("nan")}
+        frames, ref = np.load(self.job["frames"]), np.load(self.job["ref"])
+        got = [min(psnr(self.engine.infer(f[None])[0], r), 99.0) for f, r in zip(frames, ref, strict=True)]
+        return {"psnr": float(np.mean(got))}
+
+    def close(self) -> None:
+        if not self.error:
+            self.engine.close()
+
+
+class _ProcessWorker:
+    """The same, in a child process (``python -m ganstream.engines.bench JOB``), JSON lines over pipes."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ganstream.engines.bench", json.dumps(job)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        first = self._read()
+        self.error = str(first.get("error", ""))
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                tail = (err.strip().splitlines() or ["no output"])[-1]
+                return {"error": f"worker failed: {tail}"}
+            if line.startswith("{"):  # runtimes may print progress lines of their own
+                reply: dict[str, Any] = json.loads(line)
+                return reply
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise EngineError(f"benchmark worker: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_Worker = _LocalWorker | _ProcessWorker
+
+
+def _serve(job: dict[str, Any]) -> None:
+    """The child side: load the variant, say ready (or why not), then answer requests until EOF."""
+    worker = _LocalWorker(job)
+    print(json.dumps({"error": worker.error} if worker.error else {"ready": True}), flush=True)
+    if worker.error:
+        return
+    for line in sys.stdin:
+        print(json.dumps(worker.call(json.loads(line))), flush=True)
+    worker.close()
 
 
 def format_table(rows: list[BenchRow], title: str) -> str:
-    lines = [title, f"{'backend precision':<20}{'ms/frame':>10}{'frames/s':>10}{'vs ort fp32':>13}{'PSNR vs fp32':>14}"]
+    lines = [title, f"{'backend precision':<26}{'ms/frame':>10}{'frames/s':>10}{'vs ort fp32':>13}{'PSNR vs fp32':>14}"]
     for r in rows:
         psnr_txt = "" if r.psnr_vs_fp32_db != r.psnr_vs_fp32_db else f"{r.psnr_vs_fp32_db:.2f} dB"
         if r.note:
-            lines.append(f"{r.variant:<20}  failed: {r.note}")
+            lines.append(f"{r.variant:<26}  failed: {r.note}")
             continue
-        lines.append(f"{r.variant:<20}{r.ms_per_frame:>10.1f}{r.fps:>10.1f}{r.ratio:>12.2f}x{psnr_txt:>14}")
+        lines.append(f"{r.variant:<26}{r.ms_per_frame:>10.1f}{r.fps:>10.1f}{r.ratio:>12.2f}x{psnr_txt:>14}")
     return "\n".join(lines)
 
 
-def cpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int = 20, clip: Path | None = None) -> str:
+def cpu_report(
+    folder: Path,
+    height: int,
+    width: int,
+    batch: int = 1,
+    iters: int = 20,
+    clip: Path | None = None,
+    prelu: bool = False,
+) -> str:
+    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported."""
     card = ModelCard.load(folder)
     variants, skipped = cpu_variants(card, folder)
+    if prelu:
+        variants = prelu_ablation(variants)
     rows = bench_variants(folder, variants, height, width, batch, iters, clip)
     title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU"
     text = format_table(rows, title)
@@ -193,10 +291,36 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
                 f" | engine alone {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
                 f" | copies cost {with_copies / sec:.2f}x | {gflop / sec / 1000:.1f} TFLOP/s"
             )
+        if v.backend == "trt":  # two batches in flight: copies overlap compute
+
+            def pipelined(e: Any = eng, k: int = 16) -> None:
+                for _ in e.infer_many([tuple(inputs)] * k):
+                    pass
+
+            sec = median_seconds(pipelined, warmup=1, iters=max(3, iters // 16)) / 16
+            line += f" | two in flight {1000 * sec / batch:8.2f} ms/frame {batch / sec:8.1f} frames/s"
         lines.append(line)
         eng.close()
-    lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+    if variants:  # a GPU backend ran, so CUDA is here: measure the copies and the card's peak too
+        lines.append(copy_bandwidth(inputs[0].nbytes, inputs[0].nbytes * card.scale**2))
+        lines.append(f"measured fp16 peak (8192^2 matmul): {fp16_peak_tflops():.0f} TFLOP/s")
+    else:
+        lines.append("no GPU backend can run here")
     return "\n".join(lines + [f"  not run: {s}" for s in skipped])
+
+
+def fp16_peak_tflops(n: int = 8192, iters: int = 20) -> float:
+    """The GPU's dense fp16 matmul rate: the ceiling the TFLOP/s of a model is compared with."""
+    import torch
+
+    a = torch.randn(n, n, device="cuda", dtype=torch.float16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.float16)
+
+    def mm() -> None:
+        torch.mm(a, b)
+        torch.cuda.synchronize()
+
+    return 2.0 * n**3 / median_seconds(mm, iters=iters) / 1e12
 
 
 def copy_bandwidth(h2d_bytes: int, d2h_bytes: int, iters: int = 50) -> str:
@@ -223,5 +347,5 @@ def copy_bandwidth(h2d_bytes: int, d2h_bytes: int, iters: int = 50) -> str:
     )
 
 
-if __name__ == "__main__":  # one isolated measurement: python -m ganstream.engines.bench JOB_JSON
-    print(json.dumps(measure(json.loads(sys.argv[1]))))
+if __name__ == "__main__":  # a benchmark worker: python -m ganstream.engines.bench JOB_JSON
+    _serve(json.loads(sys.argv[1]))

@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--batch", type=int, default=1)
     bench.add_argument("--iters", type=int, default=20)
     bench.add_argument("--clip", type=Path, help="real frames for the PSNR column (default: sample clip)")
+    bench.add_argument(
+        "--prelu-ablation", action="store_true", help="also run OpenVINO with PReLU slopes as exported (cpu only)"
+    )
     bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser("check", help="run every available backend on random frames against the fp32 reference")
@@ -57,6 +60,15 @@ def register(subparsers: Any) -> None:
     check.add_argument("--shape", type=parse_shape, default=(64, 96), help="input WxH (default 96x64)")
     check.add_argument("--batch", type=int, default=2)
     check.set_defaults(func=cmd_check)
+
+    triton = sub.add_parser("export-triton", help="write a Triton Inference Server model repository entry")
+    triton.add_argument("name", help="model name or folder")
+    triton.add_argument("--repo", type=Path, required=True, help="the model repository folder")
+    triton.add_argument("--version", type=int, default=1, help="model version folder (default 1)")
+    triton.add_argument("--max-batch", type=int, default=8, help="max_batch_size for dynamic batching")
+    triton.add_argument("--queue-delay-us", type=int, default=2000, help="dynamic batching max queue delay")
+    triton.add_argument("--cpu", action="store_true", help="instance_group KIND_CPU instead of KIND_GPU")
+    triton.set_defaults(func=cmd_export_triton)
 
 
 def _formats(artifacts: dict[str, str]) -> str:
@@ -187,23 +199,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     folder = resolve_model(args.name)
     h, w = args.shape
     if args.backend == "cpu" and not args.precision:
-        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip))
+        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip, prelu=args.prelu_ablation))
         return 0
     if args.backend == "gpu":
         print(gpu_report(folder, h, w, args.batch, args.iters))
         return 0
     card = ModelCard.load(folder)
-    cpu, _ = cpu_variants(card, folder)
-    gpu, _ = gpu_variants(card, folder, [(h, w)])
-    chosen = [
-        v
-        for v in cpu + gpu
-        if (args.backend in ("cpu", v.backend) or v.label == "ort fp32")
-        and (not args.precision or v.precision == args.precision or v.label == "ort fp32")
-    ]
-    print(
-        format_table(bench_variants(folder, chosen, h, w, args.batch, args.iters, args.clip), f"{card.name} at {w}x{h}")
-    )
+    cpu, cpu_skipped = cpu_variants(card, folder)
+    gpu, gpu_skipped = gpu_variants(card, folder, [(h, w)])
+
+    def wanted(backend: str, precision: str) -> bool:
+        return args.backend in ("cpu", backend) and (not args.precision or precision == args.precision)
+
+    chosen = [v for v in cpu + gpu if wanted(v.backend, v.precision) or v.label == "ort fp32"]
+    rows = bench_variants(folder, chosen, h, w, args.batch, args.iters, args.clip)
+    print(format_table(rows, f"{card.name} at {w}x{h} in, batch {args.batch}"))
+    for line in cpu_skipped + gpu_skipped:
+        backend, precision = line.split(":", 1)[0].split()
+        if wanted(backend, precision):
+            print(f"  not run: {line}")
     return 0
 
 
@@ -220,3 +234,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         detail = f"  {r.error}" if r.error else ""
         print(f"  {r.variant:<16} max diff {r.max_diff:>4}  mean diff {r.mean_diff:8.4f}  {status}{detail}")
     return 0 if all(r.ok for r in rows) else 1
+
+
+def cmd_export_triton(args: argparse.Namespace) -> int:
+    from ganstream.engines.triton.export import export_model_repository
+
+    kind = "KIND_CPU" if args.cpu else "KIND_GPU"
+    target = export_model_repository(args.name, args.repo, args.version, args.max_batch, args.queue_delay_us, kind)
+    print(f"wrote {target} (version {args.version}); serve with: tritonserver --model-repository {args.repo}")
+    return 0

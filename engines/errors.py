@@ -29,3 +29,7 @@ class ShapeError(EngineError, ValueError):
 
 class EngineClosedError(EngineError, RuntimeError):
     """An engine used after close()."""
+
+
+class OptionError(EngineError, ValueError):
+    """An argument with a value outside what is accepted (unknown precision, bad tile size)."""

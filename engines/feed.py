@@ -21,8 +21,16 @@ Array = npt.NDArray[np.generic]
 
 
 def is_frame_input(spec: TensorSpec) -> bool:
-    """True for a uint8 NHWC frame tensor, False for side inputs such as a timestep."""
+    """True for a uint8 NHWC frame tensor, False for side inputs such as a timestep or a flow."""
     return spec.dtype == "uint8" and len(spec.shape) == 4
+
+
+def is_spatial_input(spec: TensorSpec) -> bool:
+    """True for any (N, H, W, C) input: frames, and per-pixel side inputs such as optical flow.
+
+    Spatial inputs share the frames' height and width, and are padded and tiled with them.
+    """
+    return len(spec.shape) == 4
 
 
 def padded_size(size: int, multiple: int) -> int:
@@ -84,12 +92,29 @@ def prepare(card: ModelCard, inputs: Sequence[object], where: str = "infer") -> 
     for spec, x in zip(specs, inputs, strict=True):
         if is_frame_input(spec):
             assert isinstance(x, np.ndarray)
-            if (ph, pw) != (h, w):
-                x = np.pad(x, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
-            feeds[spec.name] = np.ascontiguousarray(x)
+            arr: Array = x
+        elif is_spatial_input(spec):
+            arr = _spatial_side_input(spec, x, (n, h, w), where)
         else:
             feeds[spec.name] = _side_input(spec, x, n, where)
+            continue
+        if (ph, pw) != (h, w):
+            arr = np.pad(arr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+        feeds[spec.name] = np.ascontiguousarray(arr)
     return PreparedBatch(feeds, n, h, w, card.scale)
+
+
+def _spatial_side_input(spec: TensorSpec, x: object, nhw: tuple[int, int, int], where: str) -> Array:
+    """A per-pixel input that is not a frame (a flow field): (N, H, W, C) matching the frames."""
+    channels = spec.shape[3]
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or tuple(x.shape[:3]) != nhw:
+        got = str(x.shape) if isinstance(x, np.ndarray) else type(x).__name__
+        raise ShapeError(
+            f"{where}: input '{spec.name}' must be {spec.dtype} (N, H, W, C) matching the frames {nhw}, got {got}"
+        )
+    if isinstance(channels, int) and x.shape[3] != channels:
+        raise ShapeError(f"{where}: input '{spec.name}' must have {channels} channels, got {x.shape[3]}")
+    return np.asarray(x, dtype=np.dtype(spec.dtype))
 
 
 def _side_input(spec: TensorSpec, x: object, n: int, where: str) -> Array:
@@ -110,3 +135,26 @@ def _side_input(spec: TensorSpec, x: object, n: int, where: str) -> Array:
     if spec.name == "t" and np.any((arr <= 0) | (arr >= 1)):
         raise ShapeError(f"{where}: timestep '{spec.name}' must lie strictly between 0 and 1")
     return np.ascontiguousarray(arr)
+
+
+def example_inputs(card: ModelCard, batch: int, height: int, width: int, seed: int | None = None) -> list[Array]:
+    """Inputs of the right names, dtypes and shapes: random with a seed, else constant (for warm-up)."""
+    rng = np.random.default_rng(seed)
+    out: list[Array] = []
+    for spec in card.inputs:
+        if is_frame_input(spec):
+            shape = (batch, height, width, 3)
+            out.append(rng.integers(0, 256, shape, dtype=np.uint8) if seed is not None else np.zeros(shape, np.uint8))
+        elif is_spatial_input(spec):
+            c = spec.shape[3] if isinstance(spec.shape[3], int) else 2
+            field = (
+                rng.normal(0.0, 2.0, (batch, height, width, c))
+                if seed is not None
+                else np.zeros((batch, height, width, c))
+            )
+            out.append(field.astype(np.dtype(spec.dtype)))
+        else:
+            rest = (1,) * (len(spec.shape) - 1)
+            t = rng.uniform(0.1, 0.9, (batch, *rest)) if seed is not None else np.full((batch, *rest), 0.5)
+            out.append(t.astype(np.dtype(spec.dtype)))
+    return out

@@ -10,7 +10,7 @@ from typing import Any
 from ganstream.engines.backends import AUTO_ORDER, BACKENDS, backend_module
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import PRECISIONS, ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.errors import BackendUnavailableError, OptionError
 from ganstream.engines.store import resolve_model
 from ganstream.engines.tiling import TiledEngine
 
@@ -22,6 +22,9 @@ def backend_unavailable_reason(
 ) -> str | None:
     """None when backend `name` can run this model here, else why not (one phrase)."""
     mod = backend_module(name)
+    precision = options.get("precision")
+    if precision is not None and precision not in mod.PRECISIONS:
+        return f"runs {', '.join(mod.PRECISIONS)}, not {precision}"
     reason: str | None = mod.unavailable_reason(card, folder, options, for_auto=for_auto)
     return reason
 
@@ -56,18 +59,19 @@ def load_engine(
     if backend != "auto" and backend not in BACKENDS:
         raise BackendUnavailableError(f"unknown backend {backend!r}, expected auto or one of {', '.join(BACKENDS)}")
     if precision is not None and precision not in PRECISIONS:
-        raise ModelCardError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     folder = resolve_model(name_or_path)
     card = ModelCard.load(folder)
     tile = options.pop("tile", None)
     overlap = int(options.pop("tile_overlap", 16))
+    asked = {**options, "precision": precision}
     if backend == "auto":
-        name = choose_backend(card, folder, options)
+        name = choose_backend(card, folder, asked)
         if name in ("torch", "trt"):
             options.setdefault("device", "cuda")
     else:
         name = backend
-        reason = backend_unavailable_reason(name, card, folder, options)
+        reason = backend_unavailable_reason(name, card, folder, asked)
         if reason is not None:
             raise BackendUnavailableError(f"backend {name} cannot run model '{card.name}': {reason}")
     mod = backend_module(name)

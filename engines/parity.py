@@ -13,7 +13,7 @@ import numpy as np
 
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import EngineError
-from ganstream.engines.feed import is_frame_input
+from ganstream.engines.feed import example_inputs
 from ganstream.engines.loader import load_engine
 from ganstream.engines.variants import Variant, cpu_variants, gpu_variants
 
@@ -31,14 +31,7 @@ class ParityRow:
 
 
 def random_inputs(card: ModelCard, height: int, width: int, batch: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    for spec in card.inputs:
-        if is_frame_input(spec):
-            out.append(rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8))
-        else:
-            out.append(rng.uniform(0.1, 0.9, (batch, 1)).astype(np.float32))
-    return out
+    return example_inputs(card, batch, height, width, seed)
 
 
 def check_parity(

@@ -8,12 +8,15 @@ untiled output up to rounding, so there are no seams to see.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 import numpy.typing as npt
 
 from ganstream.engines.backends.base import BackendEngine
-from ganstream.engines.errors import ShapeError
-from ganstream.engines.feed import is_frame_input
+from ganstream.engines.card import ModelCard
+from ganstream.engines.errors import OptionError, ShapeError
+from ganstream.engines.feed import is_frame_input, is_spatial_input
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -44,14 +47,14 @@ class TiledEngine:
         elif isinstance(tile, tuple):
             th, tw = tile
         else:
-            raise ShapeError(f"tile must be 'auto', an int or (height, width), got {tile!r}")
+            raise OptionError(f"tile must be 'auto', an int or (height, width), got {tile!r}")
         m = lim.multiple_of
         # Tiles must themselves fit the engine: within its limits and a multiple of its alignment.
         self.tile = (max(m, min(th, lim.max_height) // m * m), max(m, min(tw, lim.max_width) // m * m))
         self.overlap = overlap
 
     @property
-    def card(self):  # type: ignore[no-untyped-def]
+    def card(self) -> ModelCard:
         return self.engine.card
 
     @property
@@ -62,12 +65,22 @@ class TiledEngine:
     def precision(self) -> str:
         return self.engine.precision
 
+    pads_input = True
+
+    def size_problem(self, height: int, width: int) -> str | None:
+        """Tiles take any frame at least the model's minimum size."""
+        lim = self.engine.card.limits
+        if height < lim.min_height or width < lim.min_width:
+            return lim.check(height, width)
+        return None
+
     def summary(self) -> str:
         return f"{self.engine.summary()}, tiles {self.tile[1]}x{self.tile[0]} overlap {self.overlap}"
 
     def infer(self, *inputs: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
         specs = self.engine.card.inputs
         frame_idx = [i for i, s in enumerate(specs) if is_frame_input(s)]
+        spatial_idx = [i for i, s in enumerate(specs) if is_spatial_input(s)]
         if len(inputs) != len(specs) or not frame_idx:
             return self.engine.infer(*inputs)  # let the engine report the mismatch
         ref = inputs[frame_idx[0]]
@@ -81,12 +94,16 @@ class TiledEngine:
         out = np.empty((n, h * s, w * s, 3), dtype=np.uint8)
         for y0, y1, ky0, ky1 in tile_spans(h, th, self.overlap):
             for x0, x1, kx0, kx1 in tile_spans(w, tw, self.overlap):
-                part = [x[:, y0:y1, x0:x1] if i in frame_idx else x for i, x in enumerate(inputs)]
+                part = [x[:, y0:y1, x0:x1] if i in spatial_idx else x for i, x in enumerate(inputs)]
                 res = self.engine.infer(*part)
                 out[:, ky0 * s : ky1 * s, kx0 * s : kx1 * s] = res[
                     :, (ky0 - y0) * s : (ky1 - y0) * s, (kx0 - x0) * s : (kx1 - x0) * s
                 ]
         return out
+
+    def infer_many(self, batches: Iterable[tuple[npt.NDArray[np.generic], ...]]) -> Iterator[npt.NDArray[np.uint8]]:
+        for inputs in batches:
+            yield self.infer(*inputs)
 
     def close(self) -> None:
         self.engine.close()

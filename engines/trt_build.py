@@ -21,7 +21,7 @@ from ganstream.engines import artifacts, plan_cache
 from ganstream.engines.calib import Frame, downscale
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import BackendUnavailableError, EngineError, ShapeError
-from ganstream.engines.feed import is_frame_input
+from ganstream.engines.feed import is_spatial_input
 
 log = logging.getLogger(__name__)
 BUILD_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -75,8 +75,9 @@ def _profile_dims(card: ModelCard, shapes: list[tuple[int, int]], max_batch: int
     (hopt, wopt) = padded[0]
     dims: dict[str, tuple[Any, Any, Any]] = {}
     for spec in card.inputs:
-        if is_frame_input(spec):
-            dims[spec.name] = ((1, hmin, wmin, 3), (max_batch, hopt, wopt, 3), (max_batch, hmax, wmax, 3))
+        if is_spatial_input(spec):  # frames and per-pixel inputs such as flows
+            c = spec.shape[3] if isinstance(spec.shape[3], int) else 3
+            dims[spec.name] = ((1, hmin, wmin, c), (max_batch, hopt, wopt, c), (max_batch, hmax, wmax, c))
         else:
             rest = tuple(1 for _ in spec.shape[1:])
             dims[spec.name] = ((1, *rest), (max_batch, *rest), (max_batch, *rest))

@@ -16,10 +16,11 @@ class Variant:
     backend: str
     precision: str
     options: tuple[tuple[str, Any], ...] = ()
+    tag: str = ""  # tells apart two variants of one backend and precision
 
     @property
     def label(self) -> str:
-        return f"{self.backend} {self.precision}"
+        return f"{self.backend} {self.precision}" + (f" {self.tag}" if self.tag else "")
 
 
 def cpu_variants(card: ModelCard, folder: Path) -> tuple[list[Variant], list[str]]:
@@ -70,3 +71,13 @@ def _cpu_bf16(backend: str) -> bool:
     from ganstream.engines.backends.openvino_engine import cpu_supports_bf16 as ov_bf16
 
     return ov_bf16()
+
+
+def prelu_ablation(variants: list[Variant]) -> list[Variant]:
+    """Each OpenVINO variant twice: PReLU slopes rewritten per-channel (default) and as exported."""
+    out: list[Variant] = []
+    for v in variants:
+        out.append(v)
+        if v.backend == "openvino":
+            out.append(Variant(v.backend, v.precision, (*v.options, ("per_channel_prelu", False)), "as-exported"))
+    return out

@@ -14,6 +14,9 @@ class StageChain:
     def __init__(self, stages: Sequence[Stage], stats: RunStats | None = None) -> None:
         self.stages = list(stages)
         self.stats = stats or RunStats()
+        for s in self.stages:
+            # What ran (model, backend, precision) is shown beside each stage in the summary.
+            self.stats.stage_labels[s.name] = str(getattr(s, "label", ""))
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"StageChain: stage names must be unique, got {names}")

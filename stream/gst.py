@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import functools
+import importlib
 import itertools
 import threading
 from typing import Any
 
 from ganstream.stream.errors import MissingDependencyError, PipelineError
 
-_init_lock = threading.Lock()
-_initialised = False
+# PyGObject's first import of a namespace (and its overrides) is not safe to run from two
+# threads at once (several cameras start together), so imports and init happen under one lock.
+_init_lock = threading.RLock()
+_modules: tuple[Any, Any, Any, Any] | None = None
 
 
 def _preload_libgcc_s() -> None:
@@ -49,20 +51,35 @@ def _import() -> tuple[Any, Any, Any, Any]:
 
 def init() -> Any:
     """Initialise GStreamer once and return the `Gst` module."""
-    global _initialised
-    Gst = _import()[0]
-    with _init_lock:
-        if not _initialised:
-            Gst.init(None)
-            _initialised = True
-    return Gst
+    return modules()[0]
 
 
-@functools.cache
 def modules() -> tuple[Any, Any, Any, Any]:
-    """(Gst, GstApp, GstVideo, GLib), initialised. Cached: it is called for every frame."""
+    """(Gst, GstApp, GstVideo, GLib), initialised. Cheap after the first call: it runs per frame."""
+    global _modules
+    if _modules is None:
+        with _init_lock:
+            if _modules is None:
+                mods = _import()
+                mods[0].init(None)
+                _modules = mods
+    return _modules
+
+
+def namespace(name: str, version: str = "1.0") -> Any:
+    """Another GObject-introspection namespace (GstBase, GstPbutils, GstRtspServer), imported under
+    the same lock as GStreamer itself; missing typelibs are one clear line."""
     init()
-    return _import()
+    with _init_lock:
+        try:
+            import gi
+
+            gi.require_version(name, version)
+            return importlib.import_module(f"gi.repository.{name}")
+        except (ImportError, ValueError) as exc:
+            raise MissingDependencyError(
+                f"GStreamer's {name} bindings are not available ({exc}); run `make setup`"
+            ) from None
 
 
 def has_element(factory: str) -> bool:

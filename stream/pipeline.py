@@ -28,8 +28,9 @@ from ganstream.stream.chain import StageChain
 from ganstream.stream.errors import PipelineError, SourceError
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.frame_queue import FrameQueue
-from ganstream.stream.gst import make, modules, parse_bin
+from ganstream.stream.gst import make, modules, namespace, parse_bin
 from ganstream.stream.health import SourceHealth, SourceState
+from ganstream.stream.profiles import get_profile
 from ganstream.stream.reconnect import ReconnectOptions
 from ganstream.stream.secrets import Credentials
 from ganstream.stream.sinks import SinkBranch
@@ -52,6 +53,7 @@ class RunOptions:
     lossless: bool = False
     queue_size: int | None = None  # frames waiting before the stages; default 1 (low latency), 2 or 4
     stop_timeout_s: float = 10.0  # how long a stop waits for sinks to finalise
+    profile: str = "cpu"  # platform element choices (ganstream.stream.profiles)
     source: SourceOptions = field(default_factory=SourceOptions)
     # RTSP sources run under a supervisor that reconnects them (see docs/reliability.md)
     reconnect: ReconnectOptions = field(default_factory=ReconnectOptions)
@@ -84,12 +86,7 @@ def _no_async_preroll(_bin: Any, _sub: Any, element: Any) -> None:
 
 
 def _gst_base() -> Any:
-    import gi
-
-    gi.require_version("GstBase", "1.0")
-    from gi.repository import GstBase
-
-    return GstBase
+    return namespace("GstBase")
 
 
 class Pipeline:
@@ -215,6 +212,9 @@ class Pipeline:
         # hold the pipeline in preroll waiting for it (that would deadlock the start).
         self._pipeline.connect("deep-element-added", _no_async_preroll)
         live = self.source.is_live
+        profile = get_profile(self.options.profile)
+        profile.require()
+        profile.prefer_decoders()
         qsize = self.options.queue_size or (1 if self.options.low_latency else 2 if self.realtime else 4)
         self._queue = FrameQueue(qsize, leaky=self.realtime)
         tap = InputTap(self._queue, self.stats, on_discont=self.health.count_decoder_error)
@@ -225,7 +225,8 @@ class Pipeline:
         # Video: decoded frames -> RGB -> appsink
         # A file in realtime mode is paced to its frame rate, as a camera would be.
         pace = "clocksync ! " if self.realtime and not live else ""
-        video_in = parse_bin(f"queue ! videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB")
+        to_rgb = f"videoconvert n-threads=0 ! {pace}capsfilter caps=video/x-raw,format=RGB"
+        video_in = parse_bin(f"queue ! {profile.to_system_memory()}{to_rgb}")
         video_in.set_name("bridge-in")
         appsink = make("appsink", "bridge-sink", emit_signals=True, sync=False, max_buffers=1, drop=False)
         appsink.connect("new-sample", tap.on_new_sample)
@@ -276,6 +277,7 @@ class Pipeline:
             low_latency=self.options.low_latency,
             live=live,
             credentials=self.options.restream_credentials,
+            h264_encoder=get_profile(self.options.profile).encoder,
         )
         appsrc = make("appsrc", "bridge-src", format=Gst.Format.TIME, is_live=live, do_timestamp=False, block=True)
         appsrc.set_property("max-buffers", 4)
@@ -396,6 +398,7 @@ class Pipeline:
             stopper.join(self.options.stop_timeout_s)
             if stopper.is_alive():
                 log.warning("pipeline did not shut down within %.0f s; leaving it", self.options.stop_timeout_s)
+        self.source.release()  # the decoder's handlers and on_pad form a cycle that would keep the pipeline
         self.health.set_state(SourceState.ENDED)
         if self.sink is not None:
             self.sink.close()

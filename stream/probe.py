@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from ganstream.stream.errors import SourceError
-from ganstream.stream.gst import init
+from ganstream.stream.gst import init, namespace
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,7 @@ class MediaInfo:
 
 
 def _pbutils() -> Any:
-    import gi
-
-    gi.require_version("GstPbutils", "1.0")
-    from gi.repository import GstPbutils
-
-    return GstPbutils
+    return namespace("GstPbutils")
 
 
 def probe_file(path: str, timeout_s: float = 10.0) -> MediaInfo:

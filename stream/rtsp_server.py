@@ -10,24 +10,14 @@ import logging
 import threading
 from typing import Any
 
-from ganstream.stream.errors import MissingDependencyError, SinkError
-from ganstream.stream.gst import init
+from ganstream.stream.errors import SinkError
+from ganstream.stream.gst import modules, namespace
 
 log = logging.getLogger(__name__)
 
 
 def _rtsp_modules() -> tuple[Any, Any]:
-    init()
-    try:
-        import gi
-
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import GLib, GstRtspServer
-    except (ImportError, ValueError) as exc:
-        raise MissingDependencyError(
-            f"GstRtspServer is not available ({exc}); install gir1.2-gst-rtsp-server-1.0 (`make setup`)"
-        ) from None
-    return GstRtspServer, GLib
+    return namespace("GstRtspServer"), modules()[3]
 
 
 class RtspServer:

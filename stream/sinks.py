@@ -46,11 +46,13 @@ class SinkBranch:
         low_latency: bool = False,
         live: bool = False,
         credentials: Credentials | None = None,
+        h264_encoder: str = "",
     ) -> None:
         self.spec = spec
         self.lossless = lossless
         self.low_latency = low_latency
         self.live = live
+        self.h264_encoder = h264_encoder  # a profile's raw -> H.264 fragment; "" = x264enc
         self.server: RtspServer | None = None
         self.url: str | None = None  # where an RTSP restream can be read
         self._pipeline: Any = None
@@ -108,6 +110,8 @@ class SinkBranch:
         self._mux.link(sink)
         if self.lossless:
             enc = "videoconvert ! video/x-raw,format=BGRx ! avenc_ffv1"
+        elif self.h264_encoder:
+            enc = f"{self.h264_encoder} ! h264parse ! video/x-h264,stream-format=avc"
         else:
             enc = (
                 "videoconvert n-threads=0 ! video/x-raw,format=I420 ! "

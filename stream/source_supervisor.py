@@ -24,6 +24,7 @@ from ganstream.stream.errors import SourceError
 from ganstream.stream.frame_queue import QueueClosed
 from ganstream.stream.gst import make, modules, parse_bin
 from ganstream.stream.health import SourceHealth, SourceState
+from ganstream.stream.heap import release_free_heap
 from ganstream.stream.reconnect import Backoff, ReconnectOptions
 from ganstream.stream.sources import SourceBranch, SourceOptions
 from ganstream.stream.uri import SourceSpec, redact
@@ -192,7 +193,7 @@ class SourceSupervisor:
 
     def _teardown(self) -> None:
         pipe, self._pipe = self._pipe, None
-        self._branch = None
+        branch, self._branch = self._branch, None
         self._generation += 1  # frames still in flight from the old pipeline are refused
         if pipe is None:
             return
@@ -208,6 +209,11 @@ class SourceSupervisor:
                 self.health.name,
                 self.options.teardown_timeout_s,
             )
+        if branch is not None:
+            branch.release()  # breaks the branch <-> pipeline cycle so the old connection is freed
+        if not stopper.is_alive():
+            del pipe  # the last reference: the old connection's elements and buffers go now
+            release_free_heap()  # and their pages go back to the OS (see stream/heap.py)
 
 
 def is_decoder(element: Any) -> bool:

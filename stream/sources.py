@@ -72,6 +72,12 @@ class SourceBranch:
             self._build_uri(pipeline)
         elif kind == "images":
             self._build_images(pipeline)
+        elif kind == "csi":
+            # A Jetson CSI camera: NVMM frames; the jetson profile's nvvidconv brings them to system memory.
+            src = make("nvarguscamerasrc", "source", sensor_id=int(self.spec.location))
+            pipeline.add(src)
+            self.roots.append(src)
+            self._pad(src.get_static_pad("src"), "video")
         elif kind == "v4l2":
             src = make("v4l2src", "source", device=self.spec.location)
             self._decode(pipeline, src)
@@ -177,6 +183,16 @@ class SourceBranch:
         if not self._video_seen:
             self.failure = SourceError(f"source '{self.spec}': has no video stream GStreamer can decode")
 
+    def release(self) -> None:
+        """Drop the references into the pipeline once it is stopped.
+
+        The decoder's signal handlers hold this object (C-side closures the Python collector
+        cannot see), and `on_pad` usually closes over the pipeline: left in place, that cycle
+        keeps every torn-down pipeline, its elements and wrappers alive for good.
+        """
+        self._on_pad = None
+        self.roots.clear()
+
     def _pad(self, pad: Any, kind: str) -> None:
-        assert self._on_pad is not None
-        self._on_pad(pad, kind)
+        if self._on_pad is not None:  # None once released: a late pad from a pipeline being stopped
+            self._on_pad(pad, kind)

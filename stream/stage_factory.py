@@ -21,7 +21,12 @@ from ganstream.stream.stages.enhance import EnhanceStage
 
 log = logging.getLogger(__name__)
 
-CLASSICAL: dict[str, str] = {**dict.fromkeys(RESAMPLE_METHODS, "sr"), "nlmeans": "restore", "blend": "interp"}
+CLASSICAL: dict[str, str] = {
+    **dict.fromkeys(RESAMPLE_METHODS, "sr"),
+    "nlmeans": "restore",
+    "blend": "interp",
+    "flow": "interp",
+}
 BACKENDS = ("auto", "openvino", "ort", "torch", "trt")
 
 
@@ -126,10 +131,12 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
     if factor is None and req.fps is None:
         factor = 2
     if name is None:
-        name = "interp" if "interp" in installed else "blend"
+        name = "interp" if "interp" in installed else "flow"
     synth: Any
     if name == "blend":
         synth = interp_mod.BlendSynth()
+    elif name == "flow":
+        synth = interp_mod.FlowSynth()
     else:
         synth = interp_mod.synth_for_engine(_load_engine(name, req.backend, req.precision))
     stage: Stage = interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)

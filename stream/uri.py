@@ -65,10 +65,12 @@ class SourceSpec:
     def is_live(self) -> bool:
         if self.kind == "test":
             return self.options.get("live", "0") in ("1", "true", "yes")
-        return self.kind in ("rtsp", "v4l2")
+        return self.kind in ("rtsp", "v4l2", "csi")
 
     def __str__(self) -> str:
-        return redact(f"test:{self.location}" if self.kind == "test" else self.location)
+        if self.kind in ("test", "csi"):
+            return f"{self.kind}:{self.location}"
+        return redact(self.location)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,11 @@ def parse_source(spec: str) -> SourceSpec:
         if not parts.hostname:
             raise SourceError(f"source '{redact(spec)}': an RTSP URI needs a host, e.g. rtsp://camera:554/stream")
         return SourceSpec("rtsp", spec)
+    if spec.startswith("csi:"):
+        sensor = spec[len("csi:") :] or "0"
+        if not sensor.isdigit():
+            raise SourceError(f"source '{spec}': expected csi:N with N the camera's sensor id, e.g. csi:0")
+        return SourceSpec("csi", sensor)
     if spec.startswith("v4l2:"):
         device = spec[len("v4l2:") :] or "/dev/video0"
         if not device.startswith("/dev/"):

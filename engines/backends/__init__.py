@@ -17,6 +17,7 @@ BACKENDS: dict[str, str] = {
     "torch": "ganstream.engines.backends.torch_engine",
     "openvino": "ganstream.engines.backends.openvino_engine",
     "ort": "ganstream.engines.backends.ort_engine",
+    "triton": "ganstream.engines.triton.backend",  # remote: never picked by `auto`
 }
 # `auto` tries these in order: the fastest GPU path first, the portable reference last.
 AUTO_ORDER: tuple[str, ...] = ("trt", "torch", "openvino", "ort")

@@ -19,6 +19,8 @@ class BackendEngine(ABC):
     """Base of the concrete engines: subclasses implement `_run` on prepared (padded) inputs."""
 
     backend: str = ""
+    # infer pads frames to the card's multiple_of itself: callers need not check alignment.
+    pads_input: bool = True
 
     def __init__(self, card: ModelCard, folder: Path, precision: str) -> None:
         self.card = card
@@ -41,6 +43,13 @@ class BackendEngine(ABC):
         """
         for inputs in batches:
             yield self.infer(*inputs)
+
+    def size_problem(self, height: int, width: int) -> str | None:
+        """None if frames of this size can be run, else a sentence saying why not."""
+        lim = self.card.limits
+        if lim.min_height <= height <= lim.max_height and lim.min_width <= width <= lim.max_width:
+            return None
+        return lim.check(height, width)
 
     @abstractmethod
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]: ...

@@ -19,8 +19,8 @@ from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.backends.ort_engine import cpu_threads
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
-from ganstream.engines.feed import Array
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
+from ganstream.engines.feed import Array, example_inputs, prepare
 
 PRECISIONS = ("fp32", "bf16", "int8")
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
@@ -58,6 +58,32 @@ def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | N
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
+def rewrite_prelu_slopes(model: Any) -> int:
+    """Give PReLU slopes the explicit per-channel shape (1, C, 1, 1); returns how many changed.
+
+    torch's TorchScript ONNX exporter writes a PReLU slope as (C, 1, 1). The CPU plugin then
+    treats the PReLU as a generic broadcast Eltwise: it cannot fuse it into the preceding
+    convolution and reorders the tensor layout around it, twice per layer. As (1, C, 1, 1) it is
+    fused as a per-channel post-op, which on the compact SR net saves 20-25% (fp32, bf16 and
+    int8 alike) with identical output.
+    """
+    from openvino import opset13
+
+    changed = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "PRelu":
+            continue
+        slope = op.input_value(1).get_node()
+        if slope.get_type_name() != "Constant" or op.input_value(0).get_partial_shape().rank.get_length() != 4:
+            continue
+        shape = list(slope.get_output_shape(0))
+        if len(shape) == 3 and shape[1:] == [1, 1]:
+            data = slope.get_data().reshape(1, shape[0], 1, 1)
+            op.input(1).replace_source_output(opset13.constant(data).output(0))
+            changed += 1
+    return changed
+
+
 def create(card: ModelCard, folder: Path, precision: str, **options: Any) -> OpenVinoEngine:
     return OpenVinoEngine(card, folder, precision, **options)
 
@@ -72,13 +98,14 @@ class OpenVinoEngine(BackendEngine):
         precision: str = "bf16",
         threads: int | None = None,
         shapes: list[tuple[int, int]] | None = None,
-        batch: int = 1,
+        max_batch: int = 1,
+        per_channel_prelu: bool = True,
         **_: Any,
     ) -> None:
         import openvino as ov
 
         if precision not in PRECISIONS:
-            raise ModelCardError(f"openvino backend runs {', '.join(PRECISIONS)}, not {precision!r}")
+            raise OptionError(f"openvino backend runs {', '.join(PRECISIONS)}, not {precision!r}")
         bf16 = cpu_supports_bf16()
         if precision == "bf16" and not bf16:
             raise BackendUnavailableError("openvino backend: this CPU has no native bf16 (AMX / AVX512-BF16); use fp32")
@@ -89,6 +116,8 @@ class OpenVinoEngine(BackendEngine):
             self.model = self.core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises untyped RuntimeErrors for a bad graph
             raise ModelCardError(f"model '{card.name}': {path} is not a loadable ONNX graph ({exc})") from None
+        if per_channel_prelu:  # off only to measure what the rewrite is worth
+            rewrite_prelu_slopes(self.model)
         # int8 layers run in int8 either way; the hint sets the precision of everything else.
         hint = _HINTS.get(precision, "bf16" if bf16 else "f32")
         self.config = {
@@ -98,8 +127,9 @@ class OpenVinoEngine(BackendEngine):
         }
         self.device = f"cpu ({hint})"
         self._requests: dict[tuple[tuple[int, ...], ...], Any] = {}
-        for h, w in shapes or []:
-            self._request({s.name: np.zeros((batch, h, w, 3), np.uint8) for s in card.inputs if len(s.shape) == 4})
+        for h, w in shapes or []:  # compile now, not on the first frame of a stream
+            warm = example_inputs(card, max_batch, h, w)
+            self._request(prepare(card, warm, where="openvino shapes").feeds)
 
     def _request(self, feeds: dict[str, Array]) -> Any:
         key = tuple(tuple(a.shape) for a in feeds.values())

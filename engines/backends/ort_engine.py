@@ -19,7 +19,7 @@ import numpy.typing as npt
 from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
 from ganstream.engines.feed import Array
 
 PRECISIONS = ("fp32", "int8")
@@ -72,7 +72,7 @@ class OrtEngine(BackendEngine):
         import onnxruntime as ort
 
         if precision not in PRECISIONS:
-            raise ModelCardError(f"ort backend runs {' or '.join(PRECISIONS)}, not {precision!r}")
+            raise OptionError(f"ort backend runs {' or '.join(PRECISIONS)}, not {precision!r}")
         super().__init__(card, folder, precision)
         path = artifacts.require(card, folder, "onnx", int8=precision == "int8")
         opts = ort.SessionOptions()

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.card import ModelCard
-from ganstream.engines.errors import BackendUnavailableError, ModelCardError
+from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
 from ganstream.engines.feed import Array, is_frame_input
 
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -35,6 +35,8 @@ def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], f
             return f"{mod} is not installed (pip install 'ganstream[train]')"
     if card.artifact("safetensors") is None or not card.arch:
         return "the model has no safetensors weights with an arch in its card"
+    if len(card.inputs) != 1:
+        return "the torch backend runs single-frame models (sr, restore); this one takes several inputs"
     wants_cuda = str(options.get("device", "cuda" if for_auto else "cpu")).startswith("cuda")
     if wants_cuda:
         if not nvidia_gpu_present():
@@ -82,7 +84,7 @@ class TorchEngine(BackendEngine):
         from ganstream.engines.archs import build_generator
 
         if precision not in PRECISIONS:
-            raise ModelCardError(f"torch backend runs {', '.join(PRECISIONS)}, not {precision!r}")
+            raise OptionError(f"torch backend runs {', '.join(PRECISIONS)}, not {precision!r}")
         super().__init__(card, folder, precision)
         self.torch = torch
         self.dev = torch.device(device)
@@ -114,6 +116,7 @@ class TorchEngine(BackendEngine):
         self.frame_names = [s.name for s in card.inputs if is_frame_input(s)]
         self.use_graphs = cuda and cuda_graphs and len(card.inputs) == 1
         self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
+        self._pinned: dict[tuple[str, tuple[int, ...]], Any] = {}
         self.device = str(self.dev) + (" (cuda graphs)" if self.use_graphs else "")
         if cuda:
             torch.backends.cudnn.benchmark = True
@@ -145,7 +148,11 @@ class TorchEngine(BackendEngine):
         return entry
 
     def run_tensor(self, x: Any) -> Any:
-        """Device-resident path: uint8 NHWC tensor on this engine's device in, the same out."""
+        """Device-resident path: uint8 NHWC tensor on this engine's device in, the same out.
+
+        With CUDA graphs the returned tensor is the graph's static output buffer: it is
+        overwritten by the next call, so copy it (or consume it) before calling again.
+        """
         torch = self.torch
         if self.use_graphs:
             graph, static_in, static_out = self._graph_for(tuple(x.shape))
@@ -155,22 +162,31 @@ class TorchEngine(BackendEngine):
         with torch.inference_mode():
             return self.forward(x)
 
+    def _staging(self, role: str, shape: tuple[int, ...]) -> Any:
+        """A pinned host buffer reused for every frame of one shape (allocating pinned memory is slow)."""
+        key = (role, shape)
+        buf = self._pinned.get(key)
+        if buf is None:
+            buf = self._pinned[key] = self.torch.empty(shape, dtype=self.torch.uint8, pin_memory=True)
+        return buf
+
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
         torch = self.torch
-        tensors = [torch.from_numpy(feeds[n]) for n in self.frame_names]
-        if len(tensors) != 1:
-            raise ModelCardError(f"torch backend runs single-input models; '{self.card.name}' takes {len(tensors)}")
-        x = tensors[0]
-        if self.dev.type == "cuda":
-            x = x.pin_memory().to(self.dev, non_blocking=True)
-            out = self.run_tensor(x)
-            host = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
-            host.copy_(out, non_blocking=True)
-            torch.cuda.current_stream().synchronize()
-            return np.asarray(host.numpy())
-        return np.ascontiguousarray(self.run_tensor(x).numpy())
+        arrays = [feeds[n] for n in self.frame_names]
+        if len(arrays) != 1:
+            raise OptionError(f"torch backend runs single-input models; '{self.card.name}' takes {len(arrays)}")
+        if self.dev.type != "cuda":
+            return np.ascontiguousarray(self.run_tensor(torch.from_numpy(arrays[0])).numpy())
+        host_in = self._staging("in", arrays[0].shape)
+        np.copyto(host_in.numpy(), arrays[0])
+        out = self.run_tensor(host_in.to(self.dev, non_blocking=True))
+        host_out = self._staging("out", tuple(out.shape))
+        host_out.copy_(out, non_blocking=True)
+        torch.cuda.current_stream().synchronize()
+        return np.array(host_out.numpy(), copy=True)  # the staging buffer is reused by the next call
 
     def close(self) -> None:
         self._graphs.clear()
+        self._pinned.clear()
         self.__dict__.pop("net", None)
         super().close()

@@ -29,9 +29,12 @@ from ganstream.engines.errors import IncompatibleEngineError, ModelCardError
 from ganstream.engines.feed import Array, prepare
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], for_auto: bool = False) -> str | None:
+    if not str(options.get("device", "cuda")).startswith("cuda"):
+        return f"TensorRT runs on CUDA devices, not {options['device']!r}"
     for mod in ("tensorrt", "pycuda"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not installed (pip install 'ganstream[gpu]')"
@@ -66,6 +69,10 @@ def create(
     if card.artifact("plan") is None:
         folder = build_plan(card, folder, precision, list(shapes or []), max_batch, calib_frames, index)
         card = ModelCard.load(folder)
+    elif precision != card.precision:
+        raise ModelCardError(
+            f"plan '{card.name}' in {folder} is {card.precision}, not {precision}; build a {precision} one"
+        )
     return TrtEngine(card, folder, device_index=index)
 
 

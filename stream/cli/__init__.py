@@ -20,9 +20,13 @@ from ganstream.stream.errors import GanstreamError
 COMMAND_MODULES: tuple[str, ...] = (
     # one line per command module; keep them sorted by package
     "ganstream.engines.cli",
+    "ganstream.stream.cli.gst_cmd",
     "ganstream.stream.cli.run_cmd",
     "ganstream.stream.cli.bench_cmd",
+    "ganstream.stream.cli.config_cmd",
+    "ganstream.stream.cli.serve_cmd",
     "ganstream.training.cli",
+    "ganstream.training.interp.cli",
 )
 
 

@@ -10,8 +10,15 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmarks (figures and ratios against a baseline measured in the same run)")
     p.add_argument(
-        "what", nargs="?", default="bridge", choices=("bridge",), help="bridge: the Python bridge's overhead"
+        "what",
+        nargs="?",
+        default="bridge",
+        choices=("bridge", "serve"),
+        help="bridge: the Python bridge's overhead; serve: cross-stream batching against per-frame engine calls",
     )
+    p.add_argument("--streams", default="1,4,8,16", help="serve: camera counts to run")
+    p.add_argument("--model", default="sr2x", help="serve: sr model (default sr2x; a random tiny one if not installed)")
+    p.add_argument("--backend", default="auto", help="serve: engine backend")
     p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p")
     p.add_argument("--frames", type=int, default=300, help="frames per run at 360p (fewer at larger sizes)")
     p.add_argument("--repeats", type=int, default=3, help="runs per pipeline; the best is kept")
@@ -19,6 +26,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "serve":
+        return run_serve(args)
     from ganstream.stream.bench import SIZES, bench_bridge, format_results
 
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -34,3 +43,23 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ganstream.stream.service.bench import HEADER, bench_serve, engine_batch_gain, format_row, open_bench_engine
+
+    streams = [int(s) for s in args.streams.split(",") if s.strip()]
+    engine, note = open_bench_engine(args.model, args.backend)
+    print(f"serve benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs; {engine.summary()}{note}")
+    try:
+        single, batched = engine_batch_gain(engine, 8)
+        print(
+            f"engine alone at 320x180: {single:.1f} ms/frame in single calls, {batched:.1f} ms/frame in a batch of 8 "
+            f"(ratio {single / batched:.2f}: the ceiling for batching's gain)",
+            flush=True,
+        )
+        print(HEADER, flush=True)
+        bench_serve(engine, streams, on_result=lambda r: print(format_row(r), flush=True))
+    finally:
+        engine.close()
+    return 0

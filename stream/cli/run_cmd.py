@@ -15,6 +15,7 @@ from typing import Any
 
 from ganstream.stream.cli import reliability_args
 from ganstream.stream.errors import ConfigError
+from ganstream.stream.profiles import PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ CONFIG_KEYS = {
     "latency", "lossless", "audio", "passthrough", "rtsp_transport", "rtsp_latency", "images_fps", "duration",
 }  # fmt: skip
 CONFIG_KEYS |= reliability_args.CONFIG_KEYS
+CONFIG_KEYS |= {"profile"}
 
 
 def _fraction(value: str) -> Fraction:
@@ -70,6 +72,13 @@ def register(sub: Any) -> None:
         "--precision",
         choices=("fp32", "fp16", "bf16", "int8"),
         help="inference precision (default: the backend's best)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        help="platform elements: cpu (default), jetson (nvv4l2decoder/nvvidconv/nvv4l2h264enc, trt), "
+        "jetson-nano (no hardware encoder: x264enc), nvidia (nvh264dec/cudadownload/cudaupload/nvh264enc, trt); "
+        "see docs/jetson.md",
     )
     mode = p.add_argument_group("timing")
     mode.add_argument(
@@ -145,6 +154,7 @@ def _merged(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from ganstream.stream.pipeline import Pipeline, RunOptions
     from ganstream.stream.probe import probe_file
+    from ganstream.stream.profiles import get_profile
     from ganstream.stream.progress import FileProgress, LiveStatus
     from ganstream.stream.secrets import install_log_redaction
     from ganstream.stream.sources import SourceOptions
@@ -156,19 +166,24 @@ def run(args: argparse.Namespace) -> int:
     install_log_redaction(secrets=rel.secrets)
     source = parse_source(str(o.get("source") or SAMPLE_CLIP))
     info = probe_file(source.location) if source.kind == "file" else None
+    profile = get_profile(o.get("profile", "cpu"))
+    profile.require()  # one line naming what is missing, before any model is loaded
+    if source.kind == "csi" and not profile.camera:
+        raise ConfigError(f"source '{source}': CSI cameras need --profile jetson (nvarguscamerasrc, nvvidconv)")
     request = ChainRequest(
         restore=bool(o.get("restore")),
         sr=o.get("sr"),
         interpolate=o.get("interpolate"),
         fps=o.get("fps"),
         models=tuple(o.get("model") or ()),
-        backend=o.get("backend", "auto"),
+        backend=o.get("backend", profile.backend),
         precision=o.get("precision"),
     )
     if request.empty and not o.get("passthrough"):
         request.sr = 2  # the default chain
     stages = [] if o.get("passthrough") else build_stages(request)
     options = RunOptions(
+        profile=profile.name,
         realtime=o.get("realtime"),
         low_latency=o.get("latency") == "low",
         audio=o.get("audio", True),
@@ -210,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if pipeline.sink_url:
         print(f"ganstream: restreamed at {pipeline.sink_url}", file=sys.stderr)
     print(stats.summary())
+    print("\n".join(line for s in stages if (line := getattr(s, "summary_line", lambda: "")())))
     if args.summary_json:
         args.summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
     return 130 if interrupted["count"] else 0

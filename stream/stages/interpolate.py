@@ -38,8 +38,11 @@ from ganstream.stream.stages.interp_rules import (
     nearest_frame_choice,
     thumbnail,
 )
+from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BlendSynth", "FlowSynth", "InterpolateStage", "NetSynth", "Synthesizer", "synth_for_engine"]
 
 
 @runtime_checkable
@@ -68,8 +71,6 @@ class BlendSynth:
 
 def synth_for_engine(engine: Any) -> Synthesizer:
     """The synthesizer that runs an installed interp model (its card's task must be interp)."""
-    from ganstream.stream.stages.interp_synth import NetSynth
-
     return NetSynth(engine)
 
 
@@ -179,6 +180,15 @@ class InterpolateStage:
             "synth_ms_per_pair": round(self.synth_ms, 2),
             **self.counts,
         }
+
+    def summary_line(self) -> str:
+        """One line for the run summary: the latency this stage adds and what it did."""
+        c = self.counts
+        return (
+            f"  interpolate {self.synth.name} {self.report()['mode']}: added latency {self.added_latency_ms:.1f} ms "
+            f"(one source interval {self._source_interval / 1e6:.1f} ms + synthesis {self.synth_ms:.1f} ms); "
+            f"{c['interpolated']} made, {c['scene_cut']} scene cuts and {c['static']} static pairs duplicated"
+        )
 
     # -- internals -----------------------------------------------------------------------------
     def _start(self, frame: Frame) -> list[Frame]:

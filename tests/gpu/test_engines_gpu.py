@@ -57,10 +57,10 @@ def test_auto_picks_a_gpu_backend(model_dir: Path) -> None:
 @pytest.mark.gpu
 @pytest.mark.trt
 @needs_trt
-def test_trt_plan_builds_caches_and_matches_reference(model_dir: Path, tmp_path: Path) -> None:
-    import os
-
-    os.environ["GANSTREAM_CACHE"] = str(tmp_path / "cache")
+def test_trt_plan_builds_caches_and_matches_reference(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GANSTREAM_CACHE", str(tmp_path / "cache"))
     x = frames(1)
     ref = load_engine(model_dir, backend="ort").infer(x)
     eng = load_engine(model_dir, backend="trt", precision="fp16", shapes=[(90, 160)])

@@ -38,6 +38,8 @@ BAD_INPUTS = [
     (["--model", "nosuchmodel"], "unknown model 'nosuchmodel'"),
     (["--sink", "out.avi"], "unsupported output type"),
     (["--config", "missing.toml"], "no such file"),
+    (["--source", "csi:0"], "need --profile jetson"),
+    (["--source", "csi:0", "--profile", "jetson"], "profile 'jetson' needs GStreamer elements missing here"),
 ]
 
 

@@ -119,8 +119,30 @@ def test_auto_tiling_runs_frames_beyond_the_limits(model_dir: Path, tmp_path: Pa
     card.limits = ShapeLimits(max_height=48, max_width=48)
     card.save(folder)
     x = frames(1, 100, 80, seed=8)
+    plain = load_engine(folder, backend="ort")
+    assert plain.size_problem(100, 80) is not None and plain.size_problem(48, 40) is None
     with pytest.raises(ShapeError, match="tile"):
-        load_engine(folder, backend="ort").infer(x)
-    out = load_engine(folder, backend="ort", tile="auto").infer(x)
+        plain.infer(x)
+    tiled = load_engine(folder, backend="ort", tile="auto")
+    assert tiled.size_problem(100, 80) is None and tiled.size_problem(8, 8) is not None
+    out = tiled.infer(x)
     ref = load_engine(model_dir, backend="ort").infer(x)
     assert diff(out, ref).max() <= 1
+
+
+def test_per_channel_prelu_rewrite_keeps_the_output(model_dir: Path) -> None:
+    import openvino as ov
+
+    from ganstream.engines.backends.openvino_engine import rewrite_prelu_slopes
+
+    core = ov.Core()
+    x = frames(1, 24, 32, seed=9)
+    outs = []
+    for rewrite in (False, True):
+        model = core.read_model(str(model_dir / "model.onnx"))
+        if rewrite:
+            assert rewrite_prelu_slopes(model) == SMALL_ARCH["params"]["num_conv"] + 1  # type: ignore[index]
+            assert rewrite_prelu_slopes(model) == 0  # already per-channel: nothing left to change
+        compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        outs.append(np.array(compiled({"input": x})[0]))
+    assert diff(outs[0], outs[1]).max() <= 1

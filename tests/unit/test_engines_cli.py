@@ -62,3 +62,36 @@ def test_bench_prints_ratio_to_ort(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_shape_is_rejected() -> None:
     with pytest.raises(SystemExit):
         main(["engines", "bench", "small-sr2x", "--shape", "720p"])
+
+
+def test_build_int8_from_the_command_line(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("nncf", reason="int8 quantization needs nncf (the int8 extra)")
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        cv2.imwrite(str(images / f"{i}.png"), cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), np.uint8), (5, 5), 1))
+    model = tmp_path / "m" / "small-sr2x"
+    shutil.copytree(store / "small-sr2x", model)
+    args = ["engines", "build", str(model), "--precision", "int8", "--target", "openvino", "--calib", str(images)]
+    assert main(args) == 0
+    assert "drop" in capsys.readouterr().out
+    assert main(["engines", "show", str(model)]) == 0
+    assert "model.int8.onnx" in capsys.readouterr().out
+    assert main(["engines", "build", str(model), "--precision", "fp16", "--target", "openvino"]) == 0
+    assert "nothing to build" in capsys.readouterr().out
+
+
+def test_gpu_bench_without_a_gpu_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    from ganstream.engines.backends.torch_engine import nvidia_gpu_present
+
+    if nvidia_gpu_present():
+        pytest.skip("this machine has a GPU: tests/gpu covers it")
+    assert main(["engines", "bench", "small-sr2x", "--backend", "gpu", "--shape", "32x24"]) == 0
+    out = capsys.readouterr().out
+    assert "no GPU backend can run here" in out and "torch fp16: no NVIDIA GPU here" in out

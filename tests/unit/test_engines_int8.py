@@ -59,6 +59,21 @@ def test_read_frames_from_images_and_errors(image_dir: Path, tmp_path: Path) -> 
         read_frames(tmp_path)
 
 
+def test_read_frames_from_a_video_clip(tmp_path: Path) -> None:
+    import cv2
+
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
+    for i in range(12):
+        writer.write(np.ascontiguousarray(scene(i)[:, :, ::-1]))
+    writer.release()
+    frames = read_frames(clip, count=4)
+    assert len(frames) == 4 and frames[0].shape == (64, 96, 3)
+    # Spread over the clip, RGB order: each matches the scene written at its position.
+    for got, index in zip(frames, (0, 3, 7, 11), strict=True):
+        assert psnr(got, scene(index)) > 25.0
+
+
 def test_build_int8_records_quality_and_runs_on_both_runtimes(model_dir: Path, image_dir: Path) -> None:
     frames = read_frames(image_dir, count=8)
     folder = build_int8(ModelCard.load(model_dir), model_dir, frames[:5], frames[5:], "test images")

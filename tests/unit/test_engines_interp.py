@@ -83,3 +83,60 @@ def test_interp_input_errors(interp_dir: Path) -> None:
         eng.infer(a, a)
     with pytest.raises(ShapeError, match="batch"):
         eng.infer(a, a, np.array([0.5, 0.5], np.float32))
+
+
+def flow_graph(path: Path) -> None:
+    """out = clip(frame0 + flow[..., :1]): a per-pixel float input that must follow the frame."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["frame0"], ["a"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["flow", "starts", "ends", "axes"], ["fx"]),
+        helper.make_node("Add", ["a", "fx"], ["s"]),
+        helper.make_node("Clip", ["s", "lo", "hi"], ["c"]),
+        helper.make_node("Round", ["c"], ["r"]),
+        helper.make_node("Cast", ["r"], ["output"], to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "flowadd",
+        [
+            helper.make_tensor_value_info("frame0", TensorProto.UINT8, ["N", "H", "W", 3]),
+            helper.make_tensor_value_info("flow", TensorProto.FLOAT, ["N", "H", "W", 2]),
+        ],
+        [helper.make_tensor_value_info("output", TensorProto.UINT8, ["N", "H", "W", 3])],
+        [
+            helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+            helper.make_tensor("ends", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("axes", TensorProto.INT64, [1], [3]),
+            helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("hi", TensorProto.FLOAT, [], [255.0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_per_pixel_side_inputs_are_padded_and_tiled_with_the_frames(tmp_path: Path) -> None:
+    from ganstream.engines.card import ShapeLimits
+
+    folder = tmp_path / "flowadd"
+    folder.mkdir()
+    flow_graph(folder / "model.onnx")
+    ModelCard(
+        name="flowadd",
+        task="restore",
+        inputs=[TensorSpec("frame0"), TensorSpec("flow", "float32", ("N", "H", "W", 2))],
+        limits=ShapeLimits(multiple_of=8),
+        artifacts={"model.onnx": sha256_file(folder / "model.onnx")},
+    ).save(folder)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 200, (1, 30, 45, 3), dtype=np.uint8)
+    flow = rng.normal(0, 10, (1, 30, 45, 2)).astype(np.float32)
+    want = np.clip(frame + np.round(flow[..., :1]), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(load_engine(folder, backend="ort").infer(frame, flow), want)
+    tiled = load_engine(folder, backend="ort", tile=16, tile_overlap=2).infer(frame, flow)
+    np.testing.assert_array_equal(tiled, want)
+    with pytest.raises(ShapeError, match="flow"):
+        load_engine(folder, backend="ort").infer(frame, flow[:, :20])

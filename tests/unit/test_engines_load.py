@@ -144,3 +144,43 @@ def test_loading_with_ort_does_not_import_torch(model_dir: Path) -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_search_order_env_then_user_dir_and_unreadable_cards(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganstream.engines.store import resolve_model, search_path
+
+    env_a, env_b, xdg = tmp_path / "a", tmp_path / "b", tmp_path / "xdg"
+    user = xdg / "ganstream" / "models"
+    _copy_model(model_dir, env_b / "small-sr2x")
+    _copy_model(model_dir, user / "small-sr2x")
+    _copy_model(model_dir, user / "user-only")
+    (env_a / "broken").mkdir(parents=True)
+    (env_a / "broken" / "card.json").write_text("{not json")
+    monkeypatch.setenv("GANSTREAM_MODELS", f"{env_a}:{env_b}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg))
+    assert search_path()[:3] == [env_a, env_b, user]
+    assert resolve_model("small-sr2x") == env_b / "small-sr2x"  # the first folder on the path wins
+    assert resolve_model("user-only") == user / "user-only"
+    found = {m.name: m for m in list_models()}
+    assert found["small-sr2x"].folder == env_b / "small-sr2x"
+    assert found["broken"].card is None and "not a valid JSON card" in found["broken"].problem
+    with pytest.raises(ModelCardError, match="JSON"):
+        load_engine("broken")
+
+
+def test_precision_a_backend_cannot_run(model_dir: Path) -> None:
+    from ganstream.engines import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="runs fp32, int8, not fp16"):
+        load_engine(model_dir, backend="ort", precision="fp16")
+    from ganstream.engines.backends.torch_engine import nvidia_gpu_present
+
+    if nvidia_gpu_present():
+        pytest.skip("with a GPU, auto may pick torch or trt for fp16")
+    # auto skips backends that cannot run the precision asked for, and says why for each
+    with pytest.raises(BackendUnavailableError, match="ort: runs fp32, int8, not fp16"):
+        load_engine(model_dir, precision="fp16")
+    eng = load_engine(model_dir, precision="fp32")
+    assert (eng.backend, eng.precision) == ("openvino", "fp32")

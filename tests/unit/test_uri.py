@@ -81,3 +81,10 @@ def test_bad_sinks_name_the_problem(spec: str, fragment: str) -> None:
 def test_lossless_needs_mkv() -> None:
     with pytest.raises(SinkError, match=r"needs a \.mkv"):
         parse_sink("a.mp4", lossless=True)
+
+
+def test_csi_camera_source() -> None:
+    spec = parse_source("csi:1")
+    assert (spec.kind, spec.location, spec.is_live, str(spec)) == ("csi", "1", True, "csi:1")
+    with pytest.raises(SourceError, match="sensor id"):
+        parse_source("csi:front")

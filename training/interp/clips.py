@@ -8,6 +8,7 @@ live stage's own scene-cut rule, so no triplet straddles a cut.
 from __future__ import annotations
 
 import gzip
+import itertools
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -38,19 +39,23 @@ class Clip:
         return w, h
 
 
+def _is_frame_folder(folder: Path) -> bool:
+    return folder.is_dir() and sum(1 for x in folder.iterdir() if x.suffix.lower() in FRAME_SUFFIXES) >= 3
+
+
 def find_clips(paths: list[Path]) -> list[Path]:
     """Video files and frame folders under `paths` (files are taken as given), sorted."""
     found: list[Path] = []
     for p in paths:
         if not p.exists():
             raise DataError(f"{p}: no such file or folder (expected clips: video files or folders of frames)")
-        if p.is_file():
+        if p.is_file() or _is_frame_folder(p):
             found.append(p)
             continue
         for f in sorted(p.rglob("*")):
-            if f.is_file() and f.name.lower().endswith(VIDEO_SUFFIXES):
-                found.append(f)
-            elif f.is_dir() and len([x for x in f.iterdir() if x.suffix.lower() in FRAME_SUFFIXES]) >= 3:
+            if (f.is_file() and f.name.lower().endswith(VIDEO_SUFFIXES)) or (
+                f.is_dir() and len([x for x in f.iterdir() if x.suffix.lower() in FRAME_SUFFIXES]) >= 3
+            ):
                 found.append(f)
     if not found:
         raise DataError(f"no clips under {', '.join(map(str, paths))} (expected video files or folders of frames)")
@@ -61,7 +66,7 @@ def _fit(frame: Image, max_width: int) -> Image:
     h, w = frame.shape[:2]
     if w > max_width:
         h, w = round(h * max_width / w), max_width
-        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        frame = np.asarray(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
     h2, w2 = h - h % 2, w - w % 2
     return np.ascontiguousarray(frame[:h2, :w2])
 
@@ -84,7 +89,7 @@ def _read_video(path: Path, max_frames: int, max_width: int, start: int) -> tupl
             if not ok:
                 break
             if index >= start:
-                frames.append(_fit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_width))
+                frames.append(_fit(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8), max_width))
             index += 1
         cap.release()
     finally:
@@ -101,7 +106,7 @@ def load_clip(path: Path, max_frames: int = 10_000, max_width: int = 640, start:
             bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if bgr is None:
                 raise DataError(f"{f}: not a readable image")
-            frames.append(_fit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_width))
+            frames.append(_fit(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8), max_width))
         fps = 25.0
     else:
         frames, fps = _read_video(path, max_frames, max_width, start)
@@ -119,5 +124,5 @@ def shot_starts(frames: list[Image]) -> list[int]:
 def same_shot_windows(frames: list[Image], span: int) -> Iterator[int]:
     """Start indices i such that frames i .. i + span all lie in one shot."""
     starts = [*shot_starts(frames), len(frames)]
-    for a, b in zip(starts, starts[1:], strict=False):
+    for a, b in itertools.pairwise(starts):
         yield from range(a, b - span)

@@ -11,7 +11,8 @@ Image = npt.NDArray[np.uint8]
 
 def luma(rgb: Image) -> npt.NDArray[np.float64]:
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    return 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    y: npt.NDArray[np.float64] = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    return y
 
 
 def psnr_y(a: Image, b: Image) -> float:
@@ -25,7 +26,7 @@ def ssim_y(a: Image, b: Image) -> float:
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
     def blur(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return cv2.GaussianBlur(z, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+        return np.asarray(cv2.GaussianBlur(z, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT), dtype=np.float64)
 
     mx, my = blur(x), blur(y)
     sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my

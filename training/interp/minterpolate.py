@@ -50,13 +50,17 @@ def _ffmpeg(frames: list[Image], in_rate: float, vf: str) -> FfmpegResult:
     return FfmpegResult(out, seconds)
 
 
-def minterpolate_double(kept: list[Image], fps: float) -> tuple[list[Image], float]:
-    """The frames between consecutive `kept` frames (len(kept) - 1 of them) and seconds per frame."""
+def minterpolate_double(kept: list[Image], fps: float, passes: int = 1) -> tuple[list[Image], float]:
+    """The frames between consecutive `kept` frames (len(kept) - 1 of them) and seconds per frame
+    (the best of `passes` runs, each net of its pipe round trip)."""
     half = fps / 2.0
     # The filter holds back the last pair at end of stream: two repeats of the last frame flush it.
     fed = [*kept, kept[-1], kept[-1]]
-    mci = _ffmpeg(fed, half, f"minterpolate=fps={fps:.6f}:mi_mode=mci:scd=none")
-    null = _ffmpeg(fed, half, f"fps={fps:.6f}")
+    runs = [
+        (_ffmpeg(fed, half, f"minterpolate=fps={fps:.6f}:mi_mode=mci:scd=none"), _ffmpeg(fed, half, f"fps={fps:.6f}"))
+        for _ in range(max(1, passes))
+    ]
+    mci, null = min(runs, key=lambda r: r[0].seconds - r[1].seconds)
     made = mci.frames[1 : 2 * len(kept) - 1 : 2]
     if len(made) != len(kept) - 1:
         raise ToolError(f"ffmpeg minterpolate returned {len(mci.frames)} frames for {len(kept)} kept ones")

@@ -1,0 +1,1 @@
+"""The multi-camera service: a config file, shared batched engines, recording, restream, control API."""

@@ -1,0 +1,74 @@
+"""The classical flow path: DIS flow, Super SloMo intermediate flows, warping, FlowSynth."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, intermediate_flows
+from ganstream.stream.stages.interp_synth import FlowSynth
+from ganstream.stream.stages.interpolate import BlendSynth
+from ganstream.training.interp.metrics import psnr_y, ssim_y
+
+H, W, SHIFT = 64, 96, 8
+
+
+def panning(shift: int = SHIFT, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """frame0, the true middle, frame1 of a textured scene moving left by `shift` px per pair."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (H, W + 2 * shift, 3)).astype(np.float32), (0, 0), 2.0)
+    scene = np.clip(128 + 80 * noise / noise.std(), 0, 255).astype(np.uint8)
+    return scene[:, :W].copy(), scene[:, shift // 2 : shift // 2 + W].copy(), scene[:, shift : shift + W].copy()
+
+
+def interior(x: np.ndarray) -> np.ndarray:
+    return x[:, SHIFT : W - SHIFT]  # columns that are visible in both frames
+
+
+def test_dis_finds_a_global_shift_both_ways() -> None:
+    f0, _, f1 = panning()
+    f01, f10 = FlowEstimator(FlowOptions("medium")).bidirectional(f0, f1)
+    assert f01.shape == (H, W, 2) and f01.dtype == np.float32
+    # The scene moves left: what frame0 shows at x, frame1 shows at x - SHIFT.
+    assert np.median(interior(f01)[..., 0]) == pytest.approx(-SHIFT, abs=0.5)
+    assert np.median(interior(f10)[..., 0]) == pytest.approx(SHIFT, abs=0.5)
+    assert abs(np.median(f01[..., 1])) < 0.5
+
+
+def test_intermediate_flows_of_linear_motion() -> None:
+    f01 = np.full((4, 4, 2), (6.0, -2.0), np.float32)
+    ft0, ft1 = intermediate_flows(f01, -f01, 0.25)
+    assert np.allclose(ft0, -0.25 * f01) and np.allclose(ft1, 0.75 * f01)
+
+
+def test_backward_warp_moves_content_by_the_flow() -> None:
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[3, 5] = 255
+    flow = np.zeros((8, 8, 2), np.float32)
+    flow[..., 0] = 2.0  # every output pixel reads 2 px to its right
+    assert Warper().warp(img, flow)[3, 3, 0] == 255
+
+
+def test_flow_synth_rebuilds_a_global_shift_far_better_than_blending() -> None:
+    f0, mid, f1 = panning()
+    (flow,) = FlowSynth().synthesize(f0, f1, [0.5])
+    (blend,) = BlendSynth().synthesize(f0, f1, [0.5])
+    p_flow, p_blend = psnr_y(interior(flow), interior(mid)), psnr_y(interior(blend), interior(mid))
+    assert p_flow > p_blend + 6.0, (p_flow, p_blend)
+    assert ssim_y(interior(flow), interior(mid)) > ssim_y(interior(blend), interior(mid))
+
+
+def test_metrics_on_known_values() -> None:
+    a = np.full((16, 16, 3), 100, np.uint8)
+    assert psnr_y(a, a) == 100.0 and ssim_y(a, a) == pytest.approx(1.0)
+    b = a.copy()
+    b[..., :] = 110  # luma differs by 10 * (65.481 + 128.553 + 24.966) / 255 = 8.588
+    assert psnr_y(a, b) == pytest.approx(20 * np.log10(255 / 8.588), abs=0.01)
+
+
+def test_bad_flow_options() -> None:
+    with pytest.raises(ValueError, match="preset"):
+        FlowOptions("slowest")
+    with pytest.raises(ValueError, match="downscale"):
+        FlowOptions(downscale=3)

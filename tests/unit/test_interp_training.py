@@ -1,0 +1,117 @@
+"""Triplet data, the bounded trainer (resumable), export of a run, and the evaluation command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ganstream.training.errors import CheckpointError, ConfigError, DataError
+from ganstream.training.interp.clips import find_clips, load_clip, shot_starts
+from ganstream.training.interp.evaluate import format_report, run_eval
+from tests.helpers import run_cli
+
+H, W, N = 64, 96, 12
+
+
+def write_clip(folder: Path, n: int = N, step: int = 2, cut_at: int | None = None, seed: int = 0) -> Path:
+    """PNG frames of a textured scene panning by `step` px per frame; a new scene from `cut_at` on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+
+    def scene(s: int) -> np.ndarray:
+        noise = cv2.GaussianBlur(np.random.default_rng(s).normal(0, 1, (H, W + n * step, 3)), (0, 0), 4.0)
+        return np.clip(128 + 80 * noise / noise.std(), 0, 255).astype(np.uint8)
+
+    a, b = scene(int(rng.integers(1 << 30))), 255 - scene(int(rng.integers(1 << 30)))
+    for i in range(n):
+        src = b if cut_at is not None and i >= cut_at else a
+        cv2.imwrite(str(folder / f"{i:04d}.png"), src[:, i * step : i * step + W])
+    return folder
+
+
+def test_clips_and_shots(tmp_path: Path) -> None:
+    clip = load_clip(write_clip(tmp_path / "c", cut_at=7))
+    assert len(clip.frames) == N and clip.size == (W, H)
+    assert shot_starts(clip.frames) == [0, 7]
+    assert find_clips([tmp_path]) == [tmp_path / "c"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no clips"):
+        find_clips([tmp_path / "empty"])
+
+
+def test_missing_data_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        find_clips([tmp_path / "nothing"])
+
+
+def test_eval_leave_one_out_against_blend_and_minterpolate(tmp_path: Path) -> None:
+    folder = write_clip(tmp_path / "clips" / "pan", n=11)
+    result = run_eval([tmp_path / "clips"], ["flow"], ("blend", "minterpolate"), max_frames=11)
+    m = result["methods"]
+    assert m["flow"]["frames"] == m["blend"]["frames"] == m["minterpolate"]["frames"] == 5
+    assert m["flow"]["psnr_y_db"] > m["blend"]["psnr_y_db"] + 3.0
+    assert m["minterpolate"]["psnr_y_db"] > m["blend"]["psnr_y_db"]  # the baseline really ran
+    assert "speedup_vs_minterpolate" in result["ratios"]["flow"]
+    assert "minterpolate" in format_report(result) and folder.is_dir()
+
+
+def test_eval_rejects_unknown_baselines(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="baseline"):
+        run_eval([write_clip(tmp_path / "c")], ["flow"], ("bicubic",))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("torch", reason="training needs torch (the train extra)")
+    from ganstream.training.interp.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("interp-train")
+    data, val = write_clip(root / "train" / "a", n=10), write_clip(root / "val" / "b", n=7, seed=1)
+    cfg = TrainConfig.from_preset("tiny", data=[str(data)], val=[str(val)], out=str(root / "run"), steps=4)
+    state = train(cfg)
+    assert state.step == 4 and np.isfinite(state.best_psnr) and np.isfinite(state.baseline_psnr)
+    return root / "run"
+
+
+def test_training_resumes_where_it_stopped(tiny_run: Path) -> None:
+    from ganstream.training.interp.train import TrainConfig, train
+
+    assert {p.name for p in tiny_run.iterdir()} >= {"config.json", "state.json", "last.safetensors", "best.safetensors"}
+    cfg = TrainConfig(**{**json.loads((tiny_run / "config.json").read_text()), "steps": 6, "minutes": 5.0})
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(cfg)
+    assert train(cfg, resume=True).step == 6
+    assert json.loads((tiny_run / "state.json").read_text())["step"] == 6
+
+
+def test_unknown_preset() -> None:
+    pytest.importorskip("torch")
+    from ganstream.training.interp.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="preset"):
+        TrainConfig.from_preset("huge", data=[], out="x")
+
+
+def test_export_command_and_eval_of_the_exported_model(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    proc = run_cli("export", str(tiny_run), "--name", "interp-tiny", "--out", str(models), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads((models / "interp-tiny" / "card.json").read_text())
+    assert card["task"] == "interp" and card["training"]["export_parity_max_abs_diff"] <= 1
+    clips = write_clip(tmp_path / "clips" / "c", n=7, seed=2)
+    monkeypatch.setenv("GANSTREAM_MODELS", str(models))  # the CLI child inherits it
+    proc = run_cli("eval", "flow,interp-tiny", "--clips", str(clips), "--baseline", "blend", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0] for line in proc.stdout.splitlines()[1:4]}
+    assert rows == {"flow", "interp-tiny", "blend"}, proc.stdout
+
+
+def test_export_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    proc = run_cli("export", str(tmp_path), "--name", "x", "--out", str(tmp_path / "m"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr

@@ -1,0 +1,287 @@
+"""``ganstream train interp``: train the synthesis network on real-clip triplets, bounded in time.
+
+The run folder holds ``config.json``, ``state.json`` (step, seconds, best validation figures),
+``last.safetensors`` (network, discriminator and optimiser tensors: resumable) and
+``best.safetensors`` (the network with the best validation PSNR, what export ships), plus
+``log.jsonl`` with one line per validation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from ganstream.engines.archs.interp_fusion import MULTIPLE_OF, FlowFusionNet
+from ganstream.training.errors import CheckpointError, ConfigError
+from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
+from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
+from ganstream.training.interp.metrics import psnr_y
+
+log = logging.getLogger(__name__)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # seconds of work, for tests and smoke runs
+    "tiny": {
+        "minutes": 0.3, "steps": 30, "batch": 4, "crop": 64, "num_feat": 8, "num_conv": 1,
+        "crops_per_sample": 1, "stride2": 6, "stride3": 12, "max_frames": 16, "val_frames": 7, "val_every_s": 5.0,
+    },
+    # the shipped model: ~15 minutes on a 2-core CPU
+    "small": {"minutes": 15.0, "steps": 1_000_000},
+}  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    val: list[str] = field(default_factory=list)
+    preset: str = "small"
+    minutes: float = 20.0
+    steps: int = 1_000_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 5e-4
+    num_feat: int = 24
+    num_conv: int = 2
+    adv_weight: float = 1e-3
+    adv_start: float = 0.5  # share of the budget trained on the pyramid loss alone
+    crops_per_sample: int = 3
+    stride2: int = 2
+    stride3: int = 4
+    max_frames: int = 600
+    val_frames: int = 21
+    val_every_s: float = 60.0
+    seed: int = 0
+    threads: int = 1  # on a shared 2-core machine one busy thread beats two waiting on each other
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> TrainConfig:
+        if preset not in PRESETS:
+            raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        known = {f.name for f in fields(cls)}
+        kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None and k in known}}
+        return cls(preset=preset, **kw)
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    seconds: float = 0.0
+    best_psnr: float = float("-inf")
+    best_step: int = 0
+    baseline_psnr: float = float("nan")  # the classical flow average on the same validation frames
+
+
+def _batch(bank: CropBank, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    imgs = torch.from_numpy(bank.images[idx]).permute(0, 1, 4, 2, 3).float() / 255.0  # N,5,3,h,w
+    flows = torch.from_numpy(bank.flows[idx].astype(np.float32)).permute(0, 3, 1, 2)  # N,4,h,w
+    t = torch.from_numpy(bank.t[idx]).view(-1, 1)
+    if rng.random() < 0.5:  # horizontal flip: x components change sign
+        imgs, flows = imgs.flip(-1), flows.flip(-1)
+        flows[:, 0::2] = -flows[:, 0::2]
+    if rng.random() < 0.5:  # vertical flip
+        imgs, flows = imgs.flip(-2), flows.flip(-2)
+        flows[:, 1::2] = -flows[:, 1::2]
+    if rng.random() < 0.5:  # time reversal: frame0 <-> frame1, t -> 1 - t
+        imgs = imgs[:, [1, 0, 3, 2, 4]]
+        flows = flows[:, [2, 3, 0, 1]]
+        t = 1.0 - t
+    return {
+        "frame0": imgs[:, 0], "frame1": imgs[:, 1], "warped0": imgs[:, 2], "warped1": imgs[:, 3],
+        "target": imgs[:, 4], "flow_t0": flows[:, :2], "flow_t1": flows[:, 2:], "t": t,
+    }  # fmt: skip
+
+
+def _to_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+
+
+def run_model(model: FlowFusionNet, s: FullSample) -> np.ndarray:
+    """The network on one whole frame (padded to its multiple, cropped back), as uint8 RGB."""
+    h, w = s.target.shape[:2]
+    ph, pw = -(-h // MULTIPLE_OF) * MULTIPLE_OF, -(-w // MULTIPLE_OF) * MULTIPLE_OF
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
+
+    with torch.no_grad():
+        y = model(
+            pad(_to_tensor(s.warped0) / 255.0), pad(_to_tensor(s.warped1) / 255.0), torch.tensor([[s.t]]),
+            pad(_to_tensor(s.flow_t0)), pad(_to_tensor(s.flow_t1)),
+        )  # fmt: skip
+    out = (y[0, :, :h, :w] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(out)
+
+
+def validate(model: FlowFusionNet, val: list[FullSample]) -> float:
+    model.eval()
+    psnr = float(np.mean([psnr_y(run_model(model, s), s.target) for s in val]))
+    model.train()
+    return psnr
+
+
+def flow_average_psnr(val: list[FullSample]) -> float:
+    def avg(s: FullSample) -> np.ndarray:
+        mix = (1 - s.t) * s.warped0.astype(np.float32) + s.t * s.warped1.astype(np.float32)
+        return np.clip(mix + 0.5, 0, 255).astype(np.uint8)
+
+    return float(np.mean([psnr_y(avg(s), s.target) for s in val]))
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    sd = opt.state_dict()
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"{prefix}.{pid}.{k}"] = v.detach().clone().contiguous()
+            else:
+                meta[f"{pid}.{k}"] = v
+    return tensors, {"groups": sd["param_groups"], "scalars": meta}
+
+
+def _restore_optimizer(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str, meta: dict[str, Any]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + "."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    for key, v in meta.get("scalars", {}).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["groups"]})
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv)
+        self.disc = TripletDiscriminator()
+        self.opt_g = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.state = TrainState()
+        if resume:
+            self._load_last()
+        elif (self.out / "state.json").exists():
+            raise CheckpointError(
+                f"{self.out}: a run is already there; pass --resume to continue it or pick another --out"
+            )
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _save(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
+        tensors |= {f"disc.{k}": v.contiguous() for k, v in self.disc.state_dict().items()}
+        tg, mg = _flatten_optimizer(self.opt_g, "opt_g")
+        td, md = _flatten_optimizer(self.opt_d, "opt_d")
+        save_file(tensors | tg | td, str(self.out / "last.safetensors.tmp"))
+        (self.out / "last.safetensors.tmp").replace(self.out / "last.safetensors")
+        (self.out / "optim.json").write_text(json.dumps({"opt_g": mg, "opt_d": md}, default=float))
+        (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+        (self.out / "state.json").write_text(json.dumps(asdict(self.state), indent=2) + "\n")
+
+    def _load_last(self) -> None:
+        try:
+            self.state = TrainState(**json.loads((self.out / "state.json").read_text()))
+            tensors = load_file(str(self.out / "last.safetensors"))
+            optim = json.loads((self.out / "optim.json").read_text())
+        except (OSError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.disc.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc.")})
+        _restore_optimizer(self.opt_g, tensors, "opt_g", optim["opt_g"])
+        _restore_optimizer(self.opt_d, tensors, "opt_d", optim["opt_d"])
+        log.info("resumed %s at step %d", self.out, self.state.step)
+
+    def _save_best(self) -> None:
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors"))
+
+    # -- loop --------------------------------------------------------------------------
+    def run(self, bank: CropBank, val: list[FullSample]) -> TrainState:
+        cfg, st = self.cfg, self.state
+        budget = cfg.minutes * 60.0
+        if val and math.isnan(st.baseline_psnr):
+            st.baseline_psnr = flow_average_psnr(val)
+            log.info("validation: classical flow average %.3f dB on %d frames", st.baseline_psnr, len(val))
+        start, last_val = time.monotonic() - st.seconds, time.monotonic()
+        self.model.train()
+        last_loss = float("nan")
+        while st.step < cfg.steps and time.monotonic() - start < budget:
+            progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
+            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            for g in self.opt_g.param_groups:
+                g["lr"] = lr
+            b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
+            pred = self.model(b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
+            loss = laplacian_l1(pred, b["target"])
+            adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
+            if adversarial:
+                loss = loss + cfg.adv_weight * g_hinge_loss(self.disc(b["frame0"], pred, b["frame1"]))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+            if adversarial:
+                real = self.disc(b["frame0"], b["target"], b["frame1"])
+                fake = self.disc(b["frame0"], pred.detach(), b["frame1"])
+                d_loss = d_hinge_loss(real, fake)
+                self.opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.opt_d.step()
+            st.step += 1
+            st.seconds = time.monotonic() - start
+            last_loss = float(loss.detach())
+            if time.monotonic() - last_val >= cfg.val_every_s:
+                self._checkpoint(val, last_loss)
+                last_val = time.monotonic()
+        self._checkpoint(val, last_loss)
+        return st
+
+    def _checkpoint(self, val: list[FullSample], loss: float) -> None:
+        st = self.state
+        psnr = validate(self.model, val) if val else float("nan")
+        improved = not val or psnr > st.best_psnr
+        if improved:
+            st.best_psnr, st.best_step = psnr, st.step
+        self._save()
+        if improved:
+            self._save_best()
+        line = {"step": st.step, "seconds": round(st.seconds, 1), "loss": loss, "val_psnr_y": psnr}
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        log.info(
+            "step %d (%.0f s): loss %.4f, validation %.3f dB (flow average %.3f)",
+            st.step,
+            st.seconds,
+            loss,
+            psnr,
+            st.baseline_psnr,
+        )
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
+    trainer = Trainer(cfg, resume=resume)
+    t0 = time.monotonic()
+    bank = build_crop_bank(
+        [Path(p) for p in cfg.data], crop=cfg.crop, crops_per_sample=cfg.crops_per_sample,
+        stride2=cfg.stride2, stride3=cfg.stride3, max_frames=cfg.max_frames, seed=cfg.seed,
+    )  # fmt: skip
+    val = build_validation([Path(p) for p in cfg.val], max_frames=cfg.val_frames) if cfg.val else []
+    log.info("%d training crops, %d validation frames, built in %.0f s", len(bank), len(val), time.monotonic() - t0)
+    return trainer.run(bank, val)
