@@ -87,11 +87,20 @@ def _dynamic_shapes(specs: Sequence[TensorSpec], limits: ShapeLimits) -> tuple[d
     return tuple({i: dims[d] for i, d in enumerate(spec.shape) if isinstance(d, str)} for spec in specs)
 
 
+def strip_source_metadata(model: Any) -> None:
+    """Drop the exporter's per-node metadata (Python stack traces with the exporting machine's
+    file paths): shipped graphs must not carry where they were built."""
+    for node in model.graph.node:
+        del node.metadata_props[:]
+
+
 def _name_output_axes(path: Path, outputs: Sequence[TensorSpec], scale: int) -> None:
-    """Give the output's symbolic axes readable names (the exporter writes expressions)."""
+    """Give the output's symbolic axes readable names (the exporter writes expressions) and
+    strip the exporter's source metadata."""
     import onnx
 
     model = onnx.load(str(path))
+    strip_source_metadata(model)
     names = {0: "N", 1: "H" if scale == 1 else f"H*{scale}", 2: "W" if scale == 1 else f"W*{scale}"}
     for out in model.graph.output:
         if out.name not in {o.name for o in outputs}:

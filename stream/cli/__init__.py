@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_error_types() as exc:
         print(f"ganstream: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except KeyboardInterrupt:
         print("ganstream: interrupted", file=sys.stderr)
         return 130

@@ -28,3 +28,9 @@ def test_runtime_imports_do_not_pull_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported by the runtime'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shipped_models_carry_no_build_machine_paths() -> None:
+    onnx_files = sorted((ROOT / "engines" / "models").glob("*/model.onnx"))
+    for path in onnx_files:
+        assert b'File "/' not in path.read_bytes(), f"{path.name} in {path.parent.name} embeds exporter stack traces"
