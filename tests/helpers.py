@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -104,3 +106,19 @@ def make_clip(
         )
     gst_launch(desc)
     return path
+
+
+# A small SR x2 architecture for engine tests: random weights, fast on any CPU.
+SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+
+
+def make_small_model(folder: Path, name: str = "small-sr2x") -> Path:
+    """A model folder (ONNX + safetensors + card) of SMALL_ARCH with random weights; needs torch."""
+    from ganstream.engines.devmodel import make_random_model
+
+    make_random_model(folder, name=name, arch=SMALL_ARCH)
+    return folder
+
+
+def random_frames(n: int = 1, h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)

@@ -16,16 +16,14 @@ import pytest
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
 from ganstream.engines.bench import bench_variants, cpu_report
 from ganstream.engines.card import ModelCard
-from ganstream.engines.devmodel import make_random_model
 from ganstream.engines.variants import cpu_variants
-
-SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+from tests.helpers import make_small_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store") / "small-sr2x"
-    make_random_model(folder, name="small-sr2x", arch=SMALL_ARCH)
+    make_small_model(folder)
     return folder
 
 

@@ -12,20 +12,15 @@ from ganstream.engines.tiling import TiledEngine, tile_spans
 
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
 from ganstream.engines.backends.torch_engine import nvidia_gpu_present
-from ganstream.engines.devmodel import make_random_model
-
-SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+from tests.helpers import SMALL_ARCH, make_small_model
+from tests.helpers import random_frames as frames
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store") / "small-sr2x"
-    make_random_model(folder, name="small-sr2x", arch=SMALL_ARCH)
+    make_small_model(folder)
     return folder
-
-
-def frames(n: int = 1, h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
 
 
 def diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -10,15 +10,13 @@ import pytest
 from ganstream.stream.cli import main
 
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
-from ganstream.engines.devmodel import make_random_model
-
-SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+from tests.helpers import make_small_model
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("store")
-    make_random_model(root / "small-sr2x", name="small-sr2x", arch=SMALL_ARCH)
+    make_small_model(root / "small-sr2x")
     return root
 
 

@@ -13,10 +13,8 @@ from ganstream.engines.calib import psnr, read_frames
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
 pytest.importorskip("nncf", reason="int8 quantization needs nncf (the int8 extra)")
 from ganstream.engines.backends.openvino_engine import default_precision
-from ganstream.engines.devmodel import make_random_model
 from ganstream.engines.quantize import build_int8
-
-SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+from tests.helpers import make_small_model
 
 
 def scene(seed: int, h: int = 64, w: int = 96) -> np.ndarray:
@@ -46,7 +44,7 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def model_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "small-sr2x"
-    make_random_model(folder, name="small-sr2x", arch=SMALL_ARCH)
+    make_small_model(folder)
     return folder
 
 

@@ -20,20 +20,15 @@ from ganstream.engines import (
 )
 
 pytest.importorskip("torch", reason="making a test model needs torch (the train extra)")
-from ganstream.engines.devmodel import make_random_model
-
-SMALL_ARCH = {"name": "srvgg", "params": {"scale": 2, "num_feat": 8, "num_conv": 2}}
+from tests.helpers import make_small_model
+from tests.helpers import random_frames as frames
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store") / "small-sr2x"
-    make_random_model(folder, name="small-sr2x", arch=SMALL_ARCH)
+    make_small_model(folder)
     return folder
-
-
-def frames(n: int = 1, h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
 
 
 def test_ort_engine_upscales_uint8_nhwc(model_dir: Path) -> None:
