@@ -85,7 +85,8 @@ def register(sub: Any) -> None:
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, interp, a model folder")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
-    interp.add_argument("--backend", default="auto", help="engine backend for models")
+    ev.add_argument("--backend", default="auto", help="engine backend for models (auto: openvino for sr/restore)")
+    ev.add_argument("--precision", default="fp32", help="sr/restore engine precision: fp32, bf16, fp16, int8")
     interp.add_argument("--json", type=Path, help="also write the figures as JSON")
     ev.set_defaults(func=cmd_eval)
 
@@ -170,6 +171,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         images_dir=Path(args.images) if args.images else None,
         markdown=Path(args.markdown) if args.markdown else None,
         max_frames=args.max_frames,
+        backend="openvino" if args.backend == "auto" else args.backend,
+        precision=args.precision,
     )
     return 0
 
