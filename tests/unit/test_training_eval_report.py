@@ -17,3 +17,17 @@ def test_report_gives_each_method_speed_against_nlmeans() -> None:
 def test_report_without_nlmeans_has_no_speed_line() -> None:
     text = format_markdown([], {"sr2x (640x360 out)": 30.0}, {"sr2x": "openvino fp32"})
     assert "Speed against nlmeans" not in text and "| sr2x (640x360 out) | 30.0 |" in text
+
+
+def test_detail_ratio_ranks_blur_below_the_reference_and_noise_above() -> None:
+    import cv2
+    import numpy as np
+
+    from ganstream.training.metrics import detail_ratio
+
+    rng = np.random.default_rng(1)
+    ref = cv2.resize(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (128, 96), interpolation=cv2.INTER_CUBIC)
+    blurred = cv2.GaussianBlur(ref, (0, 0), 1.5)
+    noisy = np.clip(ref + rng.normal(0, 10, ref.shape), 0, 255).astype(np.uint8)
+    assert detail_ratio(ref, ref) == 1.0
+    assert detail_ratio(blurred, ref) < 0.5 < 1.5 < detail_ratio(noisy, ref)
