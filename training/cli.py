@@ -50,7 +50,12 @@ def register(sub: Any) -> None:
     common.add_argument("--ckpt-every", type=int, default=500)
     common.add_argument("--workers", type=int, default=1, help="data worker processes (0: in the main process)")
     common.add_argument("--amp", default="auto", choices=("auto", "off"))
-    common.add_argument("--degrade", default="default", choices=("default", "clean"))
+    common.add_argument(
+        "--degrade",
+        default="default",
+        choices=("default", "clean", "compressed"),
+        help="degradation preset: the task's default mix, clean (downscale only), compressed (sr: mostly H.264)",
+    )
     common.add_argument("--name", default="", help="run name (default: derived from task, preset, stage)")
     common.add_argument("--out", default="runs", help="folder of runs")
     common.add_argument("--resume", default="", help="run folder to continue (exactly where it stopped)")

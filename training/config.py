@@ -53,6 +53,10 @@ class TrainConfig:
             raise ConfigError(f"stage must be psnr or gan, got {self.stage!r}")
         if self.stage == "gan" and not self.init:
             raise ConfigError("the gan stage starts from a PSNR-trained run: pass --init RUN")
+        if self.degrade not in ("default", "clean", "compressed") or (
+            self.degrade == "compressed" and self.task != "sr"
+        ):
+            raise ConfigError(f"degrade must be default, clean or (sr only) compressed, got {self.degrade!r}")
         if self.adv not in ADV_KINDS:
             raise ConfigError(f"adversarial loss must be one of {', '.join(ADV_KINDS)}, got {self.adv!r}")
         if self.crop % (2 * self.scale):

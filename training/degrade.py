@@ -12,7 +12,7 @@ same seed gives the same pixels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -51,6 +51,9 @@ class DegradeConfig:
 
 # Presets per task. SR keeps noise light so clean input is not over-smoothed; restore is all about noise.
 SR_DEGRADE = DegradeConfig()
+# The surveillance case: most batches go through real H.264 at a low bitrate, so the network
+# learns to take blocking out while it upscales; a fine-tuning preset (`--degrade compressed`).
+SR_COMPRESSED_DEGRADE = replace(SR_DEGRADE, clean_prob=0.2, h264_prob=0.7, h264_crf=(28.0, 38.0))
 RESTORE_DEGRADE = DegradeConfig(
     clean_prob=0.05,
     blur_prob=0.15,

@@ -31,7 +31,7 @@ from ganstream.training import losses
 from ganstream.training.checkpoint import load_checkpoint, load_weights, read_state, save_checkpoint
 from ganstream.training.config import TrainConfig
 from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_crops
-from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, DegradeConfig
+from ganstream.training.degrade import RESTORE_DEGRADE, SR_COMPRESSED_DEGRADE, SR_DEGRADE, DegradeConfig
 from ganstream.training.discriminator import UNetDiscriminatorSN
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
@@ -44,8 +44,10 @@ VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 l
 def degrade_config(cfg: TrainConfig) -> DegradeConfig:
     if cfg.degrade == "clean":
         return DegradeConfig(clean_prob=1.0, h264_prob=0.0)
+    if cfg.degrade == "compressed" and cfg.task == "sr":
+        return SR_COMPRESSED_DEGRADE
     if cfg.degrade != "default":
-        raise ConfigError(f"degrade must be default or clean, got {cfg.degrade!r}")
+        raise ConfigError(f"degrade must be default, clean or (sr only) compressed, got {cfg.degrade!r}")
     return RESTORE_DEGRADE if cfg.task == "restore" else SR_DEGRADE
 
 

@@ -55,6 +55,18 @@ def test_unknown_preset_is_a_config_error() -> None:
         generator_arch("sr", "huge", 2)
 
 
+def test_compressed_preset_is_for_sr_only_and_mostly_h264() -> None:
+    from ganstream.training.config import TrainConfig
+    from ganstream.training.trainer import degrade_config
+
+    chosen = degrade_config(TrainConfig(task="sr", degrade="compressed"))
+    assert chosen.h264_prob > SR_DEGRADE.h264_prob and chosen.clean_prob < SR_DEGRADE.clean_prob
+    with pytest.raises(ConfigError, match="sr only"):
+        TrainConfig(task="restore", degrade="compressed")
+    with pytest.raises(ConfigError, match="degrade must be"):
+        TrainConfig(task="sr", degrade="blurry")
+
+
 def _hr(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(3, 2, 32, 32, 3), dtype=np.uint8)
 
