@@ -73,6 +73,28 @@ def downscale(frames: list[Frame], scale: int) -> list[Frame]:
     return out
 
 
+# A restore model is calibrated and checked on what it is for: noisy frames (clipped Gaussian
+# noise of this sigma, a fixed seed), not on clean ones it would pass through unchanged.
+RESTORE_CALIB_SIGMA = 15.0
+
+
+def add_noise(frames: list[Frame], sigma: float = RESTORE_CALIB_SIGMA, seed: int = 0) -> list[Frame]:
+    """Frames with clipped Gaussian noise, reproducible under `seed`."""
+    rng = np.random.default_rng(seed)
+    out: list[Frame] = []
+    for f in frames:
+        noisy = f.astype(np.float32) + rng.normal(0.0, sigma, f.shape).astype(np.float32)
+        out.append(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
+    return out
+
+
+def model_inputs(frames: list[Frame], task: str, scale: int) -> list[Frame]:
+    """Inputs whose ideal output is `frames`: downscaled for sr, noisy for restore."""
+    if task == "restore":
+        return add_noise(frames)
+    return downscale(frames, scale) if scale > 1 else frames
+
+
 def psnr(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))

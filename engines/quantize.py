@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ganstream.engines import artifacts
-from ganstream.engines.calib import Frame, downscale, psnr
+from ganstream.engines.calib import Frame, model_inputs, psnr
 from ganstream.engines.card import ModelCard, sha256_file
 from ganstream.engines.errors import BackendUnavailableError, EngineError
 from ganstream.engines.feed import is_frame_input
@@ -82,7 +82,7 @@ def measure_drop(card: ModelCard, folder: Path, frames: list[Frame], backend: st
     from ganstream.engines.loader import load_engine
 
     hr = [f[: f.shape[0] // card.scale * card.scale, : f.shape[1] // card.scale * card.scale] for f in frames]
-    lr = downscale(hr, card.scale) if card.scale > 1 else hr
+    lr = model_inputs(hr, card.task, card.scale)
     ref = load_engine(folder, backend="ort", precision="fp32")
     q = load_engine(folder, backend=backend, precision="int8")
     fp32_db, int8_db, agree_db = [], [], []
@@ -113,7 +113,7 @@ def build_int8(card: ModelCard, folder: Path, frames: list[Frame], validation: l
     src = artifacts.require(card, folder, "onnx")
     target = writable_model_folder(card, folder)
     name = src.name.removesuffix(".onnx") + artifacts.INT8_SUFFIX
-    calib = downscale(frames, card.scale) if card.scale > 1 else frames
+    calib = model_inputs(frames, card.task, card.scale)
     log.info("quantizing %s on %d frames from %s", card.name, len(calib), source)
     quantize_onnx(target / src.name, target / name, calib, frame_inputs[0])
     card = ModelCard.load(target)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ganstream.engines import artifacts, plan_cache
-from ganstream.engines.calib import Frame, downscale
+from ganstream.engines.calib import Frame, model_inputs
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import BackendUnavailableError, EngineError, ShapeError
 from ganstream.engines.feed import is_spatial_input
@@ -198,7 +198,7 @@ def _build_serialized(
             raise EngineError(f"this TensorRT has no calibrator: build the int8 ONNX graph of '{card.name}' first")
         assert calib_frames is not None
         h, w = shapes[0]
-        frames = downscale(calib_frames, card.scale) if card.scale > 1 else calib_frames
+        frames = model_inputs(calib_frames, card.task, card.scale)
         import cv2
 
         batches = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)[None] for f in frames]

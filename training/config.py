@@ -61,6 +61,8 @@ class TrainConfig:
             raise ConfigError(f"adversarial loss must be one of {', '.join(ADV_KINDS)}, got {self.adv!r}")
         if self.crop % (2 * self.scale):
             raise ConfigError(f"crop {self.crop} must be a multiple of {2 * self.scale}")
+        if self.d_feat < 4:
+            raise ConfigError(f"discriminator width must be at least 4, got {self.d_feat}")
         if self.steps < 1 or self.batch < 1:
             raise ConfigError(f"steps and batch must be positive, got {self.steps} and {self.batch}")
 

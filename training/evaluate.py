@@ -276,9 +276,9 @@ def run_eval(
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     for name in model_names:
-        card, runner, backend = load_runner(resolve_model(name, models_dir), backend, precision)
+        card, runner, used = load_runner(resolve_model(name, models_dir), backend, precision)
         groups.setdefault((card.task, card.scale), {})[card.name] = runner
-        backends[card.name] = backend
+        backends[card.name] = used
     rows: list[Row] = []
     timing: dict[str, float] = {}
     for (task, scale), models in sorted(groups.items()):

@@ -116,3 +116,13 @@ def test_read_only_model_gets_a_user_copy(
     assert out == tmp_path / "xdg" / "ganstream" / "models" / "small-sr2x"
     assert "model.int8.onnx" in ModelCard.load(out).artifacts
     assert "model.int8.onnx" not in ModelCard.load(model_dir).artifacts
+
+
+def test_calibration_inputs_match_the_task() -> None:
+    from ganstream.engines.calib import model_inputs
+
+    frames = [np.full((8, 12, 3), 128, np.uint8)]
+    assert model_inputs(frames, "sr", 2)[0].shape == (4, 6, 3)
+    noisy = model_inputs(frames, "restore", 1)
+    assert noisy[0].shape == (8, 12, 3) and 5 < psnr(noisy[0], frames[0]) < 30  # sigma-15 noise, not a copy
+    assert np.array_equal(noisy[0], model_inputs(frames, "restore", 1)[0])  # seeded

@@ -130,15 +130,21 @@ def test_eval_scores_the_shipped_sr2x_against_bicubic(data_dir: Path, tmp_path: 
     from ganstream.training.evaluate import run_eval
 
     models = Path(__file__).resolve().parents[2] / "engines" / "models"
-    if not (models / "sr2x" / "card.json").is_file():
-        pytest.skip("no shipped sr2x model")
+    if not all((models / m / "card.json").is_file() for m in ("sr2x", "sr2x-gan")):
+        pytest.skip("no shipped sr2x / sr2x-gan model")
     md = tmp_path / "table.md"
-    rows = run_eval(["sr2x"], data_dir, ["bicubic"], models, images_dir=tmp_path / "img", markdown=md, max_frames=2)
+    rows = run_eval(
+        ["sr2x", "sr2x-gan"], data_dir, ["bicubic"], models, images_dir=tmp_path / "img", markdown=md, max_frames=2,
+        backend="ort",
+    )  # fmt: skip
     by = {(r.dataset, r.method): r for r in rows}
     assert by[("clean (area)", "bicubic")].delta == 0.0
     ours = by[("clean (area)", "sr2x")]
     assert 20 < ours.psnr < 60 and 0 < ours.ssim <= 1
-    assert "| sr x2 | clean (area) | sr2x |" in md.read_text()
+    assert by[("clean (area)", "sr2x-gan")].psnr != ours.psnr
+    text = md.read_text()
+    assert "| sr x2 | clean (area) | sr2x |" in text
+    assert "sr2x: ort fp32, sr2x-gan: ort fp32" in text  # each model names the backend it ran on
     pngs = sorted((tmp_path / "img").glob("*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size < 300_000 for p in pngs)
 
