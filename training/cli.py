@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
     common.add_argument("--adv-weight", type=float, default=0.02)
     common.add_argument("--fm-weight", type=float, default=0.2)
     common.add_argument(
+        "--h264-prob", type=float, default=None, help="share of batches sent through real H.264 (default: the preset's)"
+    )
+    common.add_argument(
         "--d-feat", type=int, default=32, help="discriminator width (gan stage; 16 costs a quarter of 32 on a CPU)"
     )
     common.add_argument("--temporal-weight", type=float, default=0.5)
@@ -128,7 +131,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             crop=crop, lr_g=args.lr, seed=args.seed,
             val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
-            degrade=args.degrade, d_feat=args.d_feat,
+            degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
         )  # fmt: skip
         tag = f"sr{scale}x" if args.task == "sr" else "restore"
         run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")

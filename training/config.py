@@ -43,6 +43,7 @@ class TrainConfig:
     workers: int = 1
     val_size: int = 192
     degrade: str = "default"  # degradation preset of the task; "clean" for tests
+    h264_prob: float | None = None  # share of batches through real H.264; None: the preset's
 
     def __post_init__(self) -> None:
         if self.task not in ("sr", "restore"):
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ConfigError(f"adversarial loss must be one of {', '.join(ADV_KINDS)}, got {self.adv!r}")
         if self.crop % (2 * self.scale):
             raise ConfigError(f"crop {self.crop} must be a multiple of {2 * self.scale}")
+        if self.h264_prob is not None and not 0.0 <= self.h264_prob <= 1.0:
+            raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
         if self.d_feat < 4:
             raise ConfigError(f"discriminator width must be at least 4, got {self.d_feat}")
         if self.steps < 1 or self.batch < 1:

@@ -16,7 +16,7 @@ import platform
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,11 @@ VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 l
 
 
 def degrade_config(cfg: TrainConfig) -> DegradeConfig:
+    base = _degrade_preset(cfg)
+    return base if cfg.h264_prob is None else replace(base, h264_prob=cfg.h264_prob)
+
+
+def _degrade_preset(cfg: TrainConfig) -> DegradeConfig:
     if cfg.degrade == "clean":
         return DegradeConfig(clean_prob=1.0, h264_prob=0.0)
     if cfg.degrade == "compressed" and cfg.task == "sr":

@@ -55,12 +55,16 @@ def test_unknown_preset_is_a_config_error() -> None:
         generator_arch("sr", "huge", 2)
 
 
-def test_compressed_preset_is_for_sr_only_and_mostly_h264() -> None:
+def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
     from ganstream.training.config import TrainConfig
     from ganstream.training.trainer import degrade_config
 
     chosen = degrade_config(TrainConfig(task="sr", degrade="compressed"))
-    assert chosen.h264_prob > SR_DEGRADE.h264_prob and chosen.clean_prob < SR_DEGRADE.clean_prob
+    assert chosen.h264_prob > SR_DEGRADE.h264_prob and chosen.clean_prob > SR_DEGRADE.clean_prob
+    tuned = degrade_config(TrainConfig(task="sr", degrade="compressed", h264_prob=0.8))
+    assert tuned.h264_prob == 0.8 and tuned.clean_prob == chosen.clean_prob
+    with pytest.raises(ConfigError, match="h264 probability"):
+        TrainConfig(task="sr", h264_prob=1.5)
     with pytest.raises(ConfigError, match="sr only"):
         TrainConfig(task="restore", degrade="compressed")
     with pytest.raises(ConfigError, match="degrade must be"):
