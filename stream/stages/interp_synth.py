@@ -31,15 +31,17 @@ class FlowSynth:
 
     name = "flow"
 
-    def __init__(self, options: FlowOptions | None = None) -> None:
+    def __init__(self, options: FlowOptions | None = None, fixed_point_warp: bool = True) -> None:
         self.flow = FlowEstimator(options)
-        self.warper = Warper()
+        self.warper = Warper(fixed_point=fixed_point_warp)
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
-        f01, f10 = self.flow.bidirectional(frame0, frame1)
+        if not ts:
+            return []
+        flows = self.flow.working(frame0, frame1)
         out: list[Pixels] = []
         for t in ts:
-            ft0, ft1 = intermediate_flows(f01, f10, t)
+            ft0, ft1 = flows.at(t)
             w0 = self.warper.warp(frame0, ft0)
             w1 = self.warper.warp(frame1, ft1)
             out.append(average_warped(w0, w1, t))

@@ -58,7 +58,7 @@ def test_untrained_network_is_the_classical_average(tmp_path: Path) -> None:
     f0, _, f1 = panning()
     f0, f1 = f0[:, :90], f1[:, :90]  # 90 columns: not a multiple of 4, the synth pads and crops
     ours = synth.synthesize(f0, f1, [0.25, 0.5])
-    ref = FlowSynth().synthesize(f0, f1, [0.25, 0.5])
+    ref = FlowSynth(fixed_point_warp=False).synthesize(f0, f1, [0.25, 0.5])  # the warps it was trained on
     for a, b in zip(ours, ref, strict=True):
         assert a.shape == b.shape == (64, 90, 3)
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
