@@ -95,7 +95,7 @@ class IntermediateFlows:
         up = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         sy, sx = h / flow.shape[0], w / flow.shape[1]
         # cv2.multiply scales each channel by its own factor in one pass.
-        return np.asarray(cv2.multiply(up, (sx, sy, 0.0, 0.0)), dtype=np.float32)
+        return np.asarray(cv2.multiply(up, (sx, sy, 0.0, 0.0)), dtype=np.float32)  # type: ignore[call-overload]
 
     def at(self, t: float) -> tuple[Flow, Flow]:
         """(F_t0, F_t1) at the frame's size (see `intermediate_flows`)."""
@@ -131,7 +131,7 @@ class Warper:
         """image sampled at (x + flow_x, y + flow_y), bilinear, edges replicated; keeps its dtype."""
         where = cv2.add(self._base(flow.shape[0], flow.shape[1]), flow)  # one (H, W, 2) map
         if self.fixed_point and image.dtype == np.uint8:
-            xy, frac = cv2.convertMaps(where, None, cv2.CV_16SC2)
+            xy, frac = cv2.convertMaps(where, None, cv2.CV_16SC2)  # type: ignore[call-overload]
             out = cv2.remap(image, xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         else:
             out = cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
