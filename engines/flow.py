@@ -99,6 +99,16 @@ class IntermediateFlows:
 
     def at(self, t: float) -> tuple[Flow, Flow]:
         """(F_t0, F_t1) at the frame's size (see `intermediate_flows`)."""
+        h, w = self.flow01.shape[:2]
+        scale = self.width / w
+        if scale == self.height / h:  # the usual case: the pixel scale goes into the mix for free
+            ft0 = cv2.addWeighted(self.flow01, -(1.0 - t) * t * scale, self.flow10, t * t * scale, 0.0)
+            ft1 = cv2.addWeighted(self.flow01, (1.0 - t) ** 2 * scale, self.flow10, -t * (1.0 - t) * scale, 0.0)
+            size = (self.width, self.height)
+            return (
+                np.asarray(cv2.resize(ft0, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32),
+                np.asarray(cv2.resize(ft1, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32),
+            )
         ft0, ft1 = intermediate_flows(self.flow01, self.flow10, t)
         return self.full_size(ft0), self.full_size(ft1)
 
@@ -143,30 +153,39 @@ def average_warped(warped0: Image, warped1: Image, t: float) -> Image:
     return np.asarray(cv2.addWeighted(warped0, 1.0 - t, warped1, t, 0.0), dtype=np.uint8)
 
 
-_CHANNEL_MEAN = np.full((1, 3), 1.0 / 3.0, np.float32)
-
-
 @dataclass(frozen=True)
 class Fallback:
     """Where the two warps disagree, mix in the plain cross-fade of the unwarped frames.
 
-    Disagreement is the absolute difference of the warps averaged over the channels, Gaussian-smoothed (`sigma` px);
-    the cross-fade's share grows linearly with it up to `share` at `full_at` grey levels. Where
-    the flow is wrong (occlusions, motion DIS missed, a middle frame that is not at the middle
-    of the motion) the warps disagree and neither is right; the cross-fade spreads the error
-    instead of placing a sharp wrong copy (on the validation clips: +0.1 dB, most of it on the
-    walking people of vtest.avi). `share` 0 is the plain average.
+    Disagreement is the grey absolute difference of the warps, Gaussian-smoothed (`sigma` px).
+    The cross-fade's share is 0 up to `ignore_below` grey levels (noise: ~95 % of the pixels of
+    the validation clips stay untouched, so the mix is computed on the rest only) and grows
+    linearly to `share` at `full_at` levels. Where the flow is wrong (occlusions, motion DIS
+    missed, a middle frame that is not at the middle of the motion) the warps disagree and
+    neither is right; the cross-fade spreads the error instead of placing a sharp wrong copy (on
+    the validation clips: +0.09 dB, most of it on the walking people of vtest.avi). `share` 0 is
+    the plain average.
     """
 
     share: float = 0.3
+    ignore_below: float = 4.0
     full_at: float = 40.0
     sigma: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.share <= 1.0:
             raise ValueError(f"Fallback: share must be within 0..1, got {self.share}")
-        if self.full_at <= 0.0 or self.sigma <= 0.0:
-            raise ValueError(f"Fallback: full_at and sigma must be > 0, got {self.full_at} and {self.sigma}")
+        if not 0.0 <= self.ignore_below < self.full_at or self.sigma <= 0.0:
+            raise ValueError(
+                f"Fallback: need 0 <= ignore_below < full_at and sigma > 0, "
+                f"got {self.ignore_below}, {self.full_at} and {self.sigma}"
+            )
+
+    def weights(self) -> npt.NDArray[np.uint8]:
+        """The cross-fade's share in 1/256 for each grey level of disagreement (a cv2.LUT table)."""
+        levels = np.arange(256, dtype=np.float32)
+        ramp = np.clip((levels - self.ignore_below) / (self.full_at - self.ignore_below), 0.0, 1.0)
+        return np.asarray(np.round(ramp * self.share * 256.0), dtype=np.uint8)
 
 
 def fuse_warped(warped0: Image, warped1: Image, frame0: Image, frame1: Image, t: float, fallback: Fallback) -> Image:
@@ -174,10 +193,15 @@ def fuse_warped(warped0: Image, warped1: Image, frame0: Image, frame1: Image, t:
     average = average_warped(warped0, warped1, t)
     if fallback.share <= 0.0:
         return average
-    grey = cv2.transform(cv2.absdiff(warped0, warped1), _CHANNEL_MEAN)
-    spread = cv2.GaussianBlur(grey, (0, 0), fallback.sigma).astype(np.float32)
-    # share * min(disagreement / full_at, 1): the cross-fade's weight per pixel.
-    weight = np.minimum(spread * (fallback.share / fallback.full_at), fallback.share)
-    crossfade = average_warped(frame0, frame1, t)
-    mixed = cv2.blendLinear(average, crossfade, 1.0 - weight, weight)
-    return np.asarray(mixed, dtype=np.uint8)
+    grey = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)
+    spread = cv2.GaussianBlur(grey, (0, 0), fallback.sigma)
+    weight = cv2.LUT(spread, fallback.weights()).ravel()
+    where = np.flatnonzero(weight)  # flat indices and np.take: ~2x faster than 2-D fancy indexing
+    if len(where):
+        out = average.reshape(-1, 3)
+        w = weight[where].astype(np.float32)[:, None] * (1.0 / 256.0)
+        crossfade = np.take(frame0.reshape(-1, 3), where, axis=0).astype(np.float32) * (1.0 - t)
+        crossfade += np.take(frame1.reshape(-1, 3), where, axis=0).astype(np.float32) * t
+        mean = np.take(out, where, axis=0).astype(np.float32)
+        out[where] = np.clip(mean + w * (crossfade - mean) + 0.5, 0, 255).astype(np.uint8)
+    return average

@@ -38,9 +38,17 @@ def test_the_share_grows_with_the_disagreement() -> None:
     frame0 = frame1 = flat(0)
     small = fuse_warped(flat(100), flat(110), frame0, frame1, 0.5, Fallback(share=0.5, full_at=40.0))
     large = fuse_warped(flat(100), flat(130), frame0, frame1, 0.5, Fallback(share=0.5, full_at=40.0))
-    # 10 levels apart: 1/8 of the cross-fade; 30 levels: 3/8.
-    assert small[0, 0, 0] == pytest.approx(105 * (1 - 0.125), abs=1)
-    assert large[0, 0, 0] == pytest.approx(115 * (1 - 0.375), abs=1)
+    # The share ramps from 0 at 4 levels apart to 0.5 at 40: 10 levels give 1/12, 30 give 13/36.
+    assert small[0, 0, 0] == pytest.approx(105 * (1 - 1 / 12), abs=1)
+    assert large[0, 0, 0] == pytest.approx(115 * (1 - 13 / 36), abs=1)
+
+
+def test_noise_level_disagreement_leaves_the_average_alone() -> None:
+    rng = np.random.default_rng(2)
+    w0 = rng.integers(100, 140, (24, 32, 3), dtype=np.uint8)
+    w1 = np.clip(w0.astype(int) + rng.integers(-3, 4, w0.shape), 0, 255).astype(np.uint8)  # within 3 levels
+    out = fuse_warped(w0, w1, flat(0, 24, 32), flat(255, 24, 32), 0.5, Fallback())
+    assert np.array_equal(out, average_warped(w0, w1, 0.5))
 
 
 def test_share_zero_is_the_plain_average() -> None:
@@ -76,3 +84,5 @@ def test_bad_fallback_options() -> None:
         Fallback(share=1.5)
     with pytest.raises(ValueError, match="full_at"):
         Fallback(full_at=0.0)
+    with pytest.raises(ValueError, match="ignore_below"):
+        Fallback(ignore_below=50.0, full_at=40.0)

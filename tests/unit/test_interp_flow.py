@@ -82,6 +82,10 @@ def test_flows_from_t_at_working_size_equal_the_full_size_combination() -> None:
     ref0, ref1 = intermediate_flows(pair.full_size(f01), pair.full_size(f10), 0.3)
     assert ft0.shape == (18, 39, 2) and ft0.dtype == np.float32
     assert np.allclose(ft0, ref0, atol=1e-4) and np.allclose(ft1, ref1, atol=1e-4)
+    even = IntermediateFlows(f01, f10, 18, 26)  # 2x both ways: the scale folded into the mix
+    e0, e1 = even.at(0.7)
+    r0, r1 = intermediate_flows(even.full_size(f01), even.full_size(f10), 0.7)
+    assert np.allclose(e0, r0, atol=1e-4) and np.allclose(e1, r1, atol=1e-4)
     up = pair.full_size(f01)  # each component scaled by its own factor
     assert np.allclose(up[..., 0], 3 * cv2.resize(f01, (39, 18))[..., 0], atol=1e-4)
     assert np.allclose(up[..., 1], 2 * cv2.resize(f01, (39, 18))[..., 1], atol=1e-4)
