@@ -157,7 +157,7 @@ def average_warped(warped0: Image, warped1: Image, t: float) -> Image:
 class Fallback:
     """Where the two warps disagree, mix in the plain cross-fade of the unwarped frames.
 
-    Disagreement is the grey absolute difference of the warps, Gaussian-smoothed (`sigma` px).
+    Disagreement is the grey absolute difference of the warps, averaged over `window` px squares.
     The cross-fade's share is 0 up to `ignore_below` grey levels (noise: ~95 % of the pixels of
     the validation clips stay untouched, so the mix is computed on the rest only) and grows
     linearly to `share` at `full_at` levels. Where the flow is wrong (occlusions, motion DIS
@@ -170,15 +170,15 @@ class Fallback:
     share: float = 0.3
     ignore_below: float = 4.0
     full_at: float = 40.0
-    sigma: float = 2.0
+    window: int = 7
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.share <= 1.0:
             raise ValueError(f"Fallback: share must be within 0..1, got {self.share}")
-        if not 0.0 <= self.ignore_below < self.full_at or self.sigma <= 0.0:
+        if not 0.0 <= self.ignore_below < self.full_at or self.window < 1:
             raise ValueError(
-                f"Fallback: need 0 <= ignore_below < full_at and sigma > 0, "
-                f"got {self.ignore_below}, {self.full_at} and {self.sigma}"
+                f"Fallback: need 0 <= ignore_below < full_at and window >= 1, "
+                f"got {self.ignore_below}, {self.full_at} and {self.window}"
             )
 
     def weights(self) -> npt.NDArray[np.uint8]:
@@ -194,12 +194,14 @@ def fuse_warped(warped0: Image, warped1: Image, frame0: Image, frame1: Image, t:
     if fallback.share <= 0.0:
         return average
     grey = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)
-    spread = cv2.GaussianBlur(grey, (0, 0), fallback.sigma)
-    weight = cv2.LUT(spread, fallback.weights()).ravel()
-    where = np.flatnonzero(weight)  # flat indices and np.take: ~2x faster than 2-D fancy indexing
-    if len(where):
+    spread = cv2.blur(grey, (fallback.window, fallback.window))
+    weight = cv2.LUT(spread, fallback.weights())
+    points = cv2.findNonZero(weight)  # x, y of each pixel to mix; None where the warps agree everywhere
+    if points is not None:
+        xy = np.asarray(points).reshape(-1, 2).astype(np.intp)
+        where = xy[:, 1] * weight.shape[1] + xy[:, 0]
         out = average.reshape(-1, 3)
-        w = weight[where].astype(np.float32)[:, None] * (1.0 / 256.0)
+        w = weight.ravel()[where].astype(np.float32)[:, None] * (1.0 / 256.0)
         crossfade = np.take(frame0.reshape(-1, 3), where, axis=0).astype(np.float32) * (1.0 - t)
         crossfade += np.take(frame1.reshape(-1, 3), where, axis=0).astype(np.float32) * t
         mean = np.take(out, where, axis=0).astype(np.float32)
