@@ -1,9 +1,10 @@
 """Synthesizers that follow motion: `FlowSynth` (classical, no model) and `NetSynth` (an interp model).
 
 Both start from the bidirectional DIS flow of ``ganstream.engines.flow`` and warp both frames to
-time t. `FlowSynth` averages the two warps (``--model flow``). `NetSynth` runs an installed
-interp model through its engine, which fuses the warps and adds the detail they lost
-(``interp``); a model that finds motion itself (no flow inputs in its card) gets the frames.
+time t. `FlowSynth` averages the two warps and mixes in the cross-fade where they disagree
+(``--model flow``). `NetSynth` runs an installed interp model through its engine, which fuses
+the warps and adds the detail they lost (``interp``); a model that finds motion itself (no flow
+inputs in its card) gets the frames.
 """
 
 from __future__ import annotations
