@@ -94,7 +94,7 @@ def register(sub: Any) -> None:
     ev.add_argument("--markdown", default="", help="also write the table to this file")
     ev.add_argument("--max-frames", type=int, default=0, help="limit frames per validation set (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
-    interp.add_argument("--model", default=None, help="comma list: flow, interp, a model folder")
+    interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
     ev.add_argument("--backend", default="auto", help="engine backend for models (auto: openvino for sr/restore)")
     ev.add_argument("--precision", default="fp32", help="sr/restore engine precision: fp32, bf16, fp16, int8")
@@ -190,7 +190,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _is_interp_model(name: str) -> bool:
     """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
-    if name in ("interp", "flow", "blend") or name.startswith("interp"):
+    if name in ("interp", "flow", "flow-plain", "blend") or name.startswith("interp"):
         return True
     from ganstream.stream.stage_factory import installed_models
 

@@ -1,9 +1,10 @@
 """Synthesizers that follow motion: `FlowSynth` (classical, no model) and `NetSynth` (an interp model).
 
 Both start from the bidirectional DIS flow of ``ganstream.engines.flow`` and warp both frames to
-time t. `FlowSynth` averages the two warps (``--model flow``). `NetSynth` runs an installed
-interp model through its engine, which fuses the warps and adds the detail they lost
-(``interp``); a model that finds motion itself (no flow inputs in its card) gets the frames.
+time t. `FlowSynth` averages the two warps and mixes in the cross-fade where they disagree
+(``--model flow``). `NetSynth` runs an installed interp model through its engine, which fuses
+the warps and adds the detail they lost (``interp``); a model that finds motion itself (no flow
+inputs in its card) gets the frames.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, average_warped, intermediate_flows
+from ganstream.engines.flow import Fallback, FlowEstimator, FlowOptions, Warper, fuse_warped, intermediate_flows
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Pixels
 from ganstream.stream.stages.interp_rules import crop_to, pad_to_multiple
@@ -27,22 +28,28 @@ FRAME_INPUTS = ("frame0", "frame1", "t")
 
 
 class FlowSynth:
-    """DIS flow + Super SloMo intermediate flows + backward warping + averaging."""
+    """DIS flow + Super SloMo intermediate flows + backward warping + averaging, with the
+    cross-fade mixed in where the two warps disagree (`Fallback`)."""
 
     name = "flow"
 
-    def __init__(self, options: FlowOptions | None = None) -> None:
+    def __init__(
+        self, options: FlowOptions | None = None, fixed_point_warp: bool = True, fallback: Fallback | None = None
+    ) -> None:
         self.flow = FlowEstimator(options)
-        self.warper = Warper()
+        self.warper = Warper(fixed_point=fixed_point_warp)
+        self.fallback = fallback or Fallback()  # Fallback(share=0): the plain average of the warps
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
-        f01, f10 = self.flow.bidirectional(frame0, frame1)
+        if not ts:
+            return []
+        flows = self.flow.working(frame0, frame1)
         out: list[Pixels] = []
         for t in ts:
-            ft0, ft1 = intermediate_flows(f01, f10, t)
+            ft0, ft1 = flows.at(t)
             w0 = self.warper.warp(frame0, ft0)
             w1 = self.warper.warp(frame1, ft1)
-            out.append(average_warped(w0, w1, t))
+            out.append(fuse_warped(w0, w1, frame0, frame1, t, self.fallback))
         return out
 
     def close(self) -> None:

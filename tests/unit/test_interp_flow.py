@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, intermediate_flows
+from ganstream.engines.flow import FlowEstimator, FlowOptions, IntermediateFlows, Warper, intermediate_flows
 from ganstream.stream.stages.interp_synth import FlowSynth
 from ganstream.stream.stages.interpolate import BlendSynth
 from ganstream.training.interp.metrics import psnr_y, ssim_y
@@ -72,3 +72,29 @@ def test_bad_flow_options() -> None:
         FlowOptions("slowest")
     with pytest.raises(ValueError, match="downscale"):
         FlowOptions(downscale=3)
+
+
+def test_flows_from_t_at_working_size_equal_the_full_size_combination() -> None:
+    rng = np.random.default_rng(1)
+    f01, f10 = (rng.normal(0, 3, (9, 13, 2)).astype(np.float32) for _ in range(2))
+    pair = IntermediateFlows(f01, f10, 18, 39)  # 2x down vertically, 3x horizontally
+    ft0, ft1 = pair.at(0.3)
+    ref0, ref1 = intermediate_flows(pair.full_size(f01), pair.full_size(f10), 0.3)
+    assert ft0.shape == (18, 39, 2) and ft0.dtype == np.float32
+    assert np.allclose(ft0, ref0, atol=1e-4) and np.allclose(ft1, ref1, atol=1e-4)
+    even = IntermediateFlows(f01, f10, 18, 26)  # 2x both ways: the scale folded into the mix
+    e0, e1 = even.at(0.7)
+    r0, r1 = intermediate_flows(even.full_size(f01), even.full_size(f10), 0.7)
+    assert np.allclose(e0, r0, atol=1e-4) and np.allclose(e1, r1, atol=1e-4)
+    up = pair.full_size(f01)  # each component scaled by its own factor
+    assert np.allclose(up[..., 0], 3 * cv2.resize(f01, (39, 18))[..., 0], atol=1e-4)
+    assert np.allclose(up[..., 1], 2 * cv2.resize(f01, (39, 18))[..., 1], atol=1e-4)
+
+
+def test_fixed_point_warp_stays_within_a_grey_level_or_two_of_float() -> None:
+    f0, _, f1 = panning()
+    ft0, _ = FlowEstimator().working(f0, f1).at(0.5)
+    exact, fast = Warper().warp(f0, ft0), Warper(fixed_point=True).warp(f0, ft0)
+    diff = np.abs(exact.astype(int) - fast.astype(int))
+    assert diff.max() <= 3 and diff.mean() < 0.5
+    assert np.abs(Warper(fixed_point=True).warp(ft0, ft0) - Warper().warp(ft0, ft0)).max() == 0  # floats: exact path

@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
     )
     ev.add_argument("--clips", type=Path, nargs="+", required=True, help="clips or folders of clips")
     ev.add_argument(
-        "--model", default=None, help="comma list: flow, interp, a model folder... (default: flow + interp)"
+        "--model", default=None, help="comma list: flow, flow-plain, interp, a model folder... (default: flow + interp)"
     )
     ev.add_argument("--baseline", default="blend,minterpolate", help="comma list of blend, minterpolate")
     ev.add_argument("--max-frames", type=int, default=61, help="frames read per clip (default 61)")

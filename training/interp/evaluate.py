@@ -51,13 +51,16 @@ class MethodScore:
 
 
 def make_synth(name: str, backend: str = "auto") -> Synthesizer:
-    """A synthesizer by name: blend, flow, an installed interp model, or a model folder."""
+    """A synthesizer by name: blend, flow, flow-plain, an installed interp model, or a model folder."""
+    from ganstream.engines.flow import Fallback
     from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
 
     if name == "blend":
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
+    if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
+        return FlowSynth(fixed_point_warp=False, fallback=Fallback(share=0.0))
     from ganstream.engines import load_engine
 
     return NetSynth(load_engine(name, backend=backend))
