@@ -336,6 +336,6 @@ def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[st
     if slowest:
         # The restore speed target is a ratio against nlmeans on the same frames, same run.
         lines += ["", "Speed against nlmeans s=7 (same frames, same run): "]
-        denoisers = {k: v for k, v in timing.items() if k != "nlmeans s=7" and not k.endswith("out)") and v > 0}
-        lines[-1] += ", ".join(f"{k} {slowest / v:.1f}x" for k, v in denoisers.items())  # not the sr models
+        denoisers = {r.method for r in rows if r.task == "restore"} - {"nlmeans s=7"}
+        lines[-1] += ", ".join(f"{k} {slowest / v:.1f}x" for k, v in timing.items() if k in denoisers and v > 0)
     return "\n".join(lines) + "\n"

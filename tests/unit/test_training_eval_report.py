@@ -6,12 +6,17 @@ from ganstream.training.evaluate import Row, format_markdown
 
 
 def test_report_gives_each_method_speed_against_nlmeans() -> None:
-    rows = [Row("restore", "noise sigma 15", "restore", 33.0, 0.9, 5.0, 10.0, 0.5)]
-    timing = {"hqdn3d": 50.0, "nlmeans s=7": 400.0, "restore": 25.0}
+    rows = [
+        Row("restore", "noise sigma 15", method, 33.0, 0.9, 5.0, 10.0, 0.5)
+        for method in ("hqdn3d", "nlmeans s=7", "restore")
+    ]
+    timing = {"hqdn3d": 50.0, "nlmeans s=7": 400.0, "restore": 25.0, "sr2x (640x360 out)": 40.0}
     text = format_markdown(rows, timing, {"restore": "openvino bf16"})
     assert "| restore | noise sigma 15 | restore | 33.00 | +0.50 |" in text
     assert "restore: openvino bf16" in text
-    assert "restore 16.0x" in text and "hqdn3d 8.0x" in text
+    speed = text.split("Speed against nlmeans")[1]
+    assert "restore 16.0x" in speed and "hqdn3d 8.0x" in speed
+    assert "sr2x" not in speed  # sr models are not denoisers
 
 
 def test_report_without_nlmeans_has_no_speed_line() -> None:
