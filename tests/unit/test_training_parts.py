@@ -65,6 +65,8 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
     assert tuned.h264_prob == 0.8 and tuned.clean_prob == chosen.clean_prob
     with pytest.raises(ConfigError, match="h264 probability"):
         TrainConfig(task="sr", h264_prob=1.5)
+    with pytest.raises(ConfigError, match="discriminator width"):
+        TrainConfig(task="sr", stage="gan", init="runs/x", d_feat=2)
     with pytest.raises(ConfigError, match="sr only"):
         TrainConfig(task="restore", degrade="compressed")
     with pytest.raises(ConfigError, match="degrade must be"):
