@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -109,3 +109,27 @@ def load_checkpoint(
         _unflat_optimizer(opt, load_weights(run_dir, f"optim_{name}"), state["optimizer_groups"][name])
     torch.set_rng_state(load_weights(run_dir, "rng")["cpu"])
     return state
+
+
+def load_model_folder(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The generator arch and weights of an exported model folder (``model.safetensors`` + ``card.json``).
+
+    This is what lets ``--init`` fine-tune a shipped model without the run that produced it.
+    """
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: neither a training run (config.json) nor a model folder (model.safetensors)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        weights = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc})") from None
+    if "arch" in meta:
+        arch: dict[str, Any] = json.loads(meta["arch"])
+    else:
+        card = folder / "card.json"
+        if not card.is_file():
+            raise CheckpointError(f"{folder}: model.safetensors carries no arch and there is no card.json")
+        arch = json.loads(card.read_text())["arch"]
+    return arch, weights

@@ -32,7 +32,9 @@ def register(sub: Any) -> None:
     common.add_argument("--data", default="data", help="data folder from `data fetch`")
     common.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
     common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
-    common.add_argument("--init", default="", help="run folder to start the gan stage from")
+    common.add_argument(
+        "--init", default="", help="run folder or exported model folder to start from (the gan stage needs one)"
+    )
     common.add_argument(
         "--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)"
     )
@@ -46,6 +48,12 @@ def register(sub: Any) -> None:
     common.add_argument("--fm-weight", type=float, default=0.2)
     common.add_argument(
         "--h264-prob", type=float, default=None, help="share of batches sent through real H.264 (default: the preset's)"
+    )
+    common.add_argument(
+        "--clean-prob",
+        type=float,
+        default=None,
+        help="share of samples that get only a downscale, no blur/noise/JPEG (default: the preset's)",
     )
     common.add_argument(
         "--d-feat", type=int, default=32, help="discriminator width (gan stage; 16 costs a quarter of 32 on a CPU)"
@@ -132,6 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
             degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
+            clean_prob=args.clean_prob,
         )  # fmt: skip
         tag = f"sr{scale}x" if args.task == "sr" else "restore"
         run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")

@@ -44,6 +44,7 @@ class TrainConfig:
     val_size: int = 192
     degrade: str = "default"  # degradation preset of the task; "clean" for tests
     h264_prob: float | None = None  # share of batches through real H.264; None: the preset's
+    clean_prob: float | None = None  # share of samples with a downscale only; None: the preset's
 
     def __post_init__(self) -> None:
         if self.task not in ("sr", "restore"):
@@ -64,6 +65,8 @@ class TrainConfig:
             raise ConfigError(f"crop {self.crop} must be a multiple of {2 * self.scale}")
         if self.h264_prob is not None and not 0.0 <= self.h264_prob <= 1.0:
             raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
+        if self.clean_prob is not None and not 0.0 <= self.clean_prob <= 1.0:
+            raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")
         if self.d_feat < 4:
             raise ConfigError(f"discriminator width must be at least 4, got {self.d_feat}")
         if self.steps < 1 or self.batch < 1:

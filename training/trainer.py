@@ -28,8 +28,14 @@ from torch import nn
 
 from ganstream.engines.archs import build_generator
 from ganstream.training import losses
-from ganstream.training.checkpoint import load_checkpoint, load_weights, read_state, save_checkpoint
-from ganstream.training.config import TrainConfig
+from ganstream.training.checkpoint import (
+    load_checkpoint,
+    load_model_folder,
+    load_weights,
+    read_state,
+    save_checkpoint,
+)
+from ganstream.training.config import CONFIG_FILE, TrainConfig
 from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_crops
 from ganstream.training.degrade import RESTORE_DEGRADE, SR_COMPRESSED_DEGRADE, SR_DEGRADE, DegradeConfig
 from ganstream.training.discriminator import UNetDiscriminatorSN
@@ -43,7 +49,17 @@ VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 l
 
 def degrade_config(cfg: TrainConfig) -> DegradeConfig:
     base = _degrade_preset(cfg)
-    return base if cfg.h264_prob is None else replace(base, h264_prob=cfg.h264_prob)
+    if cfg.h264_prob is not None:
+        base = replace(base, h264_prob=cfg.h264_prob)
+    if cfg.clean_prob is not None:
+        base = replace(base, clean_prob=cfg.clean_prob)
+    return base
+
+
+def _body_of(arch: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An arch without its scale: generators with equal bodies share every tensor but the last layer's."""
+    params = {k: v for k, v in arch.get("params", {}).items() if k != "scale"}
+    return arch.get("name", ""), params
 
 
 def _degrade_preset(cfg: TrainConfig) -> DegradeConfig:
@@ -241,21 +257,23 @@ class Trainer:
         val_pool: Pool = load_pool(Path(cfg.data), "val", min_side=64)[0]
         self.val_crops = validation_crops(val_pool, cfg.val_size)
 
-    def _init_from(self, run: Path) -> None:
-        """Start from another run's EMA generator.
+    def _init_from(self, source: Path) -> None:
+        """Start from another run's EMA generator, or from an exported model folder.
 
-        The gan stage needs the same architecture. A psnr run may warm-start from a run of
+        The gan stage needs the same architecture. A psnr run may warm-start from a generator of
         another scale with the same width and depth: every tensor but the last layer carries over.
         """
-        init_cfg = TrainConfig.load(run)
-        init_arch = generator_arch(init_cfg.task, init_cfg.preset, init_cfg.scale)
-        weights = load_weights(run, "generator_ema")
+        if (source / CONFIG_FILE).is_file():
+            init_cfg = TrainConfig.load(source)
+            init_arch = generator_arch(init_cfg.task, init_cfg.preset, init_cfg.scale)
+            weights = load_weights(source, "generator_ema")
+        else:
+            init_arch, weights = load_model_folder(source)
         if init_arch == self.arch:
             self.G.load_state_dict(weights)
             return
-        same_body = init_cfg.task == self.cfg.task and init_cfg.preset == self.cfg.preset
-        if self.cfg.stage == "gan" or not same_body:
-            raise CheckpointError(f"--init {run}: its generator {init_arch} differs from this run's {self.arch}")
+        if self.cfg.stage == "gan" or _body_of(init_arch) != _body_of(self.arch):
+            raise CheckpointError(f"--init {source}: its generator {init_arch} differs from this run's {self.arch}")
         own = self.G.state_dict()
         fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
         self.G.load_state_dict({**own, **fitting})

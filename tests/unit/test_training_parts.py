@@ -63,6 +63,10 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
     assert chosen.h264_prob > SR_DEGRADE.h264_prob and chosen.clean_prob > SR_DEGRADE.clean_prob
     tuned = degrade_config(TrainConfig(task="sr", degrade="compressed", h264_prob=0.8))
     assert tuned.h264_prob == 0.8 and tuned.clean_prob == chosen.clean_prob
+    both = degrade_config(TrainConfig(task="sr", degrade="compressed", h264_prob=0.6, clean_prob=0.75))
+    assert (both.h264_prob, both.clean_prob) == (0.6, 0.75) and both.h264_crf == chosen.h264_crf
+    with pytest.raises(ConfigError, match="clean probability"):
+        TrainConfig(task="sr", clean_prob=-0.1)
     with pytest.raises(ConfigError, match="h264 probability"):
         TrainConfig(task="sr", h264_prob=1.5)
     with pytest.raises(ConfigError, match="discriminator width"):

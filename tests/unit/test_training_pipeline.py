@@ -157,3 +157,19 @@ def test_psnr_run_warm_starts_from_another_scale(data_dir: Path, tmp_path: Path)
     carried = [k for k in src if own[k].shape == src[k].shape]
     assert len(carried) == len(src) - 2  # all but the last convolution's weight and bias
     assert all(torch.equal(own[k], src[k]) for k in carried)
+
+
+def test_a_shipped_model_folder_starts_a_fine_tune(data_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from ganstream.training.errors import CheckpointError
+
+    shipped = Path(__file__).resolve().parents[2] / "engines" / "models"
+    ft = Trainer(_cfg(data_dir, steps=1, init=str(shipped / "sr2x")), tmp_path / "ft")
+    weights = load_file(str(shipped / "sr2x" / "model.safetensors"))
+    own = ft.G.state_dict()
+    assert own.keys() == weights.keys() and all(torch.equal(own[k], weights[k]) for k in weights)
+    with pytest.raises(CheckpointError, match="differs"):
+        Trainer(_cfg(data_dir, steps=1, init=str(shipped / "restore")), tmp_path / "wrong")
+    with pytest.raises(CheckpointError, match="neither a training run"):
+        Trainer(_cfg(data_dir, steps=1, init=str(tmp_path)), tmp_path / "empty")
