@@ -89,6 +89,19 @@ def register(sub: Any) -> None:
     export.add_argument("--note", default="", help="a remark stored in the card's training recipe")
     export.set_defaults(func=cmd_export)
 
+    blend = sub.add_parser(
+        "blend", help="a model whose weights are a weighted mean of two generators (network interpolation)"
+    )
+    blend.add_argument("a", help="run folder or model folder")
+    blend.add_argument("b", help="run folder or model folder with the same network")
+    blend.add_argument("--weight", type=float, required=True, help="share of b, 0..1 (0: a, 1: b)")
+    blend.add_argument("--name", required=True, help="model name, e.g. sr2x")
+    blend.add_argument(
+        "--out", "--models-dir", default=DEFAULT_MODELS_DIR, help=f"models folder (default: {DEFAULT_MODELS_DIR})"
+    )
+    blend.add_argument("--description", default="")
+    blend.set_defaults(func=cmd_blend)
+
     ev = sub.add_parser("eval", help="PSNR/SSIM of models against classical baselines on validation clips")
     ev.add_argument("models", help="comma-separated model names or folders, e.g. sr2x,sr2x-gan")
     ev.add_argument("--clips", default="data", help="data folder (its validation split is used)")
@@ -173,6 +186,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.name:
         raise ConfigError("export: --name is required for sr/restore runs, e.g. --name sr2x")
     export_run(Path(args.run), args.name, Path(args.out), description=args.description, note=args.note)
+    return 0
+
+
+def cmd_blend(args: argparse.Namespace) -> int:
+    from ganstream.training.blend import blend_models
+
+    res = blend_models(Path(args.a), Path(args.b), args.weight, args.name, Path(args.out), args.description)
+    print(f"ganstream: blended '{args.name}' into {res.folder}")
     return 0
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from ganstream.engines.archs import build_generator
 from ganstream.training.checkpoint import load_weights, read_state
 from ganstream.training.config import TrainConfig
 from ganstream.training.export import ExportResult, export_generator
 
 
-def export_run(run_dir: Path, name: str, out_root: Path, description: str = "", note: str = "") -> ExportResult:
+def run_generator(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], nn.Module, dict[str, Any], dict[str, Any]]:
+    """A run's config, arch, EMA generator, card ``training`` record and last validation figures."""
     cfg = TrainConfig.load(run_dir)
     state = read_state(run_dir)
     arch: dict[str, Any] = state["arch"]
@@ -31,6 +34,11 @@ def export_run(run_dir: Path, name: str, out_root: Path, description: str = "", 
         "validation": "EMA generator; sr: x2 area-downscaled centre crops of the validation split; "
         "restore: the same crops with clipped Gaussian noise, sigma 15",
     }
+    return cfg, arch, model, training, metrics
+
+
+def export_run(run_dir: Path, name: str, out_root: Path, description: str = "", note: str = "") -> ExportResult:
+    cfg, arch, model, training, metrics = run_generator(run_dir)
     if note:
         training["note"] = note
     if not description:

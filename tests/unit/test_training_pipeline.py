@@ -173,3 +173,26 @@ def test_a_shipped_model_folder_starts_a_fine_tune(data_dir: Path, tmp_path: Pat
         Trainer(_cfg(data_dir, steps=1, init=str(shipped / "restore")), tmp_path / "wrong")
     with pytest.raises(CheckpointError, match="neither a training run"):
         Trainer(_cfg(data_dir, steps=1, init=str(tmp_path)), tmp_path / "empty")
+
+
+def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from ganstream.training.blend import blend_models
+    from ganstream.training.errors import CheckpointError, ConfigError
+
+    shipped = Path(__file__).resolve().parents[2] / "engines" / "models"
+    Trainer(_cfg(data_dir, steps=1), tmp_path / "run").run()  # a run and a model folder can be mixed
+    res = blend_models(tmp_path / "run", shipped / "sr2x", 0.25, "mix", tmp_path / "models")
+    a = load_weights(tmp_path / "run", "generator_ema")
+    b = load_file(str(shipped / "sr2x" / "model.safetensors"))
+    mixed = load_file(str(res.folder / "model.safetensors"))
+    assert all(torch.allclose(mixed[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-6) for k in a)
+    assert not torch.equal(mixed["body.0.weight"], b["body.0.weight"])
+    card = ModelCard.load(res.folder)
+    assert card.training["blend"]["weight_of_b"] == 0.25 and res.max_abs_diff <= 2
+    assert set(card.training["sources"]) == {"a", "b"}
+    with pytest.raises(CheckpointError, match="different networks"):
+        blend_models(shipped / "sr2x", shipped / "sr4x", 0.5, "bad", tmp_path / "models")
+    with pytest.raises(ConfigError, match="within"):
+        blend_models(shipped / "sr2x", shipped / "sr2x", 1.5, "bad", tmp_path / "models")
