@@ -306,7 +306,8 @@ def run_eval(
 
 def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[str, str]) -> str:
     lines = [
-        f"Machine: {machine()}; {os.cpu_count()} logical CPUs shared with other work. Models run with "
+        # The load average tells a reader whether the ms figures came from a busy machine.
+        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the table was written. Models run with "
         + ", ".join(f"{k}: {v}" for k, v in sorted(backends.items()))
         + ".",
         "",
