@@ -62,8 +62,6 @@ def blend_models(
     a_path: Path, b_path: Path, weight: float, name: str, out_root: Path, description: str = ""
 ) -> ExportResult:
     """Blend two generators and export the result as a model folder (ONNX + safetensors + card)."""
-    if not 0.0 <= weight <= 1.0:
-        raise ConfigError(f"blend weight must be within [0, 1], got {weight}")
     a, b = load_source(a_path), load_source(b_path)
     model = build_generator(a.arch)
     model.load_state_dict(blend_weights(a, b, weight))
