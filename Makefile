@@ -8,7 +8,8 @@ TEST_STAMP := $(VENV)/.stamp-test
 SRC_DIRS := stream engines training
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test demo test lint typecheck unit bench clean
+# The training stack (torch, a CPU build) is an extra: `make setup-train`.
+.PHONY: setup setup-train setup-test demo test lint typecheck unit bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -20,10 +21,18 @@ $(SETUP_STAMP): pyproject.toml scripts/setup_system.sh scripts/link_gst_override
 	scripts/link_gst_overrides.sh $(VENV)
 	touch $@
 
+TRAIN_STAMP := $(VENV)/.stamp-train
+
+setup-train: $(TRAIN_STAMP)
+
+$(TRAIN_STAMP): $(SETUP_STAMP)
+	$(BIN)/python -m pip install -q -e '.[train]'
+	touch $@
+
 setup-test: $(TEST_STAMP)
 
-$(TEST_STAMP): $(SETUP_STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,train,int8,service]'
+$(TEST_STAMP): $(TRAIN_STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
 	touch $@
 
 demo: setup

@@ -2,7 +2,8 @@
 
 Only ONNX graphs, safetensors weights and TensorRT plans are ever loaded; no pickled objects.
 An int8 variant of a model is an ONNX graph with quantize/dequantize nodes whose file name ends
-in ``.int8.onnx``; it sits in the model folder or in the engine cache.
+in ``.int8.onnx`` (for onnxruntime) and an OpenVINO IR ending in ``.int8.xml`` with its ``.bin``
+(for OpenVINO); both sit in the model folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import ModelNotFoundError
 
 INT8_SUFFIX = ".int8.onnx"
+INT8_IR_SUFFIX = ".int8.xml"
 
 
 def onnx_name(card: ModelCard, int8: bool = False) -> str | None:
@@ -20,6 +22,17 @@ def onnx_name(card: ModelCard, int8: bool = False) -> str | None:
     for fname in card.artifacts:
         if fname.endswith(".onnx") and fname.endswith(INT8_SUFFIX) == int8:
             return fname
+    return None
+
+
+def openvino_int8(card: ModelCard, folder: Path) -> Path | None:
+    """Verified path of the OpenVINO int8 IR (its .bin verified too), or None if the card lists none."""
+    for fname in card.artifacts:
+        if fname.endswith(INT8_IR_SUFFIX):
+            weights = fname.removesuffix(".xml") + ".bin"
+            if weights in card.artifacts:
+                card.verify_artifact(folder, weights)
+            return card.verify_artifact(folder, fname)
     return None
 
 

@@ -28,7 +28,13 @@ CARD_SCHEMA_VERSION = 1
 Task = Literal["sr", "restore", "interp"]
 TASKS: tuple[str, ...] = ("sr", "restore", "interp")
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8")
-ARTIFACT_FORMATS: dict[str, str] = {".onnx": "onnx", ".safetensors": "safetensors", ".plan": "plan"}
+ARTIFACT_FORMATS: dict[str, str] = {
+    ".onnx": "onnx",
+    ".safetensors": "safetensors",
+    ".plan": "plan",
+    ".xml": "openvino",  # an OpenVINO IR (the int8 graph), with its weights in the .bin beside it
+    ".bin": "openvino-weights",
+}
 
 
 @dataclass(frozen=True)

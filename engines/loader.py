@@ -75,9 +75,14 @@ def load_engine(
         if reason is not None:
             raise BackendUnavailableError(f"backend {name} cannot run model '{card.name}': {reason}")
     mod = backend_module(name)
+    reason = ""
+    if precision is None and hasattr(mod, "precision_choice"):  # measured per machine
+        choice = mod.precision_choice(card, folder)
+        precision, reason = choice.precision, choice.reason
     engine: BackendEngine = mod.create(
         card, folder, precision or mod.default_precision(card, folder, options), **options
     )
+    engine.precision_reason = reason
     log.info("%s", engine.summary())
     if tile is None:
         return engine

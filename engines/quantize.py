@@ -1,8 +1,17 @@
 """int8 variants made with NNCF post-training quantization, calibrated on real frames.
 
-The fp32 ONNX graph is quantized by NNCF's ONNX backend into a graph with quantize/dequantize
-pairs around the convolutions (``model.int8.onnx``). OpenVINO runs those convolutions in int8;
-onnxruntime can run the same file. Quality is measured on frames that were not used for
+Two int8 graphs come out of one calibration set:
+
+- ``model.int8.xml`` / ``.bin``: NNCF's OpenVINO backend applied to the OpenVINO model read from
+  the fp32 ONNX (PReLU slopes made per-channel first). This is what the openvino backend runs.
+  The other route, OpenVINO reading NNCF's ONNX quantize/dequantize graph, fails to compile at
+  the bf16 inference precision on Intel CPUs with AMX ("No suitable implementations"): the
+  ONNX frontend turns each DequantizeLinear of the weights into a Convert/Subtract/Multiply
+  decompression chain rather than a FakeQuantize, and the bf16 markup of that chain leaves the
+  convolution without a u8 x i8 -> bf16 kernel. The OpenVINO-native graph carries FakeQuantize
+  nodes the CPU plugin folds into int8 convolutions at either hint.
+- ``model.int8.onnx``: NNCF's ONNX backend (QDQ pairs), for onnxruntime.
+ Quality is measured on frames that were not used for
 calibration: the low-resolution input is made by downscaling each real frame, and the PSNR of
 the int8 and fp32 outputs against the original frame is compared. The card records the drop;
 the int8 variant becomes the openvino default only if it is under 0.1 dB.
@@ -61,7 +70,7 @@ def quantize_onnx(src: Path, dst: Path, calib: list[Frame], input_name: str) -> 
         import onnx
     except ImportError as exc:
         raise BackendUnavailableError(
-            f"int8 quantization needs nncf and onnx: pip install 'ganstream[int8]' ({exc})"
+            f"int8 quantization needs nncf and onnx: run `make setup` (or pip install nncf onnx) ({exc})"
         ) from None
     model = onnx.load(str(src))
     dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
@@ -74,6 +83,27 @@ def quantize_onnx(src: Path, dst: Path, calib: list[Frame], input_name: str) -> 
     )
     tmp = dst.with_name(dst.name + ".tmp")
     onnx.save(quantized, str(tmp))
+    tmp.replace(dst)
+
+
+def quantize_openvino(src: Path, dst: Path, calib: list[Frame], input_name: str) -> None:
+    """Write an NNCF-quantized OpenVINO IR of the ONNX graph at `src` to `dst` (.xml, with its .bin)."""
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"int8 quantization needs nncf and openvino: run `make setup` (or pip install nncf onnx) ({exc})"
+        ) from None
+    from ganstream.engines.backends.openvino_graph import rewrite_prelu_slopes
+
+    model = ov.Core().read_model(str(src))
+    rewrite_prelu_slopes(model)  # before quantizing, so FakeQuantize sits where the fused op will
+    dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
+    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(calib))
+    tmp = dst.with_name(dst.stem + ".tmp.xml")
+    ov.save_model(quantized, str(tmp), compress_to_fp16=False)
+    tmp.with_suffix(".bin").replace(dst.with_suffix(".bin"))
     tmp.replace(dst)
 
 
@@ -112,12 +142,16 @@ def build_int8(card: ModelCard, folder: Path, frames: list[Frame], validation: l
         raise EngineError(f"model '{card.name}': int8 calibration handles single-frame models only")
     src = artifacts.require(card, folder, "onnx")
     target = writable_model_folder(card, folder)
-    name = src.name.removesuffix(".onnx") + artifacts.INT8_SUFFIX
+    stem = src.name.removesuffix(".onnx")
+    name = stem + artifacts.INT8_SUFFIX
+    ir_name = stem + artifacts.INT8_IR_SUFFIX
     calib = model_inputs(frames, card.task, card.scale)
     log.info("quantizing %s on %d frames from %s", card.name, len(calib), source)
     quantize_onnx(target / src.name, target / name, calib, frame_inputs[0])
+    quantize_openvino(target / src.name, target / ir_name, calib, frame_inputs[0])
     card = ModelCard.load(target)
-    card.artifacts[name] = sha256_file(target / name)
+    for fname in (name, ir_name, ir_name.removesuffix(".xml") + ".bin"):
+        card.artifacts[fname] = sha256_file(target / fname)
     card.save(target)
     quality = measure_drop(card, target, validation)
     quality["calibration"] = {"source": source, "frames": len(frames)}

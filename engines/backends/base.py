@@ -27,6 +27,7 @@ class BackendEngine(ABC):
         self.folder = folder
         self.precision = precision
         self.device = "cpu"
+        self.precision_reason = ""  # why this precision, when the backend chose it
         self._closed = False
 
     def infer(self, *inputs: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
@@ -59,7 +60,8 @@ class BackendEngine(ABC):
 
     def summary(self) -> str:
         """One line naming the model, backend, precision and device: printed by every run."""
-        return f"model {self.card.name}: backend {self.backend}, precision {self.precision}, device {self.device}"
+        why = f" ({self.precision_reason})" if self.precision_reason else ""
+        return f"model {self.card.name}: backend {self.backend}, precision {self.precision}{why}, device {self.device}"
 
     def __enter__(self) -> BackendEngine:
         return self

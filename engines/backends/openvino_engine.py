@@ -1,27 +1,36 @@
 """OpenVINO backend: the fast CPU path.
 
-Runs the model's ONNX graph (fp32, or its NNCF int8 variant) with OpenVINO's CPU plugin. The
-inference precision is bf16 where the CPU reports BF16 in its optimisation capabilities (AMX or
-AVX512-BF16), f32 elsewhere; ask for "fp32" to force f32. A graph is compiled once per input
-shape (a stream has one, so that is once) because static shapes let the plugin pick its fastest
-convolution kernels; pass ``shapes=[(h, w), ...]`` to compile them at start-up.
+Runs the model's ONNX graph (fp32), or its NNCF int8 OpenVINO IR, with OpenVINO's CPU plugin.
+bf16 runs where the CPU reports BF16 in its optimisation capabilities (AMX or AVX512-BF16); the
+input normalisation, skip, final add and rounding stay f32 at every precision
+(``openvino_graph.keep_edges_at_f32``). Without a precision, the backend uses the one measured
+fastest within the quality gate on this machine (``engines.precision_choice``). A graph is
+compiled once per input shape (a stream has one, so that is once) because static shapes let the
+plugin pick its fastest convolution kernels; pass ``shapes=[(h, w), ...]`` to compile them at
+start-up.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
+from ganstream.engines.backends.openvino_graph import keep_edges_at_f32, rewrite_prelu_slopes
 from ganstream.engines.backends.ort_engine import cpu_threads
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
 from ganstream.engines.feed import Array, example_inputs, prepare
 
+if TYPE_CHECKING:
+    from ganstream.engines.precision_choice import PrecisionChoice
+
+log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "bf16", "int8")
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
 
@@ -47,41 +56,30 @@ def cpu_supports_bf16() -> bool:
 
 
 def int8_ships(card: ModelCard) -> bool:
-    """The int8 variant is the default only if its measured PSNR drop against fp32 is < 0.1 dB."""
+    """The int8 variant may be chosen only if its measured PSNR drop against fp32 is < 0.1 dB."""
     q = card.metrics.get("int8", {})
     return bool(isinstance(q, dict) and q.get("psnr_drop_db", 1e9) < 0.1)
 
 
-def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | None = None) -> str:
+def candidate_precisions(card: ModelCard) -> list[str]:
+    """The precisions that can run this model here, fp32 first."""
+    out = ["fp32"]
+    if cpu_supports_bf16():
+        out.append("bf16")
     if artifacts.onnx_name(card, int8=True) and int8_ships(card):
-        return "int8"
-    return "bf16" if cpu_supports_bf16() else "fp32"
+        out.append("int8")
+    return out
 
 
-def rewrite_prelu_slopes(model: Any) -> int:
-    """Give PReLU slopes the explicit per-channel shape (1, C, 1, 1); returns how many changed.
+def precision_choice(card: ModelCard, folder: Path) -> PrecisionChoice:
+    """The fastest precision that keeps quality on this machine, measured once and cached."""
+    from ganstream.engines.precision_choice import choose_precision
 
-    torch's TorchScript ONNX exporter writes a PReLU slope as (C, 1, 1). The CPU plugin then
-    treats the PReLU as a generic broadcast Eltwise: it cannot fuse it into the preceding
-    convolution and reorders the tensor layout around it, twice per layer. As (1, C, 1, 1) it is
-    fused as a per-channel post-op, which on the compact SR net saves 20-25% (fp32, bf16 and
-    int8 alike) with identical output.
-    """
-    from openvino import opset13
+    return choose_precision(card, folder, "openvino", candidate_precisions(card))
 
-    changed = 0
-    for op in model.get_ordered_ops():
-        if op.get_type_name() != "PRelu":
-            continue
-        slope = op.input_value(1).get_node()
-        if slope.get_type_name() != "Constant" or op.input_value(0).get_partial_shape().rank.get_length() != 4:
-            continue
-        shape = list(slope.get_output_shape(0))
-        if len(shape) == 3 and shape[1:] == [1, 1]:
-            data = slope.get_data().reshape(1, shape[0], 1, 1)
-            op.input(1).replace_source_output(opset13.constant(data).output(0))
-            changed += 1
-    return changed
+
+def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | None = None) -> str:
+    return precision_choice(card, folder).precision
 
 
 def create(card: ModelCard, folder: Path, precision: str, **options: Any) -> OpenVinoEngine:
@@ -100,6 +98,7 @@ class OpenVinoEngine(BackendEngine):
         shapes: list[tuple[int, int]] | None = None,
         max_batch: int = 1,
         per_channel_prelu: bool = True,
+        f32_edges: bool = True,
         **_: Any,
     ) -> None:
         import openvino as ov
@@ -110,26 +109,50 @@ class OpenVinoEngine(BackendEngine):
         if precision == "bf16" and not bf16:
             raise BackendUnavailableError("openvino backend: this CPU has no native bf16 (AMX / AVX512-BF16); use fp32")
         super().__init__(card, folder, precision)
-        path = artifacts.require(card, folder, "onnx", int8=precision == "int8")
+        path = None
+        if precision == "int8":
+            # The OpenVINO-native int8 IR; an older model folder may hold only the ONNX QDQ graph.
+            path = artifacts.openvino_int8(card, folder)
+        path = path or artifacts.require(card, folder, "onnx", int8=precision == "int8")
+        self.graph_file = path.name
         self.core = ov.Core()
         try:
             self.model = self.core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises untyped RuntimeErrors for a bad graph
-            raise ModelCardError(f"model '{card.name}': {path} is not a loadable ONNX graph ({exc})") from None
+            raise ModelCardError(f"model '{card.name}': {path} is not a loadable graph ({exc})") from None
         if per_channel_prelu:  # off only to measure what the rewrite is worth
             rewrite_prelu_slopes(self.model)
+        self.f32_edges = f32_edges
         # int8 layers run in int8 either way; the hint sets the precision of everything else.
-        hint = _HINTS.get(precision, "bf16" if bf16 else "f32")
+        self.hint = _HINTS.get(precision, "bf16" if bf16 else "f32")
         self.config = {
-            "INFERENCE_PRECISION_HINT": hint,
+            "INFERENCE_PRECISION_HINT": self.hint,
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": int(threads or cpu_threads()),
         }
-        self.device = f"cpu ({hint})"
+        self.device = f"cpu ({self.hint})"
         self._requests: dict[tuple[tuple[int, ...], ...], Any] = {}
         for h, w in shapes or []:  # compile now, not on the first frame of a stream
             warm = example_inputs(card, max_batch, h, w)
             self._request(prepare(card, warm, where="openvino shapes").feeds)
+
+    def _compile(self, model: Any) -> Any:
+        try:
+            return self.core.compile_model(model, "CPU", self.config)
+        except RuntimeError as exc:
+            if self.precision != "int8" or self.hint == "f32":
+                raise
+            # A graph whose float parts have no bf16 kernel on this CPU still runs its int8
+            # convolutions with the float parts at f32; say so rather than fail the stream.
+            log.warning(
+                "model '%s': int8 graph %s does not compile at the bf16 hint here (%s); using f32 for its float parts",
+                self.card.name,
+                self.graph_file,
+                str(exc).strip().splitlines()[-1][:160],
+            )
+            self.hint = self.config["INFERENCE_PRECISION_HINT"] = "f32"
+            self.device = "cpu (f32)"
+            return self.core.compile_model(model, "CPU", self.config)
 
     def _request(self, feeds: dict[str, Array]) -> Any:
         key = tuple(tuple(a.shape) for a in feeds.values())
@@ -137,8 +160,9 @@ class OpenVinoEngine(BackendEngine):
         if req is None:
             model = self.model.clone()
             model.reshape({name: list(a.shape) for name, a in feeds.items()})
-            compiled = self.core.compile_model(model, "CPU", self.config)
-            req = self._requests[key] = compiled.create_infer_request()
+            if self.f32_edges:
+                keep_edges_at_f32(model)
+            req = self._requests[key] = self._compile(model).create_infer_request()
         return req
 
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:

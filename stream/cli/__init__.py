@@ -39,6 +39,21 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+# Modules of the training extra: a command that needs one says how to install it.
+TRAINING_MODULES = ("torch", "onnxscript", "safetensors", "skimage", "matplotlib", "tensorboard")
+
+
+def missing_module_message(exc: ModuleNotFoundError, command: str) -> str:
+    """One line naming what is missing and the command that installs it."""
+    name = (exc.name or "").split(".")[0]
+    if name in TRAINING_MODULES:
+        return (
+            f"`ganstream {command}` needs the training stack ({name} is not installed): "
+            "run `make setup-train` (or pip install 'ganstream[train]')"
+        )
+    return f"`ganstream {command}` needs the Python module {name or exc}, which is not installed: run `make setup`"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganstream",
@@ -61,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = args.func(args)
     except _user_error_types() as exc:
         print(f"ganstream: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        print(f"ganstream: error: {missing_module_message(exc, args.command)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         return 0

@@ -128,7 +128,7 @@ def test_auto_tiling_runs_frames_beyond_the_limits(model_dir: Path, tmp_path: Pa
 def test_per_channel_prelu_rewrite_keeps_the_output(model_dir: Path) -> None:
     import openvino as ov
 
-    from ganstream.engines.backends.openvino_engine import rewrite_prelu_slopes
+    from ganstream.engines.backends.openvino_graph import rewrite_prelu_slopes
 
     core = ov.Core()
     x = frames(1, 24, 32, seed=9)

@@ -1,0 +1,166 @@
+"""Reduced precision on the CPU: f32 edges of the graph, int8 at every hint, the measured choice."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganstream.engines import ModelCard, load_engine
+from ganstream.engines.backends import openvino_engine
+from ganstream.engines.backends.openvino_engine import OpenVinoEngine, cpu_supports_bf16
+from ganstream.engines.backends.openvino_graph import KEEP_F32_KEY, edge_nodes, keep_edges_at_f32
+from ganstream.engines.calib import default_clip, model_inputs, psnr, read_frames
+from ganstream.engines.store import SHIPPED_DIR
+
+SR2X = SHIPPED_DIR / "sr2x"
+RESTORE = SHIPPED_DIR / "restore"
+
+
+def static_model(folder: Path, h: int = 36, w: int = 48) -> object:
+    import openvino as ov
+
+    model = ov.Core().read_model(str(folder / "model.onnx"))
+    model.reshape({"input": [1, h, w, 3]})
+    return model
+
+
+@pytest.mark.parametrize("folder", [SR2X, RESTORE], ids=["sr2x", "restore"])
+def test_normalisation_skip_and_rounding_stay_f32_and_the_body_does_not(folder: Path) -> None:
+    model = static_model(folder)
+    names = keep_edges_at_f32(model)
+    kinds = {op.get_type_name() for op in edge_nodes(model)}
+    # The input scaling, the final add of body and skip, and the rounding are all f32 ...
+    assert {"Convert", "Divide", "Add", "Multiply", "Round"} <= kinds
+    assert ("Interpolate" in kinds) == (folder == SR2X)  # the bicubic skip of an SR model
+    # ... and no convolution or activation of the body is.
+    assert not kinds & {"Convolution", "PRelu", "DepthToSpace"}
+    marked = {op.get_friendly_name() for op in model.get_ordered_ops() if KEEP_F32_KEY in op.get_rt_info()}
+    assert marked == set(names)
+
+
+def test_marking_the_edges_changes_no_output_at_f32() -> None:
+    card = ModelCard.load(SR2X)
+    x = np.random.default_rng(1).integers(0, 256, (1, 36, 48, 3), np.uint8)
+    a = OpenVinoEngine(card, SR2X, "fp32", f32_edges=True).infer(x)
+    b = OpenVinoEngine(card, SR2X, "fp32", f32_edges=False).infer(x)
+    assert np.array_equal(a, b)
+
+
+def real_pairs(folder: Path, count: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    card = ModelCard.load(folder)
+    clip = default_clip()
+    assert clip is not None, "the sample clip ships with the package"
+    truth = read_frames(clip, count=count, size=(180 * card.scale, 320 * card.scale))
+    return model_inputs(truth, card.task, card.scale), truth
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16 (AMX / AVX512-BF16)")
+@pytest.mark.parametrize("folder", [SR2X, RESTORE], ids=["sr2x", "restore"])
+def test_bf16_keeps_quality_on_real_frames(folder: Path) -> None:
+    card = ModelCard.load(folder)
+    inputs, truth = real_pairs(folder)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        engine = OpenVinoEngine(card, folder, precision)
+        scores[precision] = np.mean([psnr(engine.infer(x[None])[0], t) for x, t in zip(inputs, truth, strict=True)])
+    assert scores["fp32"] - scores["bf16"] <= 0.05, scores
+
+
+def test_an_int8_graph_that_fails_at_the_bf16_hint_falls_back_to_f32(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What AMX CPUs did with the ONNX QDQ graph: the engine must still run, and say so."""
+    import openvino as ov
+
+    card = ModelCard.load(SR2X)
+    compile_real = ov.Core.compile_model
+    hints: list[str] = []
+
+    def compile_model(self: ov.Core, model: object, device: str, config: dict[str, object]) -> object:
+        hints.append(str(config["INFERENCE_PRECISION_HINT"]))
+        if config["INFERENCE_PRECISION_HINT"] == "bf16":
+            raise RuntimeError("Check '!implementations.empty()' failed: No suitable implementations")
+        return compile_real(self, model, device, config)
+
+    monkeypatch.setattr(ov.Core, "compile_model", compile_model)
+    monkeypatch.setattr(openvino_engine, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(openvino_engine.artifacts, "require", lambda *a, **k: SR2X / "model.onnx")
+    engine = OpenVinoEngine(card, SR2X, "int8")
+    assert engine.hint == "bf16"
+    with caplog.at_level(logging.WARNING):
+        out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
+    assert out.shape == (1, 48, 64, 3)
+    assert hints == ["bf16", "f32"] and engine.device == "cpu (f32)"
+    assert "does not compile at the bf16 hint" in caplog.text
+    # An fp32 or bf16 graph that fails to compile is a real error, not something to hide.
+    with pytest.raises(RuntimeError):
+        OpenVinoEngine(card, SR2X, "bf16").infer(np.zeros((1, 24, 32, 3), np.uint8))
+
+
+def test_int8_ir_compiles_at_every_hint_this_cpu_has(tmp_path: Path) -> None:
+    pytest.importorskip("nncf")
+    import openvino as ov
+
+    from ganstream.engines.quantize import quantize_openvino
+
+    inputs, _ = real_pairs(SR2X, count=4)
+    dst = tmp_path / "model.int8.xml"
+    quantize_openvino(SR2X / "model.onnx", dst, inputs, "input")
+    assert dst.is_file() and dst.with_suffix(".bin").is_file()
+    core = ov.Core()
+    model = core.read_model(str(dst))
+    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ordered_ops())
+    hints = ["f32", *(["bf16"] if cpu_supports_bf16() else [])]
+    ref = OpenVinoEngine(ModelCard.load(SR2X), SR2X, "fp32").infer(inputs[0][None])[0]
+    for hint in hints:
+        m = model.clone()
+        m.reshape({"input": [1, *inputs[0].shape]})
+        keep_edges_at_f32(m)
+        out = core.compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": hint}).create_infer_request()
+        out.infer({"input": inputs[0][None]})
+        got = np.asarray(out.get_output_tensor(0).data)[0]
+        assert psnr(got, ref) > 35.0, hint
+
+
+def test_the_choice_is_the_fastest_within_the_gate_and_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganstream.engines import precision_choice as pc
+
+    card = ModelCard.load(SR2X)
+    monkeypatch.setattr(pc, "MEASURE_FRAMES", 2)
+    monkeypatch.setattr(pc, "MEASURE_REPEATS", 2)
+    choice = pc.choose_precision(card, SR2X, "openvino", ["fp32", "fp32"])  # two runs of one precision
+    assert choice.precision == "fp32" and not choice.cached
+    assert set(choice.measured) == {"fp32"} and choice.measured["fp32"]["drop_db"] == 0.0
+    assert "fastest within 0.05 dB" in choice.reason
+    saved = json.loads(pc.cache_file().read_text())
+    key = pc.cache_key(card, "openvino", ["fp32", "fp32"])
+    assert saved[key]["precision"] == "fp32" and pc.cpu_model() in key
+    monkeypatch.setattr(pc, "measure", lambda *a: pytest.fail("measured again despite the cache"))
+    again = pc.choose_precision(card, SR2X, "openvino", ["fp32", "fp32"])
+    assert again.cached and again.precision == "fp32"
+    # One candidate: nothing to measure, and the reason says so.
+    assert "only precision" in pc.choose_precision(card, SR2X, "openvino", ["fp32"]).reason
+
+
+def test_pick_refuses_a_faster_precision_that_costs_quality() -> None:
+    from ganstream.engines.precision_choice import pick
+
+    measured = {
+        "fp32": {"ms": 14.0, "drop_db": 0.0},
+        "bf16": {"ms": 9.0, "drop_db": 0.2},
+        "int8": {"ms": 11.0, "drop_db": 0.03},
+    }
+    best, reason = pick(measured)
+    assert best == "int8"
+    assert "bf16 9.0 ms/frame, -0.20 dB vs fp32, fails the 0.05 dB gate" in reason
+    assert pick({"fp32": {"ms": 14.0, "drop_db": 0.0}, "bf16": {"ms": 20.0, "drop_db": 0.0}})[0] == "fp32"
+
+
+def test_the_run_summary_says_what_was_chosen_and_why() -> None:
+    engine = load_engine("sr2x", backend="openvino")
+    assert engine.precision_reason and engine.precision_reason in engine.summary()
+    assert load_engine("sr2x", backend="openvino", precision="fp32").precision_reason == ""
