@@ -259,7 +259,9 @@ def cpu_report(
     if prelu:
         variants = prelu_ablation(variants)
     rows = bench_variants(folder, variants, height, width, batch, iters, clip)
-    title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU"
+    from ganstream.engines.precision_choice import cpu_model
+
+    title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU: {cpu_model()}"
     text = format_table(rows, title)
     return text + "".join(f"\n  not run: {s}" for s in skipped)
 

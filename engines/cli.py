@@ -131,7 +131,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  outputs    {outs}")
     sizes = f"{lim.min_width}x{lim.min_height}..{lim.max_width}x{lim.max_height}"
     print(f"  limits     {sizes}, multiple of {lim.multiple_of}")
-    print(f"  precision  {card.precision}")
+    print(f"  precision  {card.precision} (as exported)")
+    print(f"  here       {_precision_here(card, folder)}")
     for fname, digest in sorted(card.artifacts.items()):
         print(f"  sha256     {digest}  {fname}")
     if card.arch:
@@ -143,6 +144,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     if card.training:
         print(f"  training   {json.dumps(card.training, sort_keys=True)}")
     return 0
+
+
+def _precision_here(card: ModelCard, folder: Path) -> str:
+    """The CPU precision this machine runs the model at by default, and why (measured once, cached)."""
+    from ganstream.engines.loader import backend_unavailable_reason
+
+    if backend_unavailable_reason("openvino", card, folder, {"device": "cpu"}) is not None:
+        return "no OpenVINO run for this model here"
+    from ganstream.engines.backends.openvino_engine import precision_choice
+
+    choice = precision_choice(card, folder)
+    return f"openvino {choice.precision}: {choice.reason}" + (" (cached)" if choice.cached else "")
 
 
 def cmd_build(args: argparse.Namespace) -> int:

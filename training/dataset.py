@@ -20,6 +20,7 @@ import torch
 from ganstream.training.degrade import DegradeConfig, degrade_batch
 from ganstream.training.errors import DataError
 from ganstream.training.fetch import Entry, load_manifest
+from ganstream.training.sources import canonical_split
 
 Image = npt.NDArray[np.uint8]
 
@@ -41,7 +42,9 @@ class Pool:
 
 
 def load_pool(data_dir: Path, split: str, min_side: int = 0) -> tuple[Pool, str]:
+    """The decoded files of one split only (the trainer asks for train and selection, never test)."""
     entries, manifest_sha = load_manifest(data_dir)
+    split = canonical_split(split)
     chosen = [e for e in entries if e.split == split]
     if not chosen:
         raise DataError(f"{data_dir}: the manifest has no {split!r} files")

