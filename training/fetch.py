@@ -232,7 +232,7 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
                 with gzip.open(src, "rb") as fin, open(plain, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
             src = plain
-        group = src.stem
+        group = clip.name or src.stem
         runs, run_len = (
             (plan.train_runs, plan.train_run_len) if clip.split == sources.TRAIN else (plan.val_runs, plan.val_run_len)
         )

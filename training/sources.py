@@ -60,6 +60,7 @@ class ClipSource:
     split: str = TRAIN
     downscale: int = 1
     gzipped: bool = False
+    name: str = ""  # the group name, when the file's stem is not unique (e.g. "movie")
 
 
 LOMIRI = Package("lomiri-wallpapers-16.04", "deb")
@@ -213,7 +214,12 @@ CLIPS: tuple[ClipSource, ...] = (
         gzipped=True,
     ),
     # a toy on a table, stop motion
-    ClipSource(HUG_DOC.name, "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4", "MIT (hug)"),
+    ClipSource(
+        HUG_DOC.name,
+        "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
+        "MIT (hug)",
+        name="hug_movie",
+    ),
     # 1906 film, grain and scratches
     ClipSource(
         NBSPHINX_DOC.name,
@@ -223,7 +229,7 @@ CLIPS: tuple[ClipSource, ...] = (
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
     # test: a webcam at 160x120 in a dim room (the video-call case)
-    ClipSource(KPHOTOALBUM.name, _KPA_DIR + "movie.avi", KPA_LICENCE, TEST),
+    ClipSource(KPHOTOALBUM.name, _KPA_DIR + "movie.avi", KPA_LICENCE, TEST, name="kpa_movie"),
     # test: hand-held under water, fast motion
     ClipSource(
         PD_EXTENDEDVIEW.name,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch", reason="the training module needs the train extra")
-from ganstream.engines.calib import default_clip, read_frames  # noqa: E402
-from ganstream.training.codec import h264_roundtrip  # noqa: E402
+from ganstream.engines.calib import default_clip, read_frames
+from ganstream.training.codec import h264_roundtrip
 
 
 def test_h264_round_trip_adds_no_colour_shift() -> None:

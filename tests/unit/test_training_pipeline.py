@@ -36,9 +36,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_data_fetch_subset_writes_a_manifest_with_licences_and_a_clean_split(data_dir: Path) -> None:
     entries, sha = load_manifest(data_dir)
     assert len(sha) == 64
-    assert {e.split for e in entries} == {"train", "val"}
-    groups = {s: {e.group for e in entries if e.split == s} for s in ("train", "val")}
-    assert not groups["train"] & groups["val"], "a photo or clip in both splits"
+    assert {e.split for e in entries} == {"train", "selection"}
+    groups = {s: {e.group for e in entries if e.split == s} for s in ("train", "selection")}
+    assert not groups["train"] & groups["selection"], "a photo or clip in both splits"
     for e in entries:
         assert e.licence and e.source_package
         assert (data_dir / e.file).is_file()
