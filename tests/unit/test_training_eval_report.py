@@ -36,3 +36,33 @@ def test_detail_ratio_ranks_blur_below_the_reference_and_noise_above() -> None:
     noisy = np.clip(ref + rng.normal(0, 10, ref.shape), 0, 255).astype(np.uint8)
     assert detail_ratio(ref, ref) == 1.0
     assert detail_ratio(blurred, ref) < 0.5 < 1.5 < detail_ratio(noisy, ref)
+
+
+def test_every_clip_is_reported_with_its_difference_to_bicubic_and_the_colour_bias() -> None:
+    import numpy as np
+
+    from ganstream.training.evaluate import Clip, evaluate_group
+
+    rng = np.random.default_rng(0)
+    smooth = np.repeat(np.linspace(0, 255, 64, dtype=np.uint8)[None, None, :, None], 64, axis=1).repeat(3, axis=3)
+    items = [
+        Clip("photo", rng.integers(0, 256, (1, 64, 64, 3), np.uint8)),
+        Clip("clip#0", smooth.repeat(2, axis=0)),
+        Clip("clip#1", smooth.repeat(2, axis=0)),
+    ]
+
+    def brighter(x: np.ndarray) -> np.ndarray:  # bicubic, one level too bright: a biased "model"
+        import cv2
+
+        up = cv2.resize(x[0], (x.shape[2] * 2, x.shape[1] * 2), interpolation=cv2.INTER_CUBIC)
+        return np.clip(up.astype(np.int16) + 1, 0, 255).astype(np.uint8)[None]
+
+    rows = evaluate_group("sr", 2, {"brighter": brighter}, ["bicubic"], items, None)
+    row = next(r for r in rows if r.method == "brighter" and r.dataset == "clean (area)")
+    assert set(row.per_clip) == {"photo", "clip"}  # runs of one clip count as that clip
+    assert all(d < 0 for d in row.per_clip_delta.values())
+    assert all(0.8 < b < 1.2 for b in row.bias), row.bias  # one level, plus bicubic's own overshoot
+    text = format_markdown(rows, {}, {"brighter": "test"})
+    assert "Per clip, sr x2, clean (area)" in text and "| clip | " in text and "**worst**" in text
+    brighter_line = next(line for line in text.splitlines() if "| clean (area) | brighter |" in line)
+    assert "+1.0" in brighter_line  # the bias column
