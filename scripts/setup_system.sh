@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages ganstream needs (GStreamer, its Python bindings' build
-# dependencies, ffmpeg for ffprobe). Does nothing when all are present; uses sudo when not root.
+# dependencies, ffmpeg for ffprobe, Chromium and its driver for the web view's browser test).
+# Does nothing when all are present; uses sudo when not root.
 set -euo pipefail
 PKGS=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -8,6 +9,7 @@ PKGS=(
   gstreamer1.0-python3-plugin-loader
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   libgirepository1.0-dev libcairo2-dev pkg-config gcc ffmpeg
+  chromium chromium-driver
 )
 missing=()
 for p in "${PKGS[@]}"; do

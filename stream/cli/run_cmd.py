@@ -102,6 +102,17 @@ def register(sub: Any) -> None:
     src.add_argument(
         "--images-fps", type=_fraction, metavar="F", help="frame rate of an image-sequence source (default 25)"
     )
+    out.add_argument(
+        "--compare",
+        choices=("side", "split"),
+        help="write the source (scaled to the output size) beside the output, or split with it (before/after)",
+    )
+    out.add_argument(
+        "--preview",
+        metavar="[HOST:]PORT",
+        help="serve a live web view of the run (source and output previews, figures) on this address; "
+        "a non-loopback HOST needs a token in $GANSTREAM_PREVIEW_TOKEN",
+    )
     reliability_args.add_arguments(p)
     p.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="read these options from a TOML file (command line wins)"
@@ -157,14 +168,17 @@ def run(args: argparse.Namespace) -> int:
     from ganstream.stream.profiles import get_profile
     from ganstream.stream.progress import FileProgress, LiveStatus
     from ganstream.stream.secrets import install_log_redaction
+    from ganstream.stream.service.web.single import PreviewRunner
     from ganstream.stream.sources import SourceOptions
     from ganstream.stream.stage_factory import ChainRequest, build_stages
+    from ganstream.stream.stages.compare import compare_stages
     from ganstream.stream.uri import parse_source, redact
 
     o = _merged(args)
     rel = reliability_args.from_options(o)
     install_log_redaction(secrets=rel.secrets)
     source = parse_source(str(o.get("source") or SAMPLE_CLIP))
+    preview = PreviewRunner(args.preview, rel.name or "camera") if args.preview else None
     info = probe_file(source.location) if source.kind == "file" else None
     profile = get_profile(o.get("profile", "cpu"))
     profile.require()  # one line naming what is missing, before any model is loaded
@@ -199,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
         restream_credentials=rel.restream_credentials,
         name=rel.name,
     )
-    pipeline = Pipeline(source, stages, str(o.get("sink") or DEFAULT_SINK), options)
+    run_stages = compare_stages(stages, args.compare) if args.compare else stages
+    run_stages = preview.wrap(run_stages) if preview else run_stages
+    pipeline = Pipeline(source, run_stages, str(o.get("sink") or DEFAULT_SINK), options)
     progress: Any = None
     if not args.no_progress:
         if source.is_live:
@@ -217,9 +233,13 @@ def run(args: argparse.Namespace) -> int:
     )
     services.start()
     try:
+        if preview is not None:
+            print(f"ganstream: web view at {preview.start(pipeline)}", file=sys.stderr)
         stats = pipeline.run(timeout=o.get("duration"))
     finally:
         services.stop()
+        if preview is not None:
+            preview.stop()
         if progress is not None:
             progress.close()
     if pipeline.sink_url:

@@ -2,42 +2,34 @@
 
 GET /cameras, POST /cameras (a camera table as JSON), DELETE /cameras/{name},
 POST /cameras/{name}/restart, GET /health, GET /metrics (Prometheus), and the open probes
-GET /livez and /readyz. Bound to 127.0.0.1 by default; bound to any other address, every route
-but the probes needs ``Authorization: Bearer <token>``.
+GET /livez and /readyz, plus the web view (``ganstream.stream.service.web``: the page at /,
+camera snapshots and MJPEG previews). Bound to 127.0.0.1 by default; bound to any other address,
+every route but the probes needs ``Authorization: Bearer <token>`` (or, from a browser, the
+cookie ``/?token=...`` sets).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import time
 from typing import Any
 
-from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 
 from ganstream.stream.errors import ConfigError
 from ganstream.stream.service.config import is_loopback, parse_camera
 from ganstream.stream.service.manager import CameraExistsError, CameraNotFoundError, Service
 from ganstream.stream.service.metrics import make_registry, render
+from ganstream.stream.service.web.app import ServiceBoard, web_app
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/livez", "/readyz"})
-
 
 def create_app(service: Service, token: str = "") -> FastAPI:
-    app = FastAPI(title="ganstream", docs_url=None, redoc_url=None, openapi_url=None)
+    app = web_app(ServiceBoard(service), token)
     registry = make_registry(service)
-
-    @app.middleware("http")
-    async def require_token(request: Request, call_next: Any) -> Any:
-        if token and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
-        return await call_next(request)
 
     @app.get("/livez")
     def livez() -> dict[str, str]:
@@ -97,16 +89,16 @@ def create_app(service: Service, token: str = "") -> FastAPI:
     return app
 
 
-class ApiServer:
-    """uvicorn on its own thread; `port` is the bound one (0 asks the OS)."""
+class AppServer:
+    """uvicorn serving `app` on its own thread; `port` is the bound one (0 asks the OS)."""
 
-    def __init__(self, service: Service, host: str = "127.0.0.1", port: int = 8080, token: str = "") -> None:
+    what = "http"
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
         import uvicorn
 
-        if not is_loopback(host) and not token:
-            raise ConfigError(f"api: binding to {host!r} needs a token (api.token)")
         self.host = host
-        config = uvicorn.Config(create_app(service, token), host=host, port=port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="ganstream-api", daemon=True)
         self.port = port
@@ -116,12 +108,12 @@ class ApiServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ConfigError(f"api: cannot listen on {self.host}:{self.port} (port in use?)")
+                raise ConfigError(f"{self.what}: cannot listen on {self.host}:{self.port} (port in use?)")
             time.sleep(0.05)
         sockets = [s for srv in getattr(self._server, "servers", []) for s in srv.sockets]
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
-        log.info("control API on http://%s:%d", self.host, self.port)
+        log.info("%s on http://%s:%d", self.what, self.host, self.port)
         return self.port
 
     def url(self, path: str = "") -> str:
@@ -131,3 +123,14 @@ class ApiServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=5)
+
+
+class ApiServer(AppServer):
+    """The control API and web view of a `Service`."""
+
+    what = "api"
+
+    def __init__(self, service: Service, host: str = "127.0.0.1", port: int = 8080, token: str = "") -> None:
+        if not is_loopback(host) and not token:
+            raise ConfigError(f"api: binding to {host!r} needs a token (api.token)")
+        super().__init__(create_app(service, token), host, port)

@@ -30,6 +30,7 @@ from ganstream.stream.rtsp_server import RtspServer
 from ganstream.stream.service.config import CameraSettings
 from ganstream.stream.service.engines import EnginePool, build_camera_stages
 from ganstream.stream.service.outputs import CameraOutputs
+from ganstream.stream.service.web.preview import CameraPreview
 from ganstream.stream.stats import RunStats
 from ganstream.stream.uri import parse_source, redact
 
@@ -64,6 +65,8 @@ class Camera:
             v4l2=out.v4l2,
             live=parse_source(settings.source).is_live,
         )
+        # Web view taps around the stages; they cost nothing until someone watches.
+        self.preview = CameraPreview(self.name)
         self.stopped = False
         self.stats = RunStats()  # of the current source run
         self.started_at = time.time()
@@ -171,7 +174,7 @@ class Camera:
         """One source run; True when it streamed frames before ending."""
         stages: list[Any] = []
         try:
-            stages = build_camera_stages(self.settings, self.pool)
+            stages = self.preview.wrap(build_camera_stages(self.settings, self.pool))
             pipe = Pipeline(
                 self.settings.source,
                 stages,
