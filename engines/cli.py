@@ -146,7 +146,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _precision_here(card: ModelCard, folder: Path) -> str:
+def _precision_here(card: Any, folder: Path) -> str:
     """The CPU precision this machine runs the model at by default, and why (measured once, cached)."""
     from ganstream.engines.loader import backend_unavailable_reason
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
+from ganstream.stream.stages.enhance import residual_gain_for
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,13 @@ class SharedEnhanceStage:
     """
 
     def __init__(
-        self, engine: FrameEngine, stream_id: str, fps: float = 0.0, name: str | None = None, depth: int = 1
+        self,
+        engine: FrameEngine,
+        stream_id: str,
+        fps: float = 0.0,
+        name: str | None = None,
+        depth: int = 1,
+        residual_gain: bool = True,
     ) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
@@ -293,6 +300,14 @@ class SharedEnhanceStage:
         self.depth = depth if self._batcher is not None else 1
         self._inflight: deque[tuple[Frame, _Request]] = deque()
         engine.attach(stream_id, fps)
+        # Each camera measures its own residual strength (see ganstream.engines.residual_gain).
+        self.gain = residual_gain_for(engine, self._run_small, residual_gain)
+
+    def _run_small(self, pixels: Pixels) -> Pixels:
+        return self.engine.infer_one(self.stream_id, pixels, self._interval_s)
+
+    def _finish(self, frame: Frame, out: Pixels) -> Frame:
+        return frame.with_pixels(self.gain.apply(frame.pixels, out) if self.gain is not None else out)
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         limits = getattr(self.engine.card, "limits", None)
@@ -302,12 +317,16 @@ class SharedEnhanceStage:
         if self._fps <= 0 and spec.fps > 0:
             self._interval_s = float(1 / spec.fps)
             self.engine.attach(self.stream_id, float(spec.fps))
+        if self.gain is not None:
+            self.gain.reset()
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
+        if self.gain is not None:
+            self.gain.observe(frame.pixels)
         if self._batcher is None:
-            return [frame.with_pixels(self.engine.infer_one(self.stream_id, frame.pixels, interval))]
+            return [self._finish(frame, self.engine.infer_one(self.stream_id, frame.pixels, interval))]
         self._inflight.append((frame, self._batcher.submit(self.stream_id, frame.pixels, interval)))
         return self._collect(self.depth - 1)
 
@@ -316,7 +335,7 @@ class SharedEnhanceStage:
         out = []
         while len(self._inflight) > keep:
             frame, req = self._inflight.popleft()
-            out.append(frame.with_pixels(self._batcher.wait(req)))
+            out.append(self._finish(frame, self._batcher.wait(req)))
         return out
 
     def flush(self) -> list[Frame]:

@@ -39,6 +39,7 @@ class ChainRequest:
     models: Sequence[str] = field(default_factory=tuple)
     backend: str = "auto"
     precision: str | None = None
+    residual_gain: bool = True  # sr models: the stream-measured strength (engines.residual_gain)
 
     def __post_init__(self) -> None:
         if self.sr is not None and self.sr not in (2, 3, 4):
@@ -119,7 +120,7 @@ def _enhance_or_classical(
     card = installed[name]
     if task == "sr" and scale is not None and int(card.scale) != scale:
         raise StageError(f"model {name!r} upscales x{card.scale}, but --sr {scale} was asked for")
-    return EnhanceStage(_load_engine(name, req.backend, req.precision), name=task)
+    return EnhanceStage(_load_engine(name, req.backend, req.precision), name=task, residual_gain=req.residual_gain)
 
 
 def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str, Any]) -> Stage:

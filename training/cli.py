@@ -122,6 +122,12 @@ def register(sub: Any) -> None:
     ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
     ev.add_argument("--markdown", default="", help="also write the table to this file")
+    ev.add_argument(
+        "--residual-gain",
+        default="auto",
+        choices=("auto", "off", "both"),
+        help="sr models: auto (as `ganstream run` runs them), off (the bare network), both",
+    )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
@@ -228,6 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         backend="openvino" if args.backend == "auto" else args.backend,
         precision=args.precision,
         split=args.split,
+        residual_gain=args.residual_gain,
     )
     return 0
 

@@ -55,6 +55,23 @@ def load_runner(folder: Path, backend: str = "openvino", precision: str = "fp32"
     return engine.card, run, f"{engine.backend} {engine.precision}"
 
 
+class GainRunner:
+    """`runner` as `ganstream run` applies it: each call (a clip run or a photo) is a new stream."""
+
+    def __init__(self, runner: Runner, scale: int) -> None:
+        self.runner, self.scale = runner, scale
+
+    def __call__(self, frames: Image) -> Image:
+        from ganstream.engines.residual_gain import ResidualGain
+
+        gain = ResidualGain(lambda f: self.runner(f[None])[0], self.scale)
+        outs = []
+        for f in frames:
+            gain.observe(f)
+            outs.append(gain.apply(f, self.runner(f[None])[0]))
+        return np.stack(outs)
+
+
 def resolve_model(name: str, models_dir: Path) -> Path:
     for cand in (Path(name), models_dir / name):
         if (cand / "card.json").is_file():
@@ -203,7 +220,9 @@ def evaluate_group(
     sets = _sr_sets(items, scale) if task == "sr" else _restore_sets(items)
     methods: dict[str, Callable[[Image], Image]] = dict(_baselines(task, scale, baselines))
     for name, runner in models.items():
-        methods[name] = lambda x, r=runner: _run_batched(r, x)  # type: ignore[misc]
+        # A model with the residual gain sees a whole clip run at once, as a stream would.
+        whole = isinstance(runner, GainRunner)
+        methods[name] = lambda x, r=runner, w=whole: r(x) if w else _run_batched(r, x)  # type: ignore[misc]
     ref_name = "bicubic" if task == "sr" else "nlmeans s=7"
     rows: list[Row] = []
     for set_name, pairs in sets.items():
@@ -329,12 +348,24 @@ def run_eval(
     backend: str = "openvino",
     precision: str = "fp32",
     split: str = SELECTION,
+    residual_gain: str = "auto",
 ) -> list[Row]:
+    """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
+    residual strength), "off" the bare network, "both" each twice."""
+    if residual_gain not in ("auto", "off", "both"):
+        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     for name in model_names:
         card, runner, used = load_runner(resolve_model(name, models_dir), backend, precision)
-        groups.setdefault((card.task, card.scale), {})[card.name] = runner
+        models = groups.setdefault((card.task, card.scale), {})
+        if card.task != "sr" or residual_gain == "off":
+            models[card.name] = runner
+        elif residual_gain == "auto":
+            models[card.name] = GainRunner(runner, card.scale)
+        else:
+            models[card.name] = GainRunner(runner, card.scale)
+            models[f"{card.name} (no gain)"] = runner
         backends[card.name] = used
     rows: list[Row] = []
     timing: dict[str, float] = {}

@@ -27,7 +27,7 @@ CONFIG_KEYS = {
     "latency", "lossless", "audio", "passthrough", "rtsp_transport", "rtsp_latency", "images_fps", "duration",
 }  # fmt: skip
 CONFIG_KEYS |= reliability_args.CONFIG_KEYS
-CONFIG_KEYS |= {"profile"}
+CONFIG_KEYS |= {"profile", "residual_gain"}
 
 
 def _fraction(value: str) -> Fraction:
@@ -71,7 +71,13 @@ def register(sub: Any) -> None:
     stages.add_argument(
         "--precision",
         choices=("fp32", "fp16", "bf16", "int8"),
-        help="inference precision (default: the backend's best)",
+        help="inference precision (default: the fastest that keeps quality on this machine, measured once)",
+    )
+    stages.add_argument(
+        "--residual-gain",
+        choices=("auto", "off"),
+        help="sr: keep as much of the model's correction over bicubic as the stream's own frames show "
+        "helps (auto, the default), or all of it (off)",
     )
     p.add_argument(
         "--profile",
@@ -192,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         models=tuple(o.get("model") or ()),
         backend=o.get("backend", profile.backend),
         precision=o.get("precision"),
+        residual_gain=o.get("residual_gain", "auto") != "off",
     )
     if request.empty and not o.get("passthrough"):
         request.sr = 2  # the default chain

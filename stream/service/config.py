@@ -83,6 +83,7 @@ class ChainSettings(_Strict):
     interpolate: int = Field(default=0, ge=0, le=16)
     models: list[str] = Field(default_factory=list)
     backend: Literal["", "auto", "openvino", "ort", "torch", "trt", "triton"] = ""  # "": [engine].backend
+    residual_gain: bool = True  # sr: keep only the share of the model's correction this camera's frames support
 
     @field_validator("interpolate")
     @classmethod

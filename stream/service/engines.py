@@ -115,7 +115,12 @@ def _shared(cam: CameraSettings, pool: EnginePool, model: str, task: str, fps: f
     realtime = cam.realtime if cam.realtime is not None else parse_source(cam.source).is_live
     # Files keep two frames in the engine so batches fill while the previous one runs.
     return SharedEnhanceStage(
-        pool.get(model, cam.chain.backend), cam.name, fps=fps, name=task, depth=1 if realtime else 2
+        pool.get(model, cam.chain.backend),
+        cam.name,
+        fps=fps,
+        name=task,
+        depth=1 if realtime else 2,
+        residual_gain=cam.chain.residual_gain,
     )
 
 

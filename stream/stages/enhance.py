@@ -6,14 +6,25 @@ from typing import Any
 
 import numpy as np
 
+from ganstream.engines.residual_gain import ResidualGain
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, VideoSpec
 
 
-class EnhanceStage:
-    """Runs an `Engine` (``ganstream.engines``) on every frame."""
+def residual_gain_for(engine: Any, run: Any, enabled: bool) -> ResidualGain | None:
+    """A stream's residual strength for an SR engine (None for restore models or when disabled)."""
+    card = engine.card
+    return ResidualGain(run, int(card.scale)) if enabled and card.task == "sr" and int(card.scale) > 1 else None
 
-    def __init__(self, engine: Any, name: str | None = None) -> None:
+
+class EnhanceStage:
+    """Runs an `Engine` (``ganstream.engines``) on every frame.
+
+    SR models keep only as much of their correction over bicubic as the stream's own frames
+    say helps (``ganstream.engines.residual_gain``); ``residual_gain=False`` passes the raw output.
+    """
+
+    def __init__(self, engine: Any, name: str | None = None, residual_gain: bool = True) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
             raise StageError(f"model '{card.name}' is a {card.task} model; an enhance stage needs sr or restore")
@@ -21,6 +32,10 @@ class EnhanceStage:
         self.scale = int(card.scale)
         self.name = name or card.task
         self.label = f"{card.name} {engine.backend} {engine.precision}"
+        self.gain = residual_gain_for(engine, self._run_one, residual_gain)
+
+    def _run_one(self, pixels: Any) -> Any:
+        return self.engine.infer(np.ascontiguousarray(pixels[np.newaxis]))[0]
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         problem = (
@@ -28,11 +43,16 @@ class EnhanceStage:
         )
         if problem and not getattr(self.engine, "pads_input", False):
             raise StageError(f"model '{self.engine.card.name}': {problem}")
+        if self.gain is not None:
+            self.gain.reset()  # a new stream or a new size: measure afresh
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
-        out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]))
-        return [frame.with_pixels(np.ascontiguousarray(out[0]))]
+        out = self._run_one(frame.pixels)
+        if self.gain is not None:
+            self.gain.observe(frame.pixels)
+            out = self.gain.apply(frame.pixels, out)
+        return [frame.with_pixels(np.ascontiguousarray(out))]
 
     def flush(self) -> list[Frame]:
         return []

@@ -22,7 +22,12 @@ def test_signal_mid_run_leaves_a_playable_mp4(tmp_path: Path, sig: signal.Signal
          "--sr", "2", "--sink", str(out), "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ),
     )  # fmt: skip
-    time.sleep(3)
+    # Signal once the pipeline runs (start-up may include a first-use precision measurement);
+    # the sink creates the file when the pipeline starts.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not out.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(2.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
