@@ -241,7 +241,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _is_interp_model(name: str) -> bool:
     """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
-    if name in ("interp", "flow", "flow-plain", "blend") or name.startswith("interp"):
+    if name in ("interp", "flow", "flow-plain", "blend") or name.startswith(("interp", "flow:")):
         return True
     from ganstream.stream.stage_factory import installed_models
 
@@ -255,8 +255,13 @@ def _eval_interp(args: argparse.Namespace, names: list[str]) -> int:
 
     models = args.model.split(",") if args.model else ([] if names == ["interp"] else names)
     baselines = "blend,minterpolate" if args.baseline == EVAL_BASELINE_DEFAULT else args.baseline
+    clips = [Path(c) for c in args.clips.split(",")]
+    if len(clips) == 1 and (clips[0] / "manifest.json").is_file():  # a data folder: one split's clips
+        from ganstream.training.interp.clips import split_clip_files
+
+        clips = split_clip_files(clips[0], args.split)
     return eval_interp(
-        clips=[Path(c) for c in args.clips.split(",")],
+        clips=clips,
         models=models,
         baselines=baselines,
         max_frames=args.max_frames or 61,

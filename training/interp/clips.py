@@ -126,3 +126,21 @@ def same_shot_windows(frames: list[Image], span: int) -> Iterator[int]:
     starts = [*shot_starts(frames), len(frames)]
     for a, b in itertools.pairwise(starts):
         yield from range(a, b - span)
+
+
+def split_clip_files(data_dir: Path, split: str) -> list[Path]:
+    """The source video files of one split of a `ganstream data fetch` folder (whole clips)."""
+    from ganstream.training.fetch import load_manifest
+    from ganstream.training.sources import canonical_split
+
+    entries, _ = load_manifest(data_dir)
+    split = canonical_split(split)
+    files = dict.fromkeys(
+        data_dir / "raw" / e.source_package / e.source_path for e in entries if e.kind == "frame" and e.split == split
+    )
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DataError(f"{missing[0]}: listed in {data_dir}'s manifest but missing (run `ganstream data fetch` again)")
+    if not files:
+        raise DataError(f"{data_dir}: the manifest lists no {split} clips")
+    return list(files)

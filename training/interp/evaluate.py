@@ -61,9 +61,29 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return FlowSynth()
     if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
         return FlowSynth(fixed_point_warp=False, fallback=Fallback(share=0.0))
+    if name.startswith("flow:"):
+        return flow_variant(name)
     from ganstream.engines import load_engine
 
     return NetSynth(load_engine(name, backend=backend))
+
+
+def flow_variant(spec: str) -> Synthesizer:
+    """`flow:PRESET:DOWNSCALE[:plain]`, e.g. flow:medium:1:plain (DIS medium on full frames, the
+    warps' plain average): the classical variants compared when choosing the default."""
+    from ganstream.engines.flow import Fallback, FlowOptions
+    from ganstream.stream.stages.interp_synth import FlowSynth
+
+    parts = spec.split(":")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] != "plain") or not parts[2].isdigit():
+        raise ConfigError(f"interp variant {spec!r}: expected flow:PRESET:DOWNSCALE[:plain], e.g. flow:medium:1:plain")
+    try:
+        options = FlowOptions(preset=parts[1], downscale=int(parts[2]))
+    except ValueError as exc:
+        raise ConfigError(f"interp variant {spec!r}: {exc}") from None
+    if len(parts) == 4:
+        return FlowSynth(options, fixed_point_warp=False, fallback=Fallback(share=0.0))
+    return FlowSynth(options)
 
 
 def left_out_indices(clip: Clip) -> list[int]:
