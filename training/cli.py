@@ -122,6 +122,7 @@ def register(sub: Any) -> None:
     ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")
     ev.add_argument("--markdown", default="", help="also write the table to this file")
+    ev.add_argument("--record", action="store_true", help="write the figures (per clip) into each model's card.json")
     ev.add_argument(
         "--residual-gain",
         default="auto",
@@ -235,6 +236,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         precision=args.precision,
         split=args.split,
         residual_gain=args.residual_gain,
+        record=args.record,
     )
     return 0
 

@@ -349,6 +349,7 @@ def run_eval(
     precision: str = "fp32",
     split: str = SELECTION,
     residual_gain: str = "auto",
+    record: bool = False,
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice."""
@@ -356,8 +357,10 @@ def run_eval(
         raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
+    folders: dict[str, Path] = {}
     for name in model_names:
-        card, runner, used = load_runner(resolve_model(name, models_dir), backend, precision)
+        folders[name] = resolve_model(name, models_dir)
+        card, runner, used = load_runner(folders[name], backend, precision)
         models = groups.setdefault((card.task, card.scale), {})
         if card.task != "sr" or residual_gain == "off":
             models[card.name] = runner
@@ -389,7 +392,34 @@ def run_eval(
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(text)
+    if record:
+        for folder in folders.values():
+            record_in_card(folder, rows, split, residual_gain)
     return rows
+
+
+def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str) -> None:
+    """Write this run's figures for the model into its card: ``metrics.eval_<split>``, per clip."""
+    card = ModelCard.load(folder)
+    mine = [r for r in rows if r.method == card.name]
+    if not mine:
+        return
+    card.metrics[f"eval_{split}"] = {
+        "reference": _reference(mine[0].task),
+        "residual_gain": residual_gain,
+        "machine": machine(),
+        "sets": {
+            r.dataset: {
+                "psnr_y_db": round(r.psnr, 3),
+                "vs_reference_db": round(r.delta, 3),
+                "worst_clip_vs_reference_db": round(min(r.per_clip_delta.values()), 3) if r.per_clip_delta else None,
+                "colour_bias_rgb": [round(b, 3) for b in r.bias],
+                "per_clip_vs_reference_db": {c: round(d, 3) for c, d in r.per_clip_delta.items()},
+            }
+            for r in mine
+        },
+    }
+    card.save(folder)
 
 
 def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[str, str], split: str = "") -> str:
