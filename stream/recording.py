@@ -2,8 +2,10 @@
 
 A recording branch is ``queue ! videoconvert ! x264enc ! h264parse ! splitmuxsink``: a new file
 starts at the first key frame after `segment_s` seconds (the encoder puts a key frame at least
-every 2 s), each file is finalised (moov written) when the next one opens, and the last one
-when end-of-stream reaches the muxer at shutdown, so every closed segment is playable.
+every 2 s), each file is finalised (index written) when the next one opens, and the last one
+when end-of-stream reaches the muxer at shutdown. Segments are crash-safe as well: fragmented
+MP4 or Matroska through an unbuffered filesink (``sinks.file_muxer``), so after a hard kill the
+segment being written plays up to its last second or two.
 Files are ``<camera>_<YYYYmmdd-HHMMSS-mmm>.<mp4|mkv>`` by the wall-clock (UTC) time they
 opened. Retention keeps at most `keep` files and at most `max_bytes` per camera, deleting the
 oldest first; the file being written is never deleted.
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganstream.stream.gst import make, modules, parse_bin
-from ganstream.stream.sinks import x264_options
+from ganstream.stream.sinks import file_muxer, file_sink, x264_options
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +108,11 @@ class RecordingBranch:
             "queue max-size-buffers=30 ! videoconvert ! video/x-raw,format=I420 ! "
             f"x264enc {x264_options(True, self.fps)} ! h264parse"
         )
-        mux = make(MUXERS[self.policy.container], None)
         self.sink = make(
             "splitmuxsink",
             f"record-{self.camera}",
-            muxer=mux,
+            muxer=file_muxer(self.policy.container),
+            sink=file_sink(str(self.policy.directory / "pending")),  # location set per segment
             max_size_time=int(self.policy.segment_s * Gst.SECOND),
             send_keyframe_requests=True,
         )

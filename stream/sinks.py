@@ -2,6 +2,10 @@
 
 Files (.mp4 H.264 + AAC, .mkv H.264 or FFV1 with --lossless + Opus), lossless PNG sequences, an
 RTSP restream from the built-in server, a v4l2loopback device, a display window, or nothing.
+
+Files are crash-safe: .mp4 is fragmented (a self-contained fragment every `FRAGMENT_MS`) and
+.mkv is written as it goes, both through an unbuffered filesink, so a process killed without
+warning leaves a playable file missing only its last second or two (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,28 @@ AUDIO_QUEUE = "queue max-size-time=5000000000 max-size-buffers=0 max-size-bytes=
 SIZE_LOCK = "videoscale add-borders=true ! capsfilter name=size-lock"
 # The restream shows the last frame this long after the source goes quiet, then black ("no signal").
 NO_SIGNAL_AFTER_NS = 2_000_000_000
+
+
+# An .mp4 gets a fragment (moof + mdat) this often: what a hard kill can lose at most, besides
+# what the encoder still holds. Measured costs: docs/benchmarks.md ("Crash-safe recordings").
+FRAGMENT_MS = 1000
+
+
+def file_muxer(container: str, name: str | None = None) -> Any:
+    """The muxer of a file or recording segment: fragmented MP4, or Matroska (always written as it goes)."""
+    if container == "mp4":
+        # A plain mp4 has its index (moov) only at the end: killed before it, the file is unreadable.
+        # Mode 1 (first-moov-then-finalise) writes fragments as it goes and, on a clean end, rewrites
+        # the file as a plain mp4: edit lists kept (B-frame delay, so audio stays in sync) and
+        # seeking as fast as before, where DASH-style fragments shift the video and seek 2x slower.
+        return make("mp4mux", name, fragment_duration=FRAGMENT_MS, fragment_mode=1)
+    return make("matroskamux", name)
+
+
+def file_sink(location: str, name: str | None = None) -> Any:
+    """A filesink whose writes reach the kernel at once: a killed process loses nothing muxed."""
+    # The default 64 KiB stdio buffer would otherwise hold (and lose) the last fragment or two.
+    return make("filesink", name, location=location, sync=False, buffer_mode=2)  # 2: unbuffered
 
 
 def x264_options(low_latency: bool, fps: float) -> str:
@@ -102,9 +128,8 @@ class SinkBranch:
     def _file_video_desc(self, fps: float) -> str:
         path = Path(self.spec.location)
         path.parent.mkdir(parents=True, exist_ok=True)
-        mux = "mp4mux" if self.spec.container == "mp4" else "matroskamux"
-        self._mux = make(mux, "mux")
-        sink = make("filesink", "filesink", location=str(path), sync=False)
+        self._mux = file_muxer(self.spec.container, "mux")
+        sink = file_sink(str(path), "filesink")
         self._pipeline.add(self._mux)
         self._pipeline.add(sink)
         self._mux.link(sink)

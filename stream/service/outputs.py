@@ -22,7 +22,7 @@ from ganstream.stream.frameio import buffer_from_pixels, caps_for
 from ganstream.stream.gst import make, modules, parse_bin
 from ganstream.stream.recording import RecordingBranch, RecordingPolicy
 from ganstream.stream.rtsp_server import RtspServer
-from ganstream.stream.sinks import x264_options
+from ganstream.stream.sinks import file_muxer, file_sink, x264_options
 from ganstream.stream.uri import redact
 
 log = logging.getLogger(__name__)
@@ -153,15 +153,16 @@ class CameraOutputs:
     def _file_branch(self, pipe: Any, fps: float) -> Any:
         path = Path(self.file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        mux = "mp4mux" if path.suffix.lower() == ".mp4" else "matroskamux"
         branch = parse_bin(
             "queue max-size-buffers=30 ! videoconvert ! video/x-raw,format=I420 ! "
-            f"x264enc {x264_options(False, fps)} ! h264parse ! {mux}"
+            f"x264enc {x264_options(False, fps)} ! h264parse"
         )
-        sink = make("filesink", None, location=str(path), sync=False)
-        pipe.add(branch)
-        pipe.add(sink)
-        branch.link(sink)
+        mux = file_muxer("mp4" if path.suffix.lower() == ".mp4" else "mkv")
+        sink = file_sink(str(path))
+        for element in (branch, mux, sink):
+            pipe.add(element)
+        if not (branch.link(mux) and mux.link(sink)):
+            raise SinkError(f"camera '{self.camera}': cannot link the file output {path.name}")
         return branch
 
     def _watch_bus(self, pipe: Any, stop: threading.Event) -> None:
