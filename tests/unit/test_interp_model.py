@@ -70,7 +70,7 @@ def test_card_names_the_flow_fed_inputs(exported: tuple[FlowFusionNet, Path]) ->
     card = ModelCard.load(exported[1])
     assert (card.task, card.window, card.limits.multiple_of) == ("interp", 2, 4)
     assert [s.name for s in card.inputs] == ["warped0", "warped1", "t", "flow_t0", "flow_t1"]
-    assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 2}  # what the runtime computes
+    assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 1}  # what the runtime computes
 
 
 def test_net_synth_refuses_other_tasks() -> None:
