@@ -19,10 +19,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganstream.stream.audio import AudioConsumer, AudioDecision, AudioTrack
 from ganstream.stream.bridge import AppsrcOutput, CallbackOutput, InputTap, Output, QueueItem, Worker
 from ganstream.stream.chain import StageChain
 from ganstream.stream.errors import PipelineError, SourceError
@@ -62,21 +64,87 @@ class RunOptions:
 
 
 class _SinkOutput:
-    """AppsrcOutput that also tells the sink branch the output format (RTSP mounts need it)."""
+    """AppsrcOutput that also tells the sink branch the output format (RTSP mounts need it).
 
-    def __init__(self, appsrc: Any, sink: SinkBranch) -> None:
+    With `audio` (a supervised source, whose audio arrives from another pipeline) it is also the
+    source's `AudioConsumer`: frames are held until the source has said whether it sends audio,
+    so the audio track is added before the muxer starts, then fed in step with the frames.
+    """
+
+    def __init__(self, appsrc: Any, sink: SinkBranch, audio: AudioDecision | None = None, pipeline: Any = None) -> None:
         self._inner = AppsrcOutput(appsrc)
         self._sink = sink
+        self._decision = audio
+        self._pipeline = pipeline
+        self._track: AudioTrack | None = None
+        self._early: deque[tuple[int, bytes]] = deque(maxlen=500)  # audio before the track exists
+        self._held: list[Frame | VideoSpec] = []
+        self._open = audio is None
+        self._lock = threading.Lock()
 
+    # -- AudioConsumer (the source's streaming threads) ------------------------------------
+    def audio_streams(self, present: bool) -> None:
+        if self._decision is not None:
+            self._decision.streams(present)
+
+    def audio_chunk(self, pts: int, data: bytes) -> None:
+        with self._lock:
+            if self._track is not None:
+                self._track.add(pts, data)
+            elif not self._open:
+                self._early.append((pts, data))
+
+    # -- Output (the worker) --------------------------------------------------------------
     def set_spec(self, spec: VideoSpec) -> None:
+        if not self._ready():
+            self._held.append(spec)
+            return
         self._sink.set_spec(spec)
         self._inner.set_spec(spec)
 
     def push(self, frame: Frame) -> None:
+        if not self._ready():
+            self._held.append(frame)
+            return
         self._inner.push(frame)
+        if self._track is not None and frame.pts >= 0:
+            self._track.video(frame.pts, frame.pts + frame.duration)
 
     def end(self) -> None:
+        if self._decision is not None and self._decision.present is None:
+            self._decision.present = False
+        self._ready()
+        if self._track is not None:
+            self._track.end()
         self._inner.end()
+
+    def _ready(self) -> bool:
+        if self._open:
+            return True
+        assert self._decision is not None
+        if not self._decision.settled():
+            return False
+        with self._lock:
+            if self._decision.present:
+                track = AudioTrack(self._pipeline, live=True)
+                self._sink.attach_audio(track.pad)
+                track.appsrc.sync_state_with_parent()
+                for pts, data in self._early:
+                    track.add(pts, data)
+                self._track = track
+            self._early.clear()
+            self._open = True
+        held, self._held = self._held, []
+        for item in held:
+            if isinstance(item, VideoSpec):
+                self.set_spec(item)
+            else:
+                self.push(item)
+        return True
+
+    @property
+    def takes_audio(self) -> bool:
+        return self._decision is not None and self._decision.present is not False
 
 
 def _no_async_preroll(_bin: Any, _sub: Any, element: Any) -> None:
@@ -93,7 +161,8 @@ class Pipeline:
     """Runs frames from `source` through `stages` into `sink`.
 
     `sink` is a sink string (see ``ganstream.stream.uri``), a `SinkSpec`, a callable that
-    receives each processed Frame, or None to iterate with `frames()`.
+    receives each processed Frame, or None to iterate with `frames()`. With a callable sink,
+    `audio` receives a reconnecting (RTSP) source's decoded audio, on the frames' timeline.
     """
 
     def __init__(
@@ -103,8 +172,10 @@ class Pipeline:
         sink: str | SinkSpec | FrameCallback | None = "null",
         options: RunOptions | None = None,
         on_progress: Callable[[int], None] | None = None,
+        audio: AudioConsumer | None = None,
     ) -> None:
         self.options = options or RunOptions()
+        self.audio = audio
         self.source_spec = parse_source(source) if isinstance(source, str) else source
         self.callback: FrameCallback | None = None
         self.sink_spec: SinkSpec | None = None
@@ -218,6 +289,8 @@ class Pipeline:
         qsize = self.options.queue_size or (1 if self.options.low_latency else 2 if self.realtime else 4)
         self._queue = FrameQueue(qsize, leaky=self.realtime)
         tap = InputTap(self._queue, self.stats, on_discont=self.health.count_decoder_error)
+        if self.audio is not None and not (self.supervised and self.options.audio):
+            self.audio.audio_streams(False)  # only a supervised source hands its audio over
         if self.supervised:
             self._start_supervised(tap)
             return
@@ -266,7 +339,11 @@ class Pipeline:
             raise err or PipelineError(f"cannot start the pipeline for source '{self.source_spec}'")
 
     def _build_output(self, live: bool) -> Output:
-        """appsrc -> sink branch in the main pipeline, or the user's callback."""
+        """appsrc -> sink branch in the main pipeline, or the user's callback.
+
+        A supervised source's audio comes from its own pipeline: the output then gets an
+        `AudioDecision` and becomes the source's audio consumer (see `_SinkOutput`).
+        """
         Gst = modules()[0]
         if self.sink_spec is None:
             assert self.callback is not None
@@ -285,6 +362,9 @@ class Pipeline:
         video_out = self.sink.build(self._pipeline)
         appsrc.link(video_out)
         self.sink.link_video(video_out)
+        if self.supervised:
+            wanted = self.options.audio and self.sink.takes_audio
+            return _SinkOutput(appsrc, self.sink, AudioDecision(wanted), self._pipeline)
         return _SinkOutput(appsrc, self.sink)
 
     def _start_supervised(self, tap: InputTap) -> None:
@@ -302,8 +382,15 @@ class Pipeline:
         self.stats.started = time.monotonic()
         if self._pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             raise self._pop_error(0) or PipelineError(f"cannot start the output for source '{self.source_spec}'")
+        audio = output if isinstance(output, _SinkOutput) and output.takes_audio else self.audio
         self._supervisor = SourceSupervisor(
-            self.source_spec, self.options.source, tap, self.health, self.options.reconnect, (clock, base_time)
+            self.source_spec,
+            self.options.source,
+            tap,
+            self.health,
+            self.options.reconnect,
+            (clock, base_time),
+            audio=audio if self.options.audio else None,
         )
         self._supervisor.start()
         if self._stop_requested.is_set():

@@ -123,6 +123,13 @@ class RecordingBranch:
             raise RuntimeError(f"camera '{self.camera}': cannot link the recording encoder to splitmuxsink")
         return enc
 
+    def audio_pad(self) -> Any:
+        """A pad for the encoded audio track; request it before the recording starts."""
+        pad = self.sink.request_pad_simple("audio_%u")
+        if pad is None:
+            raise RuntimeError(f"camera '{self.camera}': splitmuxsink gave no audio pad")
+        return pad
+
     def _on_format_location(self, _sink: Any, _fragment_id: int, _first_sample: Any) -> str:
         name = segment_name(self.camera, self.policy.container)
         path = self.policy.directory / name

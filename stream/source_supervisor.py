@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ganstream.stream.audio import AudioConsumer, AudioTap
 from ganstream.stream.bridge import EndOfStream, InputTap
 from ganstream.stream.errors import SourceError
 from ganstream.stream.frame_queue import QueueClosed
@@ -46,8 +47,10 @@ class SourceSupervisor:
         options: ReconnectOptions,
         timebase: Timebase,
         clock: Callable[[], float] = time.monotonic,
+        audio: AudioConsumer | None = None,
     ) -> None:
         self.spec = spec
+        self.audio = audio  # None: the source's audio is discarded
         self.source_options = source_options
         self.tap = tap
         self.health = health
@@ -129,17 +132,29 @@ class SourceSupervisor:
         pipe.add(appsink)
         video_in.link(appsink)
 
+        generation = self._generation
+        audio = AudioTap(self.audio, lambda: generation == self._generation) if self.audio is not None else None
+        audio_linked = False
+
         def on_pad(pad: Any, kind: str) -> None:
+            nonlocal audio_linked
             if kind == "video":
                 pad.link(video_in.get_static_pad("sink"))
                 return
-            drain = make("fakesink", None, sync=False)  # audio and extra streams: not carried (see docs)
+            if kind == "audio" and audio is not None and not audio_linked:
+                # Same clock and base time as the video: its running time is on the video's line.
+                audio_linked = audio.attach(pipe, pad)
+                if audio_linked:
+                    return
+            drain = make("fakesink", None, sync=False)  # extra streams (or audio not wanted): not carried
             drain.set_property("async", False)
             pipe.add(drain)
             drain.sync_state_with_parent()
             pad.link(drain.get_static_pad("sink"))
 
         self._branch = SourceBranch(self.spec, self.source_options)
+        if self.audio is not None:
+            self._branch.on_streams = self.audio.audio_streams
         self._branch.build(pipe, on_pad)
         self._pipe = pipe
         log.info("source %s: connecting (attempt %d)", self.health.name, self._generation)

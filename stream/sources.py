@@ -47,7 +47,10 @@ class SourceBranch:
         self.roots: list[Any] = []  # elements that receive EOS when the pipeline is asked to stop
         self.failure: SourceError | None = None
         self._video_seen = False
+        self._audio_seen = False
         self._on_pad: PadHandler | None = None
+        # Called once the source has exposed all its streams, with whether one was audio.
+        self.on_streams: Callable[[bool], None] | None = None
         self._credentials: Credentials | None = None
 
     @property
@@ -175,6 +178,7 @@ class SourceBranch:
             self._video_seen = True
             self._pad(pad, "video")
         elif name.startswith("audio/"):
+            self._audio_seen = True
             self._pad(pad, "audio")
         else:
             self._pad(pad, "extra")
@@ -182,6 +186,8 @@ class SourceBranch:
     def _on_no_more_pads(self, _dec: Any) -> None:
         if not self._video_seen:
             self.failure = SourceError(f"source '{self.spec}': has no video stream GStreamer can decode")
+        if self.on_streams is not None:
+            self.on_streams(self._audio_seen)
 
     def release(self) -> None:
         """Drop the references into the pipeline once it is stopped.
@@ -191,6 +197,7 @@ class SourceBranch:
         keeps every torn-down pipeline, its elements and wrappers alive for good.
         """
         self._on_pad = None
+        self.on_streams = None
         self.roots.clear()
 
     def _pad(self, pad: Any, kind: str) -> None:

@@ -64,6 +64,7 @@ class Camera:
             file=out.file,
             v4l2=out.v4l2,
             live=parse_source(settings.source).is_live,
+            audio=settings.audio,
         )
         # Web view taps around the stages; they cost nothing until someone watches.
         self.preview = CameraPreview(self.name)
@@ -179,9 +180,10 @@ class Camera:
                 self.settings.source,
                 stages,
                 sink=self._on_frame,
+                audio=self.outputs if self.settings.audio else None,
                 options=RunOptions(
                     realtime=self.settings.realtime,
-                    audio=False,
+                    audio=self.settings.audio,
                     stop_timeout_s=5.0,
                     reconnect=self.reconnect,
                     name=self.name,

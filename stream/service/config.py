@@ -110,6 +110,7 @@ class CameraSettings(_Strict):
     enabled: bool = True
     realtime: bool | None = None  # None: realtime for live sources (rtsp, v4l2), not for files
     fps: float = Field(default=0.0, ge=0.0, le=1000.0)  # expected rate; 0: from the source
+    audio: bool = True  # carry an RTSP camera's audio into its outputs when it sends some
     chain: ChainSettings = Field(default_factory=ChainSettings)
     outputs: OutputSettings = Field(default_factory=OutputSettings)
 

@@ -9,13 +9,28 @@ from contextlib import contextmanager
 
 from ganstream.stream.rtsp_server import RtspServer
 
+# What cameras send: AAC (RFC 3640), G.711 mu-law / A-law (8 kHz mono) and Opus.
+AUDIO_CODECS = {
+    "aac": "audio/x-raw,rate=48000,channels=1 ! avenc_aac ! aacparse ! rtpmp4gpay",
+    "pcmu": "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay",
+    "pcma": "audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay",
+    "opus": "audio/x-raw,rate=48000,channels=2 ! opusenc ! rtpopuspay",
+}
 
-def camera_launch(width: int = 160, height: int = 96, fps: int = 15) -> str:
-    return (
-        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 ! "
+
+def camera_launch(width: int = 160, height: int = 96, fps: int = 15, audio: str = "") -> str:
+    """The camera's media: a moving ball in H.264, plus a 440 Hz tone in `audio` (a key of AUDIO_CODECS)."""
+    launch = (
+        f"videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 ! "
         f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} ! rtph264pay name=pay0 pt=96 "
-        "config-interval=1 )"
+        "config-interval=1"
     )
+    if audio:
+        launch += (
+            " audiotestsrc is-live=true wave=sine freq=440 volume=0.5 ! audioconvert ! audioresample ! "
+            f"{AUDIO_CODECS[audio]} name=pay1 pt=97"
+        )
+    return f"( {launch} )"
 
 
 class Camera:
