@@ -63,24 +63,26 @@ def writable_model_folder(card: ModelCard, folder: Path) -> Path:
     return target
 
 
+def _nncf_quantize(model: Any, calib: list[Frame], input_name: str) -> Any:
+    """NNCF post-training quantization of an ONNX or OpenVINO model, calibrated on `calib`."""
+    try:
+        import nncf
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"int8 quantization needs nncf: run `make setup` (or pip install nncf onnx) ({exc})"
+        ) from None
+    dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
+    # Mixed: symmetric weights, asymmetric activations (PReLU outputs are signed and skewed).
+    return nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(calib))
+
+
 def quantize_onnx(src: Path, dst: Path, calib: list[Frame], input_name: str) -> None:
     """Write an NNCF-quantized (QDQ) copy of the ONNX graph at `src` to `dst` atomically."""
     try:
-        import nncf
         import onnx
     except ImportError as exc:
-        raise BackendUnavailableError(
-            f"int8 quantization needs nncf and onnx: run `make setup` (or pip install nncf onnx) ({exc})"
-        ) from None
-    model = onnx.load(str(src))
-    dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
-    quantized = nncf.quantize(
-        model,
-        dataset,
-        # Mixed: symmetric weights, asymmetric activations (PReLU outputs are signed and skewed).
-        preset=nncf.QuantizationPreset.MIXED,
-        subset_size=len(calib),
-    )
+        raise BackendUnavailableError(f"int8 quantization needs onnx: run `make setup` ({exc})") from None
+    quantized = _nncf_quantize(onnx.load(str(src)), calib, input_name)
     tmp = dst.with_name(dst.name + ".tmp")
     onnx.save(quantized, str(tmp))
     tmp.replace(dst)
@@ -88,19 +90,14 @@ def quantize_onnx(src: Path, dst: Path, calib: list[Frame], input_name: str) -> 
 
 def quantize_openvino(src: Path, dst: Path, calib: list[Frame], input_name: str) -> None:
     """Write an NNCF-quantized OpenVINO IR of the ONNX graph at `src` to `dst` (.xml, with its .bin)."""
-    try:
-        import nncf
-        import openvino as ov
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"int8 quantization needs nncf and openvino: run `make setup` (or pip install nncf onnx) ({exc})"
-        ) from None
+    import openvino as ov
+
+    from ganstream.engines.backends.openvino_engine import shared_core
     from ganstream.engines.backends.openvino_graph import rewrite_prelu_slopes
 
-    model = ov.Core().read_model(str(src))
+    model = shared_core().read_model(str(src))
     rewrite_prelu_slopes(model)  # before quantizing, so FakeQuantize sits where the fused op will
-    dataset = nncf.Dataset(calib, lambda f: {input_name: f[None]})
-    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(calib))
+    quantized = _nncf_quantize(model, calib, input_name)
     tmp = dst.with_name(dst.stem + ".tmp.xml")
     ov.save_model(quantized, str(tmp), compress_to_fp16=False)
     tmp.with_suffix(".bin").replace(dst.with_suffix(".bin"))

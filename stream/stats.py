@@ -6,6 +6,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -82,3 +83,17 @@ class RunStats:
             "latency_p50_ms": self.latency_ms(50),
             "latency_p95_ms": self.latency_ms(95),
         }
+
+
+def tile_fields(st: RunStats, health: dict[str, Any]) -> dict[str, Any]:
+    """The fields a camera's status shows from one source run's stats and health record."""
+    return {
+        "reconnects": health["reconnects"],
+        "stalls": health["stalls"],
+        "decoder_errors": health["decoder_errors"],
+        "latency_p50_ms": st.latency_ms(50),
+        "latency_p95_ms": st.latency_ms(95),
+        "input": st.input_spec,
+        "output": st.output_spec,
+        "last_error": health["last_error"],
+    }

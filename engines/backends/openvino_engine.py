@@ -47,11 +47,28 @@ def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], f
     return None
 
 
+_CORE: Any = None
+
+
+def shared_core() -> Any:
+    """The process's one ``ov.Core``, never destroyed.
+
+    One Core per engine used to be created and dropped with it; once the last Core that had
+    compiled both an f32 and an int8 graph was gone, the CPU plugin's library was unloaded while
+    something it had registered stayed, and the next SIGINT crashed the process (a segfault
+    instead of a clean stop). OpenVINO's own guidance is one Core per application anyway.
+    """
+    global _CORE
+    if _CORE is None:
+        import openvino as ov
+
+        _CORE = ov.Core()
+    return _CORE
+
+
 def cpu_supports_bf16() -> bool:
     """True when OpenVINO's CPU plugin reports native bf16 (AMX or AVX512-BF16)."""
-    import openvino as ov
-
-    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    caps = shared_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return "BF16" in [str(c).upper() for c in caps]
 
 
@@ -101,8 +118,6 @@ class OpenVinoEngine(BackendEngine):
         f32_edges: bool = True,
         **_: Any,
     ) -> None:
-        import openvino as ov
-
         if precision not in PRECISIONS:
             raise OptionError(f"openvino backend runs {', '.join(PRECISIONS)}, not {precision!r}")
         bf16 = cpu_supports_bf16()
@@ -115,7 +130,7 @@ class OpenVinoEngine(BackendEngine):
             path = artifacts.openvino_int8(card, folder)
         path = path or artifacts.require(card, folder, "onnx", int8=precision == "int8")
         self.graph_file = path.name
-        self.core = ov.Core()
+        self.core = shared_core()
         try:
             self.model = self.core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises untyped RuntimeErrors for a bad graph

@@ -31,7 +31,7 @@ from ganstream.stream.service.config import CameraSettings
 from ganstream.stream.service.engines import EnginePool, build_camera_stages
 from ganstream.stream.service.outputs import CameraOutputs
 from ganstream.stream.service.web.preview import CameraPreview
-from ganstream.stream.stats import RunStats
+from ganstream.stream.stats import RunStats, tile_fields
 from ganstream.stream.uri import parse_source, redact
 
 log = logging.getLogger(__name__)
@@ -130,16 +130,9 @@ class Camera:
             "frames_in": fin,
             "frames_out": fout,
             "dropped": drop,
-            "reconnects": h["reconnects"],
-            "stalls": h["stalls"],
-            "decoder_errors": h["decoder_errors"],
-            "latency_p50_ms": st.latency_ms(50),
-            "latency_p95_ms": st.latency_ms(95),
-            "input": st.input_spec,
-            "output": st.output_spec,
+            **tile_fields(st, h),
             "restream": self.outputs.restream_url,
             "recording": str(self.outputs.recording.current) if self.outputs.recording else None,
-            "last_error": h["last_error"],
         }
 
     # -- running ------------------------------------------------------------------------

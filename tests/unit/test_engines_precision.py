@@ -164,3 +164,25 @@ def test_the_run_summary_says_what_was_chosen_and_why() -> None:
     engine = load_engine("sr2x", backend="openvino")
     assert engine.precision_reason and engine.precision_reason in engine.summary()
     assert load_engine("sr2x", backend="openvino", precision="fp32").precision_reason == ""
+
+
+def test_closing_fp32_and_int8_engines_leaves_sigint_working() -> None:
+    """After the precision measurement closed its engines, Ctrl-C crashed the process (segfault)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, os, signal, time, numpy as np\n"
+        "from ganstream.engines import ModelCard\n"
+        "from ganstream.engines.backends.openvino_engine import OpenVinoEngine\n"
+        "from ganstream.engines.store import SHIPPED_DIR\n"
+        "f = SHIPPED_DIR / 'sr2x'; card = ModelCard.load(f)\n"
+        "x = np.zeros((1, 36, 48, 3), np.uint8)\n"
+        "engines = [OpenVinoEngine(card, f, p) for p in ('fp32', 'int8')]\n"
+        "for e in engines: e.infer(x); e.close()\n"
+        "del engines, e; gc.collect()\n"
+        "signal.signal(signal.SIGINT, lambda *a: print('interrupted'))\n"
+        "os.kill(os.getpid(), signal.SIGINT); time.sleep(0.3)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "interrupted" in proc.stdout, proc.stderr[-500:]

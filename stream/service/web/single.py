@@ -11,7 +11,7 @@ from ganstream.stream.health import SourceHealth
 from ganstream.stream.service.config import is_loopback
 from ganstream.stream.service.web.preview import CameraPreview
 from ganstream.stream.stages.base import Stage
-from ganstream.stream.stats import RunStats
+from ganstream.stream.stats import RunStats, tile_fields
 
 TOKEN_ENV = "GANSTREAM_PREVIEW_TOKEN"
 
@@ -52,14 +52,7 @@ class PipelineTile:
             "frames_in": st.frames_in,
             "frames_out": st.frames_out,
             "dropped": st.dropped,
-            "reconnects": h["reconnects"],
-            "stalls": h["stalls"],
-            "decoder_errors": h["decoder_errors"],
-            "latency_p50_ms": st.latency_ms(50),
-            "latency_p95_ms": st.latency_ms(95),
-            "input": st.input_spec,
-            "output": st.output_spec,
-            "last_error": h["last_error"],
+            **tile_fields(st, h),
         }
 
 
