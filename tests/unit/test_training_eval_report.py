@@ -8,9 +8,9 @@ from ganstream.training.evaluate import Row, format_markdown
 def test_report_gives_each_method_speed_against_nlmeans() -> None:
     rows = [
         Row("restore", "noise sigma 15", method, 33.0, 0.9, 5.0, 10.0, 0.5)
-        for method in ("hqdn3d", "nlmeans s=7", "restore")
+        for method in ("hqdn3d", "nlmeans (tuned)", "restore")
     ]
-    timing = {"hqdn3d": 50.0, "nlmeans s=7": 400.0, "restore": 25.0, "sr2x (640x360 out)": 40.0}
+    timing = {"hqdn3d": 50.0, "nlmeans (tuned)": 400.0, "restore": 25.0, "sr2x (640x360 out)": 40.0}
     text = format_markdown(rows, timing, {"restore": "openvino bf16"})
     assert "| restore | noise sigma 15 | restore | 33.00 | +0.50 |" in text
     assert "restore: openvino bf16" in text
