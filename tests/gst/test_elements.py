@@ -133,11 +133,21 @@ def test_a_real_onnx_model_matches_the_engine(gst_env: dict[str, str], tmp_path:
         f"t. ! queue ! ganstream_sr model=tiny-sr2x backend=ort ! filesink location={result}",
     )
     frames_in, frames_out = read_raw(source, W, H), read_raw(result, 2 * W, 2 * H)
-    engine = load_engine(models / "tiny-sr2x", backend="ort")
+    # What the element runs: the engine inside an EnhanceStage (with the stream's residual strength).
+    from ganstream.stream.frame import Frame, VideoSpec
+    from ganstream.stream.stages.enhance import EnhanceStage
+
+    stage = EnhanceStage(load_engine(models / "tiny-sr2x", backend="ort"))
     try:
-        expected = engine.infer(np.ascontiguousarray(frames_in))
+        stage.configure(VideoSpec(W, H))
+        expected = np.stack(
+            [
+                stage.process(Frame(np.ascontiguousarray(f), pts=0, duration=0, seq=i))[0].pixels
+                for i, f in enumerate(frames_in)
+            ]
+        )
     finally:
-        engine.close()
+        stage.close()
     np.testing.assert_array_equal(frames_out, expected)
 
 

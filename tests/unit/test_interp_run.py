@@ -44,7 +44,7 @@ def test_output_rate_frame_count_and_timestamps(
     times = packet_times(out)
     first = times[0]
     assert times == pytest.approx([first + k / float(fps) for k in range(frames)], abs=1e-3)
-    assert "added latency 4" in proc.stdout  # one 40 ms source interval plus the synthesis time
+    assert "(one source interval 40.0 ms + synthesis" in proc.stdout  # the added latency, explained
 
 
 def test_chained_restore_sr_interpolate(clip25: Path, tmp_path: Path) -> None:
