@@ -152,22 +152,44 @@ class OpenVinoEngine(BackendEngine):
             self._request(prepare(card, warm, where="openvino shapes").feeds)
 
     def _compile(self, model: Any) -> Any:
+        """Compile `model` (static shapes), with two fallbacks that keep a stream running.
+
+        1. f32 edges that the plugin cannot place next to a reduced-precision body: compile
+           without the marks (the rounding then runs at the body's precision), with a warning.
+        2. An int8 graph whose float parts have no bf16 kernel on this CPU (what the ONNX QDQ
+           graph hit on AMX): its int8 convolutions still run, the float parts at f32.
+        An fp32 graph that does not compile is a real error and is raised.
+        """
+        marked = model.clone() if self.f32_edges else model
+        if self.f32_edges:
+            keep_edges_at_f32(marked)
         try:
-            return self.core.compile_model(model, "CPU", self.config)
+            return self.core.compile_model(marked, "CPU", self.config)
         except RuntimeError as exc:
-            if self.precision != "int8" or self.hint == "f32":
-                raise
-            # A graph whose float parts have no bf16 kernel on this CPU still runs its int8
-            # convolutions with the float parts at f32; say so rather than fail the stream.
-            log.warning(
-                "model '%s': int8 graph %s does not compile at the bf16 hint here (%s); using f32 for its float parts",
-                self.card.name,
-                self.graph_file,
-                str(exc).strip().splitlines()[-1][:160],
-            )
-            self.hint = self.config["INFERENCE_PRECISION_HINT"] = "f32"
-            self.device = "cpu (f32)"
-            return self.core.compile_model(model, "CPU", self.config)
+            first = exc
+        reason = str(first).strip().splitlines()[-1][:160] if str(first).strip() else type(first).__name__
+        if self.f32_edges and self.hint != "f32":
+            try:
+                compiled = self.core.compile_model(model, "CPU", self.config)
+            except RuntimeError:
+                pass
+            else:
+                log.warning(
+                    "model '%s': %s does not compile with f32 edges at the %s hint here (%s); edges at %s",
+                    self.card.name, self.graph_file, self.hint, reason, self.hint,
+                )  # fmt: skip
+                return compiled
+        if self.precision != "int8" or self.hint == "f32":
+            raise first
+        log.warning(
+            "model '%s': int8 graph %s does not compile at the bf16 hint here (%s); using f32 for its float parts",
+            self.card.name,
+            self.graph_file,
+            reason,
+        )
+        self.hint = self.config["INFERENCE_PRECISION_HINT"] = "f32"
+        self.device = "cpu (f32)"
+        return self.core.compile_model(marked, "CPU", self.config)
 
     def _request(self, feeds: dict[str, Array]) -> Any:
         key = tuple(tuple(a.shape) for a in feeds.values())
@@ -175,8 +197,6 @@ class OpenVinoEngine(BackendEngine):
         if req is None:
             model = self.model.clone()
             model.reshape({name: list(a.shape) for name, a in feeds.items()})
-            if self.f32_edges:
-                keep_edges_at_f32(model)
             req = self._requests[key] = self._compile(model).create_infer_request()
         return req
 

@@ -94,7 +94,8 @@ def test_an_int8_graph_that_fails_at_the_bf16_hint_falls_back_to_f32(
     with caplog.at_level(logging.WARNING):
         out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
     assert out.shape == (1, 48, 64, 3)
-    assert hints == ["bf16", "f32"] and engine.device == "cpu (f32)"
+    # bf16 with f32 edges, bf16 without them, then the float parts at f32.
+    assert hints == ["bf16", "bf16", "f32"] and engine.device == "cpu (f32)"
     assert "does not compile at the bf16 hint" in caplog.text
     # An fp32 or bf16 graph that fails to compile is a real error, not something to hide.
     with pytest.raises(RuntimeError):
@@ -119,7 +120,6 @@ def test_int8_ir_compiles_at_every_hint_this_cpu_has(tmp_path: Path) -> None:
     for hint in hints:
         m = model.clone()
         m.reshape({"input": [1, *inputs[0].shape]})
-        keep_edges_at_f32(m)
         out = core.compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": hint}).create_infer_request()
         out.infer({"input": inputs[0][None]})
         got = np.asarray(out.get_output_tensor(0).data)[0]
@@ -186,3 +186,28 @@ def test_closing_fp32_and_int8_engines_leaves_sigint_working() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and "interrupted" in proc.stdout, proc.stderr[-500:]
+
+
+def test_edges_the_plugin_cannot_place_are_dropped_not_the_stream(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import openvino as ov
+
+    card = ModelCard.load(SR2X)
+    compile_real = ov.Core.compile_model
+    tried: list[bool] = []
+
+    def compile_model(self: ov.Core, model: object, device: str, config: dict[str, object]) -> object:
+        marked = any(KEEP_F32_KEY in op.get_rt_info() for op in model.get_ordered_ops())  # type: ignore[attr-defined]
+        tried.append(marked)
+        if marked and config["INFERENCE_PRECISION_HINT"] == "bf16":
+            raise RuntimeError("no implementation for a marked node")
+        return compile_real(self, model, device, config)
+
+    monkeypatch.setattr(ov.Core, "compile_model", compile_model)
+    monkeypatch.setattr(openvino_engine, "cpu_supports_bf16", lambda: True)
+    engine = OpenVinoEngine(card, SR2X, "bf16")
+    with caplog.at_level(logging.WARNING):
+        out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
+    assert out.shape == (1, 48, 64, 3) and tried == [True, False] and engine.hint == "bf16"
+    assert "does not compile with f32 edges" in caplog.text
