@@ -6,7 +6,10 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ganstream.engines.card import ModelCard
 
 SHAPE_RE = re.compile(r"^(\d+)x(\d+)$")
 
@@ -146,7 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _precision_here(card: Any, folder: Path) -> str:
+def _precision_here(card: ModelCard, folder: Path) -> str:
     """The CPU precision this machine runs the model at by default, and why (measured once, cached)."""
     from ganstream.engines.loader import backend_unavailable_reason
 

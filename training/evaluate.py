@@ -369,12 +369,9 @@ def run_eval(
         folders[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
         models = groups.setdefault((card.task, card.scale), {})
-        if card.task != "sr" or residual_gain == "off":
-            models[card.name] = runner
-        elif residual_gain == "auto":
-            models[card.name] = GainRunner(runner, card.scale)
-        else:
-            models[card.name] = GainRunner(runner, card.scale)
+        with_gain = card.task == "sr" and residual_gain != "off"
+        models[card.name] = GainRunner(runner, card.scale) if with_gain else runner
+        if with_gain and residual_gain == "both":
             models[f"{card.name} (no gain)"] = runner
         backends[card.name] = used
     rows: list[Row] = []

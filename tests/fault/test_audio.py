@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganstream.stream import Pipeline, RunOptions
+from ganstream.stream import RunOptions
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.service.config import parse_config
 from ganstream.stream.service.manager import Service
 from tests.fault.camera import Camera, camera_launch
-from tests.fault.test_reconnect import FAST, start, wait_for
+from tests.fault.test_reconnect import FAST, recording, wait_for
 from tests.helpers import ffprobe, stream_spans
 
 FRAME_S = 1 / 30  # the output's frame interval: the camera's 15 fps doubled by `LateDoubler`
@@ -99,18 +99,9 @@ def restart_camera(cam: Camera, frames_in: Callable[[], int], times: int) -> Non
 
 @pytest.mark.parametrize("codec", ["aac", "pcmu", "pcma", "opus"])
 def test_camera_audio_reaches_the_file_in_sync(tmp_path: Path, codec: str) -> None:
-    cam = Camera(camera_launch(audio=codec))
-    cam.start()
     out = tmp_path / "out.mp4"
-    pipe = Pipeline(cam.url, [LateDoubler()], str(out), RunOptions(reconnect=FAST))
-    runner = start(pipe)
-    try:
+    with recording(Camera(camera_launch(audio=codec)), out, [LateDoubler()]) as pipe:
         assert wait_for(lambda: pipe.stats.frames_in >= 45, 15), "no frames from the camera"
-    finally:
-        pipe.stop()
-        runner.join(20)
-        cam.stop()
-    assert not runner.is_alive()
     probe = ffprobe(out)
     assert probe.has_audio and probe.frames >= 80
     # Processing latency (3 frames) and the doubled rate do not move one track against the other.
@@ -122,19 +113,11 @@ def test_camera_audio_reaches_the_file_in_sync(tmp_path: Path, codec: str) -> No
 
 def test_reconnect_gaps_are_silence_and_the_tracks_stay_together(tmp_path: Path) -> None:
     cam = Camera(camera_launch(audio="aac"))
-    cam.start()
     out = tmp_path / "out.mp4"
-    pipe = Pipeline(cam.url, [LateDoubler()], str(out), RunOptions(reconnect=FAST))
-    runner = start(pipe)
-    try:
+    with recording(cam, out, [LateDoubler()]) as pipe:
         assert wait_for(lambda: pipe.stats.frames_in >= 30, 15), "no frames from the camera"
         restart_camera(cam, lambda: pipe.stats.frames_in, 3)
         assert pipe.health.reconnects >= 3
-    finally:
-        pipe.stop()
-        runner.join(20)
-        cam.stop()
-    assert not runner.is_alive()
     spans = stream_spans(out)
     assert abs((spans["audio"][1] - spans["audio"][0]) - (spans["video"][1] - spans["video"][0])) <= 0.1, spans
     # Each gap: the video pauses, the audio is silent, and the tone returns with the first new frame.
@@ -154,16 +137,9 @@ def test_reconnect_gaps_are_silence_and_the_tracks_stay_together(tmp_path: Path)
 @pytest.mark.parametrize("with_audio", [True, False])
 def test_no_audio_or_a_silent_camera_writes_video_only(tmp_path: Path, with_audio: bool) -> None:
     cam = Camera(camera_launch(audio="pcma" if with_audio else ""))
-    cam.start()
     out = tmp_path / "out.mkv"
-    pipe = Pipeline(cam.url, [], str(out), RunOptions(reconnect=FAST, audio=not with_audio))
-    runner = start(pipe)
-    try:
+    with recording(cam, out, [], RunOptions(reconnect=FAST, audio=not with_audio)) as pipe:
         assert wait_for(lambda: pipe.stats.frames_in >= 20, 15)
-    finally:
-        pipe.stop()
-        runner.join(20)
-        cam.stop()
     probe = ffprobe(out)
     assert probe.frames >= 20 and not probe.has_audio
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ganstream.stream import Pipeline, RunOptions
 from ganstream.stream.health import SourceState
@@ -31,13 +33,25 @@ def start(pipe: Pipeline) -> threading.Thread:
     return runner
 
 
-def test_camera_restart_reconnects_and_the_file_keeps_going(tmp_path: Path) -> None:
-    cam = Camera()
+@contextmanager
+def recording(cam: Camera, out: Path, stages: list[Any], options: RunOptions | None = None) -> Iterator[Pipeline]:
+    """`cam` started and a pipeline writing it to `out`; both stopped on the way out, whatever happened."""
     cam.start()
-    out = tmp_path / "out.mp4"
-    pipe = Pipeline(cam.url, [], str(out), RunOptions(reconnect=FAST))
+    pipe = Pipeline(cam.url, stages, str(out), options or RunOptions(reconnect=FAST))
     runner = start(pipe)
     try:
+        yield pipe
+    finally:
+        pipe.stop()
+        runner.join(20)
+        cam.stop()
+    assert not runner.is_alive()
+
+
+def test_camera_restart_reconnects_and_the_file_keeps_going(tmp_path: Path) -> None:
+    cam = Camera()
+    out = tmp_path / "out.mp4"
+    with recording(cam, out, []) as pipe:
         assert wait_for(lambda: pipe.stats.frames_in >= 10, 15), "no frames from the camera"
         assert pipe.health.state == SourceState.STREAMING
         cam.stop()
@@ -50,11 +64,6 @@ def test_camera_restart_reconnects_and_the_file_keeps_going(tmp_path: Path) -> N
         assert wait_for(lambda: pipe.stats.frames_in >= before + 10, FAST.max_s + FAST.stall_timeout_s + 8)
         gap = time.monotonic() - t_lost
         assert pipe.health.reconnects >= 1 and pipe.health.state == SourceState.STREAMING
-    finally:
-        pipe.stop()
-        runner.join(20)
-        cam.stop()
-    assert not runner.is_alive()
     probe = ffprobe(out)
     assert probe.width == 160 and probe.frames >= before + 10
     # One timeline across the gap: the file spans the frames before, the gap, and the frames after.

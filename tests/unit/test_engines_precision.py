@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,24 +72,37 @@ def test_bf16_keeps_quality_on_real_frames(folder: Path) -> None:
     assert scores["fp32"] - scores["bf16"] <= 0.05, scores
 
 
-def test_an_int8_graph_that_fails_at_the_bf16_hint_falls_back_to_f32(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """What AMX CPUs did with the ONNX QDQ graph: the engine must still run, and say so."""
+def compile_failing_where(
+    monkeypatch: pytest.MonkeyPatch, fails: Callable[[bool, str], bool]
+) -> list[tuple[bool, str]]:
+    """Make the CPU look bf16-capable and make compiles fail where `fails(marked, hint)`; the calls.
+
+    `marked`: the model carries f32 edge marks. The list fills with (marked, hint) per compile.
+    """
     import openvino as ov
 
-    card = ModelCard.load(SR2X)
     compile_real = ov.Core.compile_model
-    hints: list[str] = []
+    calls: list[tuple[bool, str]] = []
 
-    def compile_model(self: ov.Core, model: object, device: str, config: dict[str, object]) -> object:
-        hints.append(str(config["INFERENCE_PRECISION_HINT"]))
-        if config["INFERENCE_PRECISION_HINT"] == "bf16":
+    def compile_model(self: ov.Core, model: Any, device: str, config: dict[str, Any]) -> Any:
+        marked = any(KEEP_F32_KEY in op.get_rt_info() for op in model.get_ordered_ops())
+        hint = str(config["INFERENCE_PRECISION_HINT"])
+        calls.append((marked, hint))
+        if fails(marked, hint):
             raise RuntimeError("Check '!implementations.empty()' failed: No suitable implementations")
         return compile_real(self, model, device, config)
 
     monkeypatch.setattr(ov.Core, "compile_model", compile_model)
     monkeypatch.setattr(openvino_engine, "cpu_supports_bf16", lambda: True)
+    return calls
+
+
+def test_an_int8_graph_that_fails_at_the_bf16_hint_falls_back_to_f32(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What AMX CPUs did with the ONNX QDQ graph: the engine must still run, and say so."""
+    card = ModelCard.load(SR2X)
+    calls = compile_failing_where(monkeypatch, lambda marked, hint: hint == "bf16")
     monkeypatch.setattr(openvino_engine.artifacts, "require", lambda *a, **k: SR2X / "model.onnx")
     engine = OpenVinoEngine(card, SR2X, "int8")
     assert engine.hint == "bf16"
@@ -95,7 +110,7 @@ def test_an_int8_graph_that_fails_at_the_bf16_hint_falls_back_to_f32(
         out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
     assert out.shape == (1, 48, 64, 3)
     # bf16 with f32 edges, bf16 without them, then the float parts at f32.
-    assert hints == ["bf16", "bf16", "f32"] and engine.device == "cpu (f32)"
+    assert [hint for _, hint in calls] == ["bf16", "bf16", "f32"] and engine.device == "cpu (f32)"
     assert "does not compile at the bf16 hint" in caplog.text
     # An fp32 or bf16 graph that fails to compile is a real error, not something to hide.
     with pytest.raises(RuntimeError):
@@ -191,23 +206,10 @@ def test_closing_fp32_and_int8_engines_leaves_sigint_working() -> None:
 def test_edges_the_plugin_cannot_place_are_dropped_not_the_stream(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import openvino as ov
-
     card = ModelCard.load(SR2X)
-    compile_real = ov.Core.compile_model
-    tried: list[bool] = []
-
-    def compile_model(self: ov.Core, model: object, device: str, config: dict[str, object]) -> object:
-        marked = any(KEEP_F32_KEY in op.get_rt_info() for op in model.get_ordered_ops())  # type: ignore[attr-defined]
-        tried.append(marked)
-        if marked and config["INFERENCE_PRECISION_HINT"] == "bf16":
-            raise RuntimeError("no implementation for a marked node")
-        return compile_real(self, model, device, config)
-
-    monkeypatch.setattr(ov.Core, "compile_model", compile_model)
-    monkeypatch.setattr(openvino_engine, "cpu_supports_bf16", lambda: True)
+    calls = compile_failing_where(monkeypatch, lambda marked, hint: marked and hint == "bf16")
     engine = OpenVinoEngine(card, SR2X, "bf16")
     with caplog.at_level(logging.WARNING):
         out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
-    assert out.shape == (1, 48, 64, 3) and tried == [True, False] and engine.hint == "bf16"
+    assert out.shape == (1, 48, 64, 3) and [m for m, _ in calls] == [True, False] and engine.hint == "bf16"
     assert "does not compile with f32 edges" in caplog.text
