@@ -93,6 +93,9 @@ class ModelCard:
     artifacts: dict[str, str] = field(default_factory=dict)
     # architecture to rebuild from safetensors: {"name": "srvgg", "params": {...}}
     arch: dict[str, Any] = field(default_factory=dict)
+    # a recurrent video model (vsr2x, vrestore): {"state_input": "previous", "flow": {...}, "fold": scale};
+    # the runtime feeds its previous output back (``ganstream.engines.recurrence``)
+    recurrent: dict[str, Any] = field(default_factory=dict)
     # for a built TensorRT plan: tensorrt_version, cuda_version, gpu_name, compute_capability, shapes
     build: dict[str, Any] = field(default_factory=dict)
     # how it was trained: preset, steps, seconds, machine, data_manifest_sha256, command
@@ -123,6 +126,12 @@ class ModelCard:
             out.append(f"window must be >= 1, got {self.window}")
         if self.task == "interp" and self.window != 2:
             out.append(f"an interp model takes a window of 2 frames, got {self.window}")
+        if self.recurrent:
+            state = self.recurrent.get("state_input", "previous")
+            if self.task not in ("sr", "restore"):
+                out.append(f"only sr and restore models can be recurrent, not {self.task!r}")
+            if state not in {t.name for t in self.inputs}:
+                out.append(f"the recurrent state input {state!r} is not among the inputs")
         if self.precision not in PRECISIONS:
             out.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.layout != "NHWC":

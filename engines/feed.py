@@ -21,8 +21,8 @@ Array = npt.NDArray[np.generic]
 
 
 def is_frame_input(spec: TensorSpec) -> bool:
-    """True for a uint8 NHWC frame tensor, False for side inputs such as a timestep or a flow."""
-    return spec.dtype == "uint8" and len(spec.shape) == 4
+    """True for a uint8 NHWC RGB frame tensor, False for side inputs (a timestep, a flow, a folded state)."""
+    return spec.dtype == "uint8" and len(spec.shape) == 4 and spec.shape[3] == 3
 
 
 def is_spatial_input(spec: TensorSpec) -> bool:

@@ -26,14 +26,30 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ganstream.engines.feed import example_inputs
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
-from ganstream.stream.stages.enhance import residual_gain_for
+from ganstream.stream.stages.enhance import memory_for, memory_summary, residual_gain_for, single_frame_inputs
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 1 / 30  # assumed frame interval of a stream that has not said its rate
 IDLE_INTERVALS = 3.0  # a stream silent this many frame intervals is not waited for
+
+# One frame's model inputs: the frame, or (frame, state) for a recurrent model.
+Inputs = Pixels | tuple[Pixels, ...]
+
+
+def _first(inputs: Inputs) -> Pixels:
+    return inputs[0] if isinstance(inputs, tuple) else inputs
+
+
+def _stack(items: list[Inputs]) -> list[Pixels]:
+    """One batch per model input from per-frame inputs (no copy for a batch of one)."""
+    per_input = [it if isinstance(it, tuple) else (it,) for it in items]
+    if len(per_input) == 1:
+        return [np.ascontiguousarray(x[np.newaxis]) for x in per_input[0]]
+    return [np.stack(column) for column in zip(*per_input, strict=True)]
 
 
 class FrameEngine(Protocol):
@@ -45,7 +61,7 @@ class FrameEngine(Protocol):
 
     def attach(self, stream_id: str, fps: float) -> None: ...
     def detach(self, stream_id: str) -> None: ...
-    def infer_one(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> Pixels: ...
+    def infer_one(self, stream_id: str, pixels: Inputs, interval_s: float = 0.0) -> Pixels: ...
 
 
 @dataclass
@@ -73,7 +89,7 @@ class EngineFigures:
 class _Request:
     __slots__ = ("done", "error", "pixels", "result", "stream_id", "t_submit")
 
-    def __init__(self, stream_id: str, pixels: Pixels) -> None:
+    def __init__(self, stream_id: str, pixels: Inputs) -> None:
         self.stream_id = stream_id
         self.pixels = pixels
         self.t_submit = time.monotonic()
@@ -128,11 +144,12 @@ class BatchingEngine:
             self._cond.notify_all()
 
     # -- submitting ---------------------------------------------------------------------
-    def infer_one(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> Pixels:
-        """Run one (H, W, 3) frame in the next batch of its size; blocks until its result is back."""
+    def infer_one(self, stream_id: str, pixels: Inputs, interval_s: float = 0.0) -> Pixels:
+        """Run one (H, W, 3) frame (or a recurrent model's inputs for one frame) in the next batch of
+        its size; blocks until its result is back."""
         return self.wait(self.submit(stream_id, pixels, interval_s))
 
-    def submit(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> _Request:
+    def submit(self, stream_id: str, pixels: Inputs, interval_s: float = 0.0) -> _Request:
         """Queue one frame without waiting; `wait` returns its result."""
         req = _Request(stream_id, pixels)
         with self._cond:
@@ -141,7 +158,7 @@ class BatchingEngine:
             state = self._streams.setdefault(stream_id, _StreamState(DEFAULT_INTERVAL_S))
             if interval_s > 0:
                 state.interval_s = interval_s
-            state.shape = tuple(pixels.shape)
+            state.shape = tuple(_first(pixels).shape)
             state.last_submit = req.t_submit
             self._pending.setdefault(state.shape, deque()).append(req)
             self._cond.notify_all()
@@ -205,8 +222,7 @@ class BatchingEngine:
     def _run(self, batch: list[_Request], waited: float) -> None:
         t0 = time.perf_counter()
         try:
-            stacked = np.stack([r.pixels for r in batch]) if len(batch) > 1 else batch[0].pixels[np.newaxis]
-            out = self.engine.infer(np.ascontiguousarray(stacked))
+            out = self.engine.infer(*_stack([r.pixels for r in batch]))
             if out.shape[0] != len(batch):
                 raise StageError(f"engine '{self.name}' returned {out.shape[0]} frames for a batch of {len(batch)}")
             for i, req in enumerate(batch):
@@ -222,7 +238,7 @@ class BatchingEngine:
     def warmup(self, height: int, width: int, sizes: range | None = None) -> None:
         """Run every batch size once (backends that compile per shape do it now, not mid-stream)."""
         for n in sizes or range(1, self.max_batch + 1):
-            self.engine.infer(np.zeros((n, height, width, 3), np.uint8))
+            self.engine.infer(*example_inputs(self.engine.card, n, height, width))
 
     def close(self) -> None:
         with self._cond:
@@ -254,11 +270,11 @@ class SerialEngine:
     def detach(self, stream_id: str) -> None:
         pass
 
-    def infer_one(self, stream_id: str, pixels: Pixels, interval_s: float = 0.0) -> Pixels:
+    def infer_one(self, stream_id: str, pixels: Inputs, interval_s: float = 0.0) -> Pixels:
         t_submit = time.perf_counter()
         with self._lock:
             t0 = time.perf_counter()
-            out = self.engine.infer(np.ascontiguousarray(pixels[np.newaxis]))
+            out = self.engine.infer(*_stack([pixels]))
             self.figures.record(1, time.perf_counter() - t0, t0 - t_submit)
         result: Pixels = out[0]
         return result
@@ -296,7 +312,11 @@ class SharedEnhanceStage:
         self.label = f"{card.name} {engine.backend} {engine.precision} shared"
         self._fps = fps
         self._interval_s = 1.0 / fps if fps > 0 else 0.0
-        self._batcher = engine if isinstance(engine, BatchingEngine) and depth > 1 else None
+        # Each camera keeps its own memory of a recurrent model; the next frame needs this one's
+        # output, so nothing of a recurrent stream is left in flight (depth 1).
+        self.memory = memory_for(engine)
+        pipelined = depth > 1 and self.memory is None
+        self._batcher = engine if isinstance(engine, BatchingEngine) and pipelined else None
         self.depth = depth if self._batcher is not None else 1
         self._inflight: deque[tuple[Frame, _Request]] = deque()
         engine.attach(stream_id, fps)
@@ -304,7 +324,8 @@ class SharedEnhanceStage:
         self.gain = residual_gain_for(engine, self._run_small, residual_gain)
 
     def _run_small(self, pixels: Pixels) -> Pixels:
-        return self.engine.infer_one(self.stream_id, pixels, self._interval_s)
+        inputs = tuple(x[0] for x in single_frame_inputs(self.engine, pixels))
+        return self.engine.infer_one(self.stream_id, inputs if len(inputs) > 1 else inputs[0], self._interval_s)
 
     def _finish(self, frame: Frame, out: Pixels) -> Frame:
         return frame.with_pixels(self.gain.apply(frame.pixels, out) if self.gain is not None else out)
@@ -319,12 +340,19 @@ class SharedEnhanceStage:
             self.engine.attach(self.stream_id, float(spec.fps))
         if self.gain is not None:
             self.gain.reset()
+        if self.memory is not None:
+            self.memory.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
         if self.gain is not None:
             self.gain.observe(frame.pixels)
+        if self.memory is not None:
+            inputs = (frame.pixels, self.memory.previous_for(frame))
+            out = self.engine.infer_one(self.stream_id, inputs, interval)
+            self.memory.update(out)
+            return [self._finish(frame, out)]
         if self._batcher is None:
             return [self._finish(frame, self.engine.infer_one(self.stream_id, frame.pixels, interval))]
         self._inflight.append((frame, self._batcher.submit(self.stream_id, frame.pixels, interval)))
@@ -340,6 +368,9 @@ class SharedEnhanceStage:
 
     def flush(self) -> list[Frame]:
         return self._collect(0) if self._batcher is not None else []
+
+    def summary_line(self) -> str:
+        return memory_summary(self.memory)
 
     def close(self) -> None:
         self.engine.detach(self.stream_id)

@@ -85,7 +85,8 @@ class InputTap:
                 self.queue.put(CapsChange(self._spec), droppable=False)
             assert self._spec is not None
             buf = sample.get_buffer()
-            if buf.has_flags(Gst.BufferFlags.DISCONT) and not self._discont_expected and self.on_discont:
+            discont = bool(buf.has_flags(Gst.BufferFlags.DISCONT))
+            if discont and not self._discont_expected and self.on_discont:
                 self.on_discont()
             self._discont_expected = False
             segment = sample.get_segment()
@@ -101,7 +102,8 @@ class InputTap:
                 duration=int(duration),
                 seq=self._seq,
                 source_id=self.source_id,
-                meta={"t_enter": t_enter},
+                # a new connection or lost data: stages with memory (recurrent models) start afresh
+                meta={"t_enter": t_enter, "discont": True} if discont else {"t_enter": t_enter},
             )
             self._seq += 1
             self.stats.frames_in += 1

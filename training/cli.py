@@ -200,6 +200,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         res = export_interp_run(Path(args.run), Path(args.out) / name, name=name)
         print(f"ganstream: exported '{name}' to {res.folder} (onnxruntime vs torch max |diff| {res.max_abs_diff})")
         return 0
+    from ganstream.training.temporal.cli import is_recurrent_run
+
+    if is_recurrent_run(Path(args.run)):
+        from ganstream.training.temporal.export import export_run as export_recurrent_run
+
+        if not args.name:
+            raise ConfigError("export: --name is required for recurrent runs, e.g. --name vrestore")
+        done = export_recurrent_run(Path(args.run), Path(args.out) / args.name, args.name, note=args.note)
+        print(
+            f"ganstream: exported '{args.name}' to {done.folder} (onnxruntime vs torch max |diff| {done.max_abs_diff})"
+        )
+        return 0
     run = Path(args.run)
     if not (run / "config.json").is_file() and not (run / "ckpt").is_dir():
         raise CheckpointError(f"{run}: not a run folder of `ganstream train` (no config.json or ckpt/)")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -48,19 +49,27 @@ CLIP_RUNS = 2  # runs of consecutive frames per validation clip
 
 
 def load_runner(folder: Path, backend: str = "openvino", precision: str = "fp32") -> tuple[ModelCard, Runner, str]:
-    """Open a model folder with the runtime's loader (OpenVINO by default: the fast CPU path)."""
+    """Open a model folder with the runtime's loader (OpenVINO by default: the fast CPU path).
+
+    A recurrent model's runner takes a whole run of frames as one stream (`RecurrentRunner`).
+    """
     from ganstream.engines import load_engine
 
     engine = load_engine(folder, backend=backend, precision=precision)
+    used = f"{engine.backend} {engine.precision}"
+    if engine.card.recurrent:
+        return engine.card, RecurrentRunner(engine), used
 
     def run(x: Image) -> Image:
         return np.asarray(engine.infer(x), dtype=np.uint8)
 
-    return engine.card, run, f"{engine.backend} {engine.precision}"
+    return engine.card, run, used
 
 
 class GainRunner:
     """`runner` as `ganstream run` applies it: each call (a clip run or a photo) is a new stream."""
+
+    whole_run = True  # called once per clip run, not per frame
 
     def __init__(self, runner: Runner, scale: int) -> None:
         self.runner, self.scale = runner, scale
@@ -73,6 +82,43 @@ class GainRunner:
         for f in frames:
             gain.observe(f)
             outs.append(gain.apply(f, self.runner(f[None])[0]))
+        return np.stack(outs)
+
+
+class RecurrentRunner:
+    """A recurrent model (vsr2x, vrestore) as `ganstream run` runs it: each call is a new stream,
+    its frames in order, the previous output fed back; SR keeps the residual gain (measured on
+    single frames) unless `gain` is off."""
+
+    whole_run = True
+
+    def __init__(self, engine: Any, gain: bool = False) -> None:
+        self.engine, self.gain = engine, gain
+
+    def with_gain(self, gain: bool) -> RecurrentRunner:
+        return RecurrentRunner(self.engine, gain)
+
+    def __call__(self, frames: Image) -> Image:
+        from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, fold, initial_state
+        from ganstream.engines.residual_gain import ResidualGain
+
+        spec = RecurrenceSpec.from_card(self.engine.card)
+        assert spec is not None
+        s = spec.scale
+
+        def single(f: Image) -> Image:
+            return np.asarray(self.engine.infer(f[None], fold(initial_state(f, s), s)[None])[0])
+
+        rec = Recurrence(spec)
+        gain = ResidualGain(single, s) if self.gain and s > 1 else None
+        outs = []
+        for f in frames:
+            raw = np.asarray(self.engine.infer(f[None], rec.previous_for(f)[None])[0])
+            rec.update(raw)
+            if gain is not None:
+                gain.observe(f)
+                raw = gain.apply(f, raw)
+            outs.append(raw)
         return np.stack(outs)
 
 
@@ -225,7 +271,7 @@ def evaluate_group(
     methods: dict[str, Callable[[Image], Image]] = dict(_baselines(task, scale, baselines))
     for name, runner in models.items():
         # A model with the residual gain sees a whole clip run at once, as a stream would.
-        whole = isinstance(runner, GainRunner)
+        whole = bool(getattr(runner, "whole_run", False))
         methods[name] = lambda x, r=runner, w=whole: r(x) if w else _run_batched(r, x)  # type: ignore[misc]
     ref_name = "bicubic" if task == "sr" else NLMEANS_REF
     rows: list[Row] = []
@@ -370,7 +416,10 @@ def run_eval(
         card, runner, used = load_runner(folders[name], backend, precision)
         models = groups.setdefault((card.task, card.scale), {})
         with_gain = card.task == "sr" and residual_gain != "off"
-        models[card.name] = GainRunner(runner, card.scale) if with_gain else runner
+        if isinstance(runner, RecurrentRunner):
+            models[card.name] = runner.with_gain(with_gain)
+        else:
+            models[card.name] = GainRunner(runner, card.scale) if with_gain else runner
         if with_gain and residual_gain == "both":
             models[f"{card.name} (no gain)"] = runner
         backends[card.name] = used

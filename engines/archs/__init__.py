@@ -13,12 +13,14 @@ from typing import Any
 
 from torch import nn
 
+from ganstream.engines.archs.recurrent import RecurrentCompact
 from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact
 from ganstream.engines.archs.wrappers import Uint8NHWC
 
 GENERATORS: dict[str, type[nn.Module]] = {
     "srvgg": SRVGGCompact,
     "restore": RestoreCompact,
+    "recurrent": RecurrentCompact,
 }
 
 
@@ -30,4 +32,4 @@ def build_generator(arch: dict[str, Any]) -> nn.Module:
     return GENERATORS[name](**arch.get("params", {}))
 
 
-__all__ = ["GENERATORS", "RestoreCompact", "SRVGGCompact", "Uint8NHWC", "build_generator"]
+__all__ = ["GENERATORS", "RecurrentCompact", "RestoreCompact", "SRVGGCompact", "Uint8NHWC", "build_generator"]

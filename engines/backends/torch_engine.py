@@ -35,8 +35,8 @@ def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], f
             return f"{mod} is not installed (pip install 'ganstream[train]')"
     if card.artifact("safetensors") is None or not card.arch:
         return "the model has no safetensors weights with an arch in its card"
-    if len(card.inputs) != 1:
-        return "the torch backend runs single-frame models (sr, restore); this one takes several inputs"
+    if len(card.inputs) != 1 and not card.recurrent:
+        return "the torch backend runs sr and restore models (single-frame or recurrent); this one is neither"
     wants_cuda = str(options.get("device", "cuda" if for_auto else "cpu")).startswith("cuda")
     if wants_cuda:
         if not nvidia_gpu_present():
@@ -113,7 +113,8 @@ class TorchEngine(BackendEngine):
         # channels_last: NHWC uint8 frames permuted to NCHW already have this layout, no copy.
         self.net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.compute_dtype = compute_dtype
-        self.frame_names = [s.name for s in card.inputs if is_frame_input(s)]
+        # frames, plus a recurrent model's folded previous output (uint8 NHWC with 3 * scale**2 channels)
+        self.frame_names = [s.name for s in card.inputs if is_frame_input(s) or card.recurrent]
         self.use_graphs = cuda and cuda_graphs and len(card.inputs) == 1
         self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
         self._pinned: dict[tuple[str, tuple[int, ...]], Any] = {}
@@ -121,12 +122,12 @@ class TorchEngine(BackendEngine):
         if cuda:
             torch.backends.cudnn.benchmark = True
 
-    def forward(self, x: Any) -> Any:
-        """uint8 NHWC tensor on the device -> uint8 NHWC tensor; NHWC permuted is channels_last."""
+    def forward(self, *xs: Any) -> Any:
+        """uint8 NHWC tensors on the device -> uint8 NHWC tensor; NHWC permuted is channels_last."""
         torch = self.torch
-        y = x.permute(0, 3, 1, 2).to(self.compute_dtype).mul_(1.0 / 255.0)
+        ys = [x.permute(0, 3, 1, 2).to(self.compute_dtype).mul_(1.0 / 255.0) for x in xs]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
-            y = self.net(y)
+            y = self.net(*ys)
         return y.float().mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
     def _graph_for(self, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
@@ -173,8 +174,10 @@ class TorchEngine(BackendEngine):
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
         torch = self.torch
         arrays = [feeds[n] for n in self.frame_names]
-        if len(arrays) != 1:
-            raise OptionError(f"torch backend runs single-input models; '{self.card.name}' takes {len(arrays)}")
+        if len(arrays) > 1:  # a recurrent model: no CUDA graph, no staging buffers
+            with torch.inference_mode():
+                out = self.forward(*(torch.from_numpy(a).to(self.dev) for a in arrays))
+            return np.ascontiguousarray(out.cpu().numpy())
         if self.dev.type != "cuda":
             return np.ascontiguousarray(self.run_tensor(torch.from_numpy(arrays[0])).numpy())
         host_in = self._staging("in", arrays[0].shape)

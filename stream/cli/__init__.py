@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ganstream.stream.cli.serve_cmd",
     "ganstream.training.cli",
     "ganstream.training.interp.cli",
+    "ganstream.training.temporal.cli",
 )
 
 

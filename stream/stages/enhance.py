@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from ganstream.engines.recurrence import RecurrenceSpec, fold, initial_state
 from ganstream.engines.residual_gain import ResidualGain
 from ganstream.stream.errors import StageError
-from ganstream.stream.frame import Frame, VideoSpec
+from ganstream.stream.frame import Frame, Pixels, VideoSpec
+from ganstream.stream.stages.recurrent_state import StreamMemory
 
 
 def residual_gain_for(engine: Any, run: Any, enabled: bool) -> ResidualGain | None:
@@ -17,11 +19,38 @@ def residual_gain_for(engine: Any, run: Any, enabled: bool) -> ResidualGain | No
     return ResidualGain(run, int(card.scale)) if enabled and card.task == "sr" and int(card.scale) > 1 else None
 
 
+def single_frame_inputs(engine: Any, pixels: Pixels) -> tuple[Pixels, ...]:
+    """A model's inputs for one frame on its own: a recurrent model gets the "nothing known yet" state."""
+    spec = RecurrenceSpec.from_card(engine.card)
+    x = np.ascontiguousarray(pixels[np.newaxis])
+    if spec is None:
+        return (x,)
+    return x, fold(initial_state(pixels, spec.scale), spec.scale)[np.newaxis]
+
+
+def memory_for(engine: Any) -> StreamMemory | None:
+    """The per-stream memory of a recurrent model (None for a single-frame one)."""
+    spec = RecurrenceSpec.from_card(engine.card)
+    return StreamMemory(spec) if spec is not None else None
+
+
+def memory_summary(memory: StreamMemory | None) -> str:
+    if memory is None:
+        return ""
+    return (
+        f"  recurrent: previous output fed back via DIS flow, causal (no added latency); "
+        f"{memory.recurrence.steps} frames used it, resets: {memory.report()}"
+    )
+
+
 class EnhanceStage:
     """Runs an `Engine` (``ganstream.engines``) on every frame.
 
     SR models keep only as much of their correction over bicubic as the stream's own frames
     say helps (``ganstream.engines.residual_gain``); ``residual_gain=False`` passes the raw output.
+    Recurrent models (vsr2x, vrestore) also get their previous output, kept per stream and reset
+    at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the residual strength
+    is measured on single frames and the raw output is what is fed back.
     """
 
     def __init__(self, engine: Any, name: str | None = None, residual_gain: bool = True) -> None:
@@ -33,9 +62,10 @@ class EnhanceStage:
         self.name = name or card.task
         self.label = f"{card.name} {engine.backend} {engine.precision}"
         self.gain = residual_gain_for(engine, self._run_one, residual_gain)
+        self.memory = memory_for(engine)
 
     def _run_one(self, pixels: Any) -> Any:
-        return self.engine.infer(np.ascontiguousarray(pixels[np.newaxis]))[0]
+        return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         problem = (
@@ -45,10 +75,17 @@ class EnhanceStage:
             raise StageError(f"model '{self.engine.card.name}': {problem}")
         if self.gain is not None:
             self.gain.reset()  # a new stream or a new size: measure afresh
+        if self.memory is not None:
+            self.memory.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
-        out = self._run_one(frame.pixels)
+        if self.memory is None:
+            out = self._run_one(frame.pixels)
+        else:
+            previous = self.memory.previous_for(frame)
+            out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]), previous[np.newaxis])[0]
+            self.memory.update(out)
         if self.gain is not None:
             self.gain.observe(frame.pixels)
             out = self.gain.apply(frame.pixels, out)
@@ -56,6 +93,9 @@ class EnhanceStage:
 
     def flush(self) -> list[Frame]:
         return []
+
+    def summary_line(self) -> str:
+        return memory_summary(self.memory)
 
     def close(self) -> None:
         self.engine.close()

@@ -1,0 +1,128 @@
+"""The state of a recurrent video model (``vsr2x``, ``vrestore``) for one stream: numpy + OpenCV, no torch.
+
+A recurrent model takes two inputs (see ``engines/archs/recurrent.py``): the current frame and
+its own previous output, moved onto the current frame by classical optical flow and folded to
+the frame's grid. `Recurrence` keeps that state for one stream and computes the second input:
+
+1. DIS flow (``engines/flow.py``) from the current *input* frame back to the previous input frame
+   (both degraded: the flow the network was trained with is computed the same way),
+2. for SR, the flow resized to the output size and scaled by the factor,
+3. the previous output warped along it (bilinear, edges replicated) and folded by
+   space-to-depth into ``3 * scale**2`` channels on the input grid.
+
+With no state (the first frame, after `reset`) the "previous output" is the frame itself,
+bicubic-upscaled for SR: the network learned that this means "nothing known yet" and then
+behaves as the single-frame model. Training (``ganstream.training.temporal``) runs this very
+class between its steps, so the runtime feeds the network exactly what it was trained on.
+
+Resets are the caller's decision (scene cuts, reconnects, size changes, long gaps): the
+stages in ``ganstream.stream.stages.enhance`` make them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.engines.flow import DIS_PRESETS, FlowOptions, Warper
+
+Image = npt.NDArray[np.uint8]
+STATE_INPUT = "previous"
+
+
+@dataclass(frozen=True)
+class RecurrenceSpec:
+    """What a card's ``recurrent`` field says: the state input's name and the flow to compute it with."""
+
+    scale: int = 1
+    state_input: str = STATE_INPUT
+    flow: FlowOptions = field(default_factory=FlowOptions)
+
+    @classmethod
+    def from_card(cls, card: Any) -> RecurrenceSpec | None:
+        """The spec of a recurrent model's card, None for a single-frame model."""
+        rec = getattr(card, "recurrent", None) or {}
+        if not rec:
+            return None
+        flow = rec.get("flow", {})
+        return cls(
+            scale=int(card.scale),
+            state_input=str(rec.get("state_input", STATE_INPUT)),
+            flow=FlowOptions(preset=str(flow.get("preset", "ultrafast")), downscale=int(flow.get("downscale", 1))),
+        )
+
+    def to_card(self) -> dict[str, Any]:
+        return {"state_input": self.state_input, "flow": asdict(self.flow), "fold": self.scale}
+
+
+def fold(image: Image, scale: int) -> Image:
+    """Space-to-depth: (h*s, w*s, 3) -> (h, w, 3*s*s), channels ordered as torch's PixelUnshuffle."""
+    if scale == 1:
+        return image
+    hs, ws, c = image.shape
+    h, w = hs // scale, ws // scale
+    blocks = image.reshape(h, scale, w, scale, c).transpose(0, 2, 4, 1, 3)
+    return np.ascontiguousarray(blocks.reshape(h, w, c * scale * scale))
+
+
+def initial_state(frame: Image, scale: int) -> Image:
+    """The "nothing known yet" previous output: the frame itself, bicubic-upscaled for SR."""
+    if scale == 1:
+        return frame
+    h, w = frame.shape[:2]
+    return np.asarray(cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+
+
+class Recurrence:
+    """Per-stream state of a recurrent model: the previous input (grey) and the previous output."""
+
+    def __init__(self, spec: RecurrenceSpec) -> None:
+        self.spec = spec
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[spec.flow.preset])  # type: ignore[attr-defined]
+        self._warper = Warper()
+        self._grey: Image | None = None
+        self._output: Image | None = None
+        self._pending_grey: Image | None = None
+        self.resets = 0  # how often the state was dropped (scene cuts, reconnects, ...), for reports
+        self.steps = 0  # frames run with a real previous output
+
+    @property
+    def has_state(self) -> bool:
+        return self._output is not None
+
+    def reset(self) -> None:
+        if self._output is not None:
+            self.resets += 1
+        self._grey = self._output = None
+
+    def _grey_of(self, frame: Image) -> Image:
+        g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        d = self.spec.flow.downscale
+        if d > 1:
+            g = cv2.resize(g, (g.shape[1] // d, g.shape[0] // d), interpolation=cv2.INTER_AREA)
+        return np.asarray(g, dtype=np.uint8)
+
+    def previous_for(self, frame: Image) -> Image:
+        """The state input for `frame` (uint8 (h, w, 3*s*s)); call `update` with the model's output next."""
+        s = self.spec.scale
+        grey = self._grey_of(frame)
+        prev_grey, prev_out = self._grey, self._output
+        self._pending_grey = grey
+        if prev_grey is None or prev_out is None or prev_grey.shape != grey.shape:
+            return fold(initial_state(frame, s), s)
+        flow = np.asarray(self._dis.calc(grey, prev_grey, None), dtype=np.float32)  # current -> previous
+        oh, ow = prev_out.shape[:2]
+        if flow.shape[:2] != (oh, ow):
+            fy, fx = oh / flow.shape[0], ow / flow.shape[1]
+            up = cv2.resize(flow, (ow, oh), interpolation=cv2.INTER_LINEAR)
+            flow = np.asarray(cv2.multiply(up, (fx, fy, 0.0, 0.0)), dtype=np.float32)  # type: ignore[call-overload]
+        self.steps += 1
+        return fold(self._warper.warp(prev_out, flow), s)
+
+    def update(self, output: Image) -> None:
+        """Keep the model's output for `frame` (the one `previous_for` was last called with)."""
+        self._grey, self._output = self._pending_grey, output

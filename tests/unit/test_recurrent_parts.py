@@ -1,0 +1,167 @@
+"""Recurrent video models: the arch, the folded state, the per-stream memory and its resets, export, batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganstream.engines import load_engine
+from ganstream.engines.archs.recurrent import from_single_frame
+from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact
+from ganstream.engines.card import ModelCard
+from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, fold, initial_state
+from ganstream.stream.batching import BatchingEngine, SerialEngine, SharedEnhanceStage
+from ganstream.stream.frame import Frame, VideoSpec
+from ganstream.stream.stages.enhance import EnhanceStage
+from ganstream.stream.stages.recurrent_state import StreamMemory
+from ganstream.training.temporal.export import export_model, random_inputs
+
+
+def _scene(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """A smooth random scene (flow can follow it), uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
+    import cv2
+
+    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("single", [RestoreCompact(num_feat=8, num_conv=2), SRVGGCompact(2, num_feat=8, num_conv=2)])
+def test_conversion_from_a_single_frame_model_starts_exactly_at_it(single: nn.Module) -> None:
+    single.eval()
+    rec = from_single_frame(single).eval()
+    x = torch.rand(2, 3, 16, 20)
+    previous = torch.rand(2, rec.state_channels, 16, 20)
+    with torch.no_grad():
+        assert torch.allclose(single(x), rec(x, previous), atol=1e-6)
+    # ... and the state inputs are live parameters that training can move
+    first = rec.body[0]
+    assert isinstance(first, nn.Conv2d) and first.weight.requires_grad
+    assert float(first.weight.detach()[:, rec.frame_channels :].abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3])
+def test_fold_is_torchs_pixel_unshuffle(scale: int) -> None:
+    hr = np.random.default_rng(scale).integers(0, 256, (6 * scale, 10 * scale, 3), dtype=np.uint8)
+    got = fold(hr, scale)
+    t = torch.from_numpy(hr).permute(2, 0, 1)[None].float()
+    want = nn.PixelUnshuffle(scale)(t)[0].permute(1, 2, 0).numpy() if scale > 1 else hr
+    assert got.shape == (6, 10, 3 * scale * scale)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_recurrence_carries_the_previous_output_along_the_motion() -> None:
+    spec = RecurrenceSpec(scale=2)
+    rec = Recurrence(spec)
+    wide = _scene(1, 64, 96)
+    f0, f1 = wide[8:56, 8:72], wide[8:56, 11:75]  # the camera pans 3 px right
+    first = rec.previous_for(f0)
+    np.testing.assert_array_equal(first, fold(initial_state(f0, 2), 2))  # nothing known yet
+    out0 = np.asarray(initial_state(wide, 2)[16:112, 16:144])  # stands in for the model's output
+    rec.update(out0)
+    prev = rec.previous_for(f1)
+    assert prev.shape == (48, 64, 12) and rec.steps == 1
+    truth = fold(np.asarray(initial_state(wide, 2)[16:112, 22:150]), 2)
+    inner = (slice(4, -4), slice(4, -8))
+    err_aligned = np.abs(prev[inner].astype(int) - truth[inner]).mean()
+    err_unaligned = np.abs(fold(out0, 2)[inner].astype(int) - truth[inner]).mean()
+    assert err_aligned < 0.3 * err_unaligned, (err_aligned, err_unaligned)
+
+
+def _frame(pixels: np.ndarray, seq: int, **meta: object) -> Frame:
+    return Frame(pixels, pts=seq * 40_000_000, duration=40_000_000, seq=seq, meta=dict(meta))
+
+
+def test_memory_resets_at_cuts_reconnects_and_gaps_only() -> None:
+    mem = StreamMemory(RecurrenceSpec(scale=1))
+    a, b = _scene(2), _scene(3)
+    seq = 0
+
+    def step(pixels: np.ndarray, jump: int = 1, **meta: object) -> None:
+        nonlocal seq
+        seq += jump
+        mem.previous_for(_frame(pixels, seq, **meta))
+        mem.update(pixels)
+
+    for _ in range(3):
+        step(a)
+    assert not mem.reasons and mem.recurrence.steps == 2  # a steady scene: the state is used
+    step(b)
+    assert mem.reasons["scene cut"] == 1
+    step(b, discont=True)
+    assert mem.reasons["reconnect"] == 1
+    step(b, jump=5)
+    assert mem.reasons["gap"] == 1
+    step(b, jump=2)  # one dropped frame: the flow bridges it
+    assert mem.reasons["gap"] == 1
+    mem.reset("size change")
+    assert mem.report() == "1 gap, 1 reconnect, 1 scene cut, 1 size change"
+    # callers that never number their frames (seq stays 0) are not taken for gaps
+    still = StreamMemory(RecurrenceSpec(scale=1))
+    for _ in range(3):
+        still.previous_for(Frame(a, pts=0, duration=0))
+        still.update(a)
+    assert not still.reasons and still.recurrence.steps == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_vrestore(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small recurrent restore model with non-zero state weights, exported like a shipped one."""
+    torch.manual_seed(0)
+    model = from_single_frame(RestoreCompact(num_feat=8, num_conv=2))
+    first = model.body[0]
+    assert isinstance(first, nn.Conv2d)
+    with torch.no_grad():
+        first.weight[:, model.frame_channels :].normal_(0, 0.05)
+    init = ModelCard(name="restore", task="restore")
+    out = tmp_path_factory.mktemp("models") / "vrestore-tiny"
+    export_model(model.eval(), out, "vrestore-tiny", init)
+    return out
+
+
+def test_export_runs_the_same_on_every_cpu_backend(tiny_vrestore: Path) -> None:
+    card = ModelCard.load(tiny_vrestore)
+    assert card.recurrent["state_input"] == "previous" and [t.name for t in card.inputs] == ["input", "previous"]
+    x, prev = random_inputs(2, (30, 42), 1, seed=5)
+    backends = ("ort", "openvino", "torch")
+    outs = {b: load_engine(tiny_vrestore, backend=b, precision="fp32").infer(x, prev) for b in backends}
+    for b, out in outs.items():
+        assert out.shape == (2, 30, 42, 3)
+        assert int(np.abs(out.astype(int) - outs["ort"]).max()) <= 1, b
+
+
+def test_enhance_stage_feeds_back_and_reports_resets(tiny_vrestore: Path) -> None:
+    stage = EnhanceStage(load_engine(tiny_vrestore, backend="ort"))
+    assert stage.configure(VideoSpec(64, 48)) == VideoSpec(64, 48)
+    a, b = _scene(4), _scene(5)
+    outs = [stage.process(_frame(p, i))[0].pixels for i, p in enumerate([a, a, a, b])]
+    assert stage.memory is not None and stage.memory.recurrence.steps == 2
+    assert not np.array_equal(outs[0], outs[1])  # same frame, but the second one had a memory
+    assert "1 scene cut" in stage.summary_line() and "no added latency" in stage.summary_line()
+
+
+def test_shared_stages_batch_two_cameras_each_with_its_own_memory(tiny_vrestore: Path) -> None:
+    engine = load_engine(tiny_vrestore, backend="ort")
+    scenes = {"cam1": _scene(6), "cam2": _scene(7)}
+
+    def run(shared: object) -> dict[str, list[np.ndarray]]:
+        stages = {c: SharedEnhanceStage(shared, c, fps=25.0, depth=2) for c in scenes}  # type: ignore[arg-type]
+        got: dict[str, list[np.ndarray]] = {c: [] for c in scenes}
+        for i in range(3):
+            for c, s in stages.items():
+                got[c] += [f.pixels for f in s.process(_frame(scenes[c], i))]
+        for c, s in stages.items():
+            got[c] += [f.pixels for f in s.flush()]
+            assert s.depth == 1 and s.memory is not None and s.memory.recurrence.steps == 2
+        return got
+
+    serial = run(SerialEngine(engine))
+    batched = run(BatchingEngine(engine, max_batch=2))
+    for c in scenes:
+        assert len(serial[c]) == len(batched[c]) == 3
+        for s_out, b_out in zip(serial[c], batched[c], strict=True):
+            assert int(np.abs(s_out.astype(int) - b_out).max()) <= 1

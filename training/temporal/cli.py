@@ -1,0 +1,69 @@
+"""``ganstream train recurrent``: the recurrent video models (vsr2x, vrestore) from a single-frame model.
+
+The ``train`` group is shared (``ganstream.training.cli`` creates it); ``ganstream export RUN``
+hands recurrent runs (see `is_recurrent_run`) to ``ganstream.training.temporal.export``.
+torch is imported inside the command function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ganstream.training.interp.cli import _task_group
+
+
+def register(sub: Any) -> None:
+    p = _task_group(sub, "train", "train a model").add_parser(
+        "recurrent",
+        help="train a recurrent video model (vsr2x, vrestore) from a single-frame sr or restore model",
+        description="Start from a single-frame model (its copy with the previous-output inputs at zero, so step 0 "
+        "is that model) and train it on consecutive frames of real clips and moving photographs, unrolled as the "
+        "runtime runs it. Validation on whole selection-split clips; bounded by --minutes; resumable.",
+    )
+    p.add_argument("--init", type=Path, required=True, help="single-frame model folder, e.g. engines/models/restore")
+    p.add_argument("--data", type=Path, default=Path("data"), help="data folder of `ganstream data fetch`")
+    p.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/vrestore")
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of the training loop (default 60)")
+    p.add_argument("--steps", type=int, default=1_000_000, help="stop after this many steps")
+    p.add_argument("--batch", type=int, default=8, help="sequences per step (default 8)")
+    p.add_argument("--crop", type=int, default=96, help="ground-truth crop side (default 96)")
+    p.add_argument("--length", type=int, default=6, help="frames unrolled per sequence (default 6)")
+    p.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4, cosine decay)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--val-every", type=float, default=300.0, help="seconds between validations (default 300)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ganstream.training.temporal.train import TemporalConfig, train
+
+    cfg = TemporalConfig(
+        init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
+        batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, threads=args.threads,
+        val_every_s=args.val_every,
+    )  # fmt: skip
+    if args.resume:
+        saved = json.loads((args.out / "config.json").read_text())
+        cfg = TemporalConfig.from_dict({**saved, "minutes": args.minutes, "steps": args.steps})
+    st = train(cfg, resume=args.resume)
+    print(
+        f"ganstream: trained {st.step} steps in {st.seconds:.0f} s; best validation {st.best_psnr:.2f} dB at step "
+        f"{st.best_step} (single-frame {st.single_frame_psnr:.2f} dB); run in {args.out}"
+    )
+    return 0
+
+
+def is_recurrent_run(run: Path) -> bool:
+    """True for a run folder written by `ganstream train recurrent`."""
+    try:
+        cfg = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(cfg, dict) and "length" in cfg and "init" in cfg and "val_side" in cfg
+
+
+__all__ = ["is_recurrent_run", "register"]

@@ -1,0 +1,275 @@
+"""``ganstream train recurrent``: teach a shipped single-frame model to use its previous output.
+
+The run starts from a single-frame model (``--init engines/models/restore`` or ``sr2x``):
+`from_single_frame` copies it with the new input channels at zero, so step 0 *is* that model.
+Each step unrolls the recurrence over `length` consecutive frames of a batch of sequences,
+exactly as the runtime does (``ganstream.engines.recurrence.Recurrence``: DIS flow on the
+degraded frames, the previous uint8 output warped and folded). The state is data, not graph:
+gradients stop at it (truncated back-propagation), which keeps memory at one frame's and lets
+training use the runtime's own OpenCV warping.
+
+Validation runs whole selection-split clips through the recurrence (first `val_frames` frames,
+centre-cropped) and compares with step 0, the single-frame model: the best step is kept.
+
+The run folder holds ``config.json``, ``state.json``, ``last.safetensors`` + ``optim.pt``
+(resumable), ``best.safetensors`` and ``log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ganstream.engines.archs import build_generator
+from ganstream.engines.archs.recurrent import RecurrentCompact, from_single_frame
+from ganstream.engines.card import ModelCard
+from ganstream.engines.flow import FlowOptions
+from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
+from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, degrade_batch
+from ganstream.training.errors import CheckpointError, ConfigError
+from ganstream.training.metrics import psnr_y
+from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
+
+log = logging.getLogger(__name__)
+
+VAL_NOISE_SIGMA = 15.0  # restore validation: the eval's clipped Gaussian noise
+
+
+@dataclass
+class TemporalConfig:
+    init: str  # a single-frame model folder (sr or restore), or a recurrent one to continue from
+    data: str = "data"
+    out: str = "runs/vrestore"
+    minutes: float = 60.0
+    steps: int = 1_000_000
+    batch: int = 8
+    crop: int = 96  # ground truth; the network sees crop / scale
+    length: int = 6  # frames unrolled per sequence
+    lr: float = 2e-4
+    clip_prob: float = 0.6
+    max_frames: int = 150  # frames decoded per training clip
+    val_frames: int = 16
+    val_side: int = 256  # validation clips are centre-cropped to at most this
+    val_every_s: float = 300.0
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.length < 2:
+            raise ConfigError(f"--length must be at least 2 frames, got {self.length}")
+        if self.crop % 4:
+            raise ConfigError(f"--crop must be a multiple of 4, got {self.crop}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TemporalConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TemporalState:
+    step: int = 0
+    seconds: float = 0.0
+    best_psnr: float = float("-inf")
+    best_step: int = 0
+    single_frame_psnr: float = float("nan")  # the init model on the same validation frames
+
+
+def load_init(folder: Path) -> tuple[RecurrentCompact, ModelCard]:
+    """A recurrent model from `folder`: converted from a single-frame model, or continued."""
+    card = ModelCard.load(folder)
+    if card.task not in ("sr", "restore"):
+        raise ConfigError(f"--init {folder}: a {card.task} model; give an sr or restore model")
+    weights = folder / (card.artifact("safetensors") or "model.safetensors")
+    if not weights.is_file():
+        raise CheckpointError(f"--init {folder}: no safetensors weights")
+    net = build_generator(card.arch)
+    net.load_state_dict(load_file(str(weights)))
+    if isinstance(net, RecurrentCompact):
+        return net, card
+    return from_single_frame(net), card
+
+
+def _charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return torch.sqrt((x - y) ** 2 + eps * eps).mean()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _to_uint8(y: torch.Tensor) -> np.ndarray:
+    return (y.detach() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def run_sequence(model: RecurrentCompact, frames: np.ndarray, spec: RecurrenceSpec) -> np.ndarray:
+    """The model over (T, h, w, 3) uint8 frames as the runtime runs it; (T, H, W, 3) uint8 out."""
+    rec = Recurrence(spec)
+    outs = []
+    with torch.no_grad():
+        for f in frames:
+            prev = rec.previous_for(f)
+            y = _to_uint8(model(_tensor(f[None]), _tensor(prev[None])))[0]
+            rec.update(y)
+            outs.append(y)
+    return np.stack(outs)
+
+
+class TemporalTrainer:
+    def __init__(self, cfg: TemporalConfig, resume: bool = False) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        self.model, self.init_card = load_init(Path(cfg.init))
+        self.scale = self.model.scale
+        self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions())
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.state = TemporalState()
+        if resume:
+            self._load_last()
+        elif (self.out / "state.json").exists():
+            raise CheckpointError(f"{self.out}: a run is already there; pass --resume or pick another --out")
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _save(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "last.tmp"))
+        (self.out / "last.tmp").replace(self.out / "last.safetensors")
+        torch.save(self.opt.state_dict(), self.out / "optim.pt")
+        (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+        (self.out / "state.json").write_text(json.dumps(asdict(self.state), indent=2) + "\n")
+
+    def _load_last(self) -> None:
+        try:
+            self.state = TemporalState(**json.loads((self.out / "state.json").read_text()))
+            self.model.load_state_dict(load_file(str(self.out / "last.safetensors")))
+            self.opt.load_state_dict(torch.load(self.out / "optim.pt", weights_only=True))
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
+        log.info("resumed %s at step %d", self.out, self.state.step)
+
+    # -- data ----------------------------------------------------------------------------
+    def batch(self, pool: SequencePool, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lr, hr) uint8 (B, T, h, w, 3) and (B, T, H, W, 3) for one step: a pure function of (seed, step)."""
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, step])
+        hr = np.stack([sample_sequence(pool, cfg.length, cfg.crop, rng, cfg.clip_prob) for _ in range(cfg.batch)])
+        degrade = RESTORE_DEGRADE if self.scale == 1 else SR_DEGRADE
+        return degrade_batch(hr, self.scale, degrade, rng), hr
+
+    def validation(self, data_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(input, truth) frame stacks of the selection split's clips, degraded as `ganstream eval` does."""
+        pool = load_sequences(data_dir, "selection", self.cfg.val_frames, photos=False)
+        rng = np.random.default_rng(2024)
+        items = []
+        for name in sorted(pool.clips):
+            gt = np.stack(pool.clips[name])
+            _, h, w, _ = gt.shape
+            m = 4 * self.scale
+            ch, cw = min(h, self.cfg.val_side) // m * m, min(w, self.cfg.val_side) // m * m
+            y, x = (h - ch) // 2, (w - cw) // 2
+            gt = np.ascontiguousarray(gt[:, y : y + ch, x : x + cw])
+            if self.scale == 1:
+                noisy = gt.astype(np.float64) + rng.normal(0, VAL_NOISE_SIGMA, gt.shape) + 0.5
+                lr = np.clip(noisy, 0, 255).astype(np.uint8)
+            else:
+                import cv2
+
+                size = (cw // self.scale, ch // self.scale)
+                lr = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in gt])
+            items.append((lr, gt))
+        return items
+
+    def validate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> float:
+        self.model.eval()
+        border = self.scale if self.scale > 1 else 0
+        scores = []
+        for lr, gt in items:
+            outs = run_sequence(self.model, lr, self.spec)
+            scores.append(float(np.mean([psnr_y(o, g, border) for o, g in zip(outs, gt, strict=True)])))
+        self.model.train()
+        return float(np.mean(scores))
+
+    # -- loop ----------------------------------------------------------------------------
+    def step(self, lr: np.ndarray, hr: np.ndarray) -> float:
+        b, t = lr.shape[:2]
+        recs = [Recurrence(self.spec) for _ in range(b)]
+        self.opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for k in range(t):
+            prev = np.stack([rec.previous_for(lr[i, k]) for i, rec in enumerate(recs)])
+            y = self.model(_tensor(lr[:, k]), _tensor(prev))
+            loss = _charbonnier(y, _tensor(hr[:, k])) / t
+            loss.backward()
+            total += float(loss.detach())
+            out = _to_uint8(y)
+            for i, rec in enumerate(recs):
+                rec.update(out[i])
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        return total
+
+    def run(self, pool: SequencePool, val: list[tuple[np.ndarray, np.ndarray]]) -> TemporalState:
+        cfg, st = self.cfg, self.state
+        if val and math.isnan(st.single_frame_psnr):
+            st.single_frame_psnr = st.best_psnr = self.validate(val)
+            log.info("validation at step 0 (the single-frame model): %.3f dB on %d clips", st.best_psnr, len(val))
+            self._save_best()
+        budget = cfg.minutes * 60.0
+        start, last_val = time.monotonic() - st.seconds, time.monotonic()
+        self.model.train()
+        loss = float("nan")
+        while st.step < cfg.steps and time.monotonic() - start < budget:
+            progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
+            for g in self.opt.param_groups:
+                g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            loss = self.step(*self.batch(pool, st.step))
+            st.step += 1
+            st.seconds = time.monotonic() - start
+            if time.monotonic() - last_val >= cfg.val_every_s:
+                self._checkpoint(val, loss)
+                last_val = time.monotonic()
+        self._checkpoint(val, loss)
+        return st
+
+    def _save_best(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors"))
+
+    def _checkpoint(self, val: list[tuple[np.ndarray, np.ndarray]], loss: float) -> None:
+        st = self.state
+        psnr = self.validate(val) if val else float("nan")
+        improved = not val or psnr > st.best_psnr
+        if improved:
+            st.best_psnr, st.best_step = psnr, st.step
+            self._save_best()
+        self._save()
+        line = {"step": st.step, "seconds": round(st.seconds, 1), "loss": loss, "val_psnr_y": psnr}
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        log.info(
+            "step %d (%.0f s): loss %.4f, validation %.3f dB (single-frame %.3f, best %.3f at %d)",
+            st.step, st.seconds, loss, psnr, st.single_frame_psnr, st.best_psnr, st.best_step,
+        )  # fmt: skip
+
+
+def train(cfg: TemporalConfig, resume: bool = False) -> TemporalState:
+    trainer = TemporalTrainer(cfg, resume=resume)
+    t0 = time.monotonic()
+    pool = load_sequences(Path(cfg.data), "train", cfg.max_frames)
+    val = trainer.validation(Path(cfg.data))
+    log.info(
+        "%d training clips, %d photos, %d validation clips, loaded in %.0f s",
+        len(pool.clips), len(pool.photos), len(val), time.monotonic() - t0,
+    )  # fmt: skip
+    return trainer.run(pool, val)
