@@ -13,8 +13,9 @@ def register(sub: Any) -> None:
         "what",
         nargs="?",
         default="bridge",
-        choices=("bridge", "serve"),
-        help="bridge: the Python bridge's overhead; serve: cross-stream batching against per-frame engine calls",
+        choices=("bridge", "serve", "recurrent"),
+        help="bridge: the Python bridge's overhead; serve: cross-stream batching against per-frame engine calls; "
+        "recurrent: vsr2x / vrestore per frame (flow included) against sr2x / restore",
     )
     p.add_argument("--streams", default="1,4,8,16", help="serve: camera counts to run")
     p.add_argument("--model", default="sr2x", help="serve: sr model (default sr2x; a random tiny one if not installed)")
@@ -28,6 +29,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.what == "serve":
         return run_serve(args)
+    if args.what == "recurrent":
+        from ganstream.stream.bench_recurrent import bench_recurrent
+        from ganstream.stream.bench_recurrent import format_results as format_recurrent
+
+        print(f"recurrent benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs")
+        print(format_recurrent(bench_recurrent(args.backend, count=30, rounds=args.repeats)))
+        return 0
     from ganstream.stream.bench import SIZES, bench_bridge, format_results
 
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]

@@ -106,3 +106,26 @@ def test_resolution_change_across_a_reconnect(tmp_path: Path) -> None:
     assert not runner.is_alive()
     probe = ffprobe(out)  # the file keeps its first size; the new frames are scaled into it
     assert (probe.width, probe.height) == (160, 96) and probe.frames >= before + 5
+
+
+def test_recurrent_model_forgets_its_memory_across_a_reconnect(tmp_path: Path) -> None:
+    """vrestore keeps a memory of the stream; frames after a reconnect must not be blended with
+    warped frames from before it."""
+    from ganstream.engines import load_engine
+    from ganstream.stream.stages.enhance import EnhanceStage
+
+    stage = EnhanceStage(load_engine("vrestore", backend="ort"))
+    cam = Camera()
+    with recording(cam, tmp_path / "out.mkv", [stage]) as pipe:
+        memory = stage.memory
+        assert memory is not None
+        assert wait_for(lambda: memory.recurrence.steps >= 5, 20), "the memory was never used"
+        # (a loaded machine may drop frames in between: those are "gap" resets, not reconnects)
+        assert memory.reasons["reconnect"] == 0, memory.report()
+        cam.stop()
+        assert wait_for(lambda: pipe.health.state != SourceState.STREAMING, FAST.stall_timeout_s + 3)
+        before = pipe.stats.frames_in
+        time.sleep(0.5)
+        cam.start()
+        assert wait_for(lambda: pipe.stats.frames_out >= before + 5, FAST.max_s + FAST.stall_timeout_s + 8)
+    assert memory.reasons["reconnect"] >= 1, memory.report()

@@ -294,3 +294,20 @@ def test_cameras_share_one_engine_of_the_shipped_model(run_service: Any) -> None
     listed = {c["name"]: c for c in _get(api.url("/cameras"))}
     assert all(c["output"].startswith("320x192") for c in listed.values())
     assert f'ganstream_engine_batches_total{{engine="{engine.name}"}}' in _get(api.url("/metrics"))
+
+
+def test_cameras_share_the_recurrent_model_each_with_its_own_memory(run_service: Any) -> None:
+    cams = [
+        {
+            "name": f"v{i}",
+            "source": f"test:{p}?width=160&height=96&fps=10&live=1",
+            "outputs": {"restream": False},
+            "chain": {"restore": True, "sr": 0, "models": ["vrestore"]},
+        }
+        for i, p in enumerate(("ball", "smpte"))
+    ]
+    service, api = run_service(cams)
+    _wait_for(lambda: all(c["frames_out"] >= 10 for c in service.snapshot()), 60)
+    (engine,) = service.pool.engines()  # one engine; each camera's stage keeps its own memory
+    assert engine.name.startswith("vrestore/") and engine.figures.frames >= 20
+    assert all(c["output"].startswith("160x96") for c in _get(api.url("/cameras")))

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--crop", type=int, default=96, help="ground-truth crop side (default 96)")
     p.add_argument("--length", type=int, default=6, help="frames unrolled per sequence (default 6)")
     p.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4, cosine decay)")
+    p.add_argument(
+        "--first-lr-mult", type=float, default=10.0, help="learning-rate factor of the first layer (default 10)"
+    )
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--val-every", type=float, default=300.0, help="seconds between validations (default 300)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -43,7 +46,8 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TemporalConfig(
         init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
-        batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, threads=args.threads,
+        batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
+        threads=args.threads,
         val_every_s=args.val_every,
     )  # fmt: skip
     if args.resume:

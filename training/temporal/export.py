@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 OPSET = 18
 PARITY_HW = (38, 54)  # not the traced size
+RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames")
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 
@@ -133,12 +134,13 @@ def export_run(run: Path, out: Path, name: str, note: str = "") -> ExportResult:
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
     training = {
         "command": f"ganstream train recurrent --init {cfg['init']} --out {run} --minutes {cfg['minutes']:g} "
-        f"--crop {cfg['crop']} --batch {cfg['batch']} --length {cfg['length']} --lr {cfg['lr']:g}",
+        f"--crop {cfg['crop']} --batch {cfg['batch']} --length {cfg['length']} --lr {cfg['lr']:g} "
+        f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}",
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),
         "machine": "2-vCPU x86-64 (no GPU)",
-        "recipe": {k: cfg[k] for k in ("batch", "crop", "length", "lr", "clip_prob", "max_frames") if k in cfg},
+        "recipe": {k: cfg[k] for k in RECIPE_KEYS if k in cfg},
         "selection_psnr_y_db": state.get("best_psnr"),
         "selection_single_frame_psnr_y_db": state.get("single_frame_psnr"),
         **({"note": note} if note else {}),

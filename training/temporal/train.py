@@ -55,6 +55,10 @@ class TemporalConfig:
     crop: int = 96  # ground truth; the network sees crop / scale
     length: int = 6  # frames unrolled per sequence
     lr: float = 2e-4
+    # the first convolution, whose state inputs start at zero, learns this much faster: the
+    # rest of the network is already trained (on the selection split, r1 without it gained
+    # 0.14 dB in 174 steps)
+    first_lr_mult: float = 10.0
     clip_prob: float = 0.6
     max_frames: int = 150  # frames decoded per training clip
     val_frames: int = 16
@@ -133,7 +137,11 @@ class TemporalTrainer:
         self.model, self.init_card = load_init(Path(cfg.init))
         self.scale = self.model.scale
         self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions())
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
+        self.opt = torch.optim.Adam(
+            [{"params": rest, "lr_mult": 1.0}, {"params": first, "lr_mult": cfg.first_lr_mult}], lr=cfg.lr
+        )
         self.state = TemporalState()
         if resume:
             self._load_last()
@@ -232,7 +240,7 @@ class TemporalTrainer:
         while st.step < cfg.steps and time.monotonic() - start < budget:
             progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
             for g in self.opt.param_groups:
-                g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+                g["lr"] = g["lr_mult"] * cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
             loss = self.step(*self.batch(pool, st.step))
             st.step += 1
             st.seconds = time.monotonic() - start

@@ -1,0 +1,102 @@
+"""`ganstream bench recurrent`: what a recurrent model costs per frame against its single-frame model.
+
+Both run as `ganstream run` runs them (an `EnhanceStage`: for the recurrent model, the DIS flow,
+the warp and the fold of its previous output included; SR with the residual gain), on the same
+frames of the sample clip at 320x180, in interleaved rounds so a busy machine slows both alike.
+The figure the temporal models are held to: the ratio, and real time at 25 fps (40 ms/frame).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ganstream.engines import load_engine
+from ganstream.engines.calib import default_clip
+from ganstream.stream.frame import Frame, VideoSpec
+from ganstream.stream.stages.enhance import EnhanceStage
+
+SIZE = (320, 180)  # input width, height
+REALTIME_MS = 40.0  # 25 fps
+PAIRS = (("sr2x", "vsr2x"), ("restore", "vrestore"))
+
+
+@dataclass(frozen=True)
+class PairResult:
+    single: str
+    recurrent: str
+    single_ms: float
+    recurrent_ms: float
+    backend: str
+
+    @property
+    def ratio(self) -> float:
+        return self.recurrent_ms / self.single_ms
+
+
+def _frames(count: int) -> list[np.ndarray]:
+    clip = default_clip()
+    if clip is None:
+        raise SystemExit("ganstream bench recurrent: the sample clip is not installed")
+    cap = cv2.VideoCapture(str(clip))  # consecutive frames: the flow sees real motion
+    frames = []
+    while len(frames) < count:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(cv2.resize(bgr, SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        frames.append(np.ascontiguousarray(rgb))
+    cap.release()
+    return frames
+
+
+def _round(stage: EnhanceStage, frames: list[np.ndarray]) -> float:
+    """Mean ms per frame over one pass of `frames` as one stream."""
+    stage.configure(VideoSpec(SIZE[0], SIZE[1]))
+    t0 = time.perf_counter()
+    for i, f in enumerate(frames):
+        stage.process(Frame(f, pts=i * 40_000_000, duration=40_000_000, seq=i))
+    return 1000 * (time.perf_counter() - t0) / len(frames)
+
+
+def bench_pair(single: str, recurrent: str, backend: str, frames: list[np.ndarray], rounds: int) -> PairResult:
+    stages = [EnhanceStage(load_engine(name, backend=backend)) for name in (single, recurrent)]
+    try:
+        for s in stages:  # compile and warm up, not timed
+            _round(s, frames[:3])
+        times: list[list[float]] = [[], []]
+        for _ in range(rounds):
+            for i, s in enumerate(stages):
+                times[i].append(_round(s, frames))
+        used = f"{stages[1].engine.backend} {stages[1].engine.precision}"
+        return PairResult(single, recurrent, statistics.median(times[0]), statistics.median(times[1]), used)
+    finally:
+        for s in stages:
+            s.close()
+
+
+def bench_recurrent(backend: str = "auto", count: int = 30, rounds: int = 3) -> list[PairResult]:
+    from ganstream.stream.stage_factory import installed_models
+
+    have = installed_models()
+    frames = _frames(count)
+    return [bench_pair(a, b, backend, frames, rounds) for a, b in PAIRS if a in have and b in have]
+
+
+def format_results(results: list[PairResult]) -> str:
+    lines = [
+        f"per frame at {SIZE[0]}x{SIZE[1]} input, flow included (median of interleaved rounds):",
+        "| single-frame | ms | recurrent | ms | ratio | real time at 25 fps |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        rt = "yes" if r.recurrent_ms <= REALTIME_MS else "no"
+        lines.append(
+            f"| {r.single} | {r.single_ms:.1f} | {r.recurrent} ({r.backend}) | {r.recurrent_ms:.1f} | "
+            f"{r.ratio:.2f}x | {rt} |"
+        )
+    return "\n".join(lines)
