@@ -6,7 +6,8 @@ PNG ground truth (JPEGs downscaled by 2 to hide their compression), clips become
 consecutive frames (pairs for training, longer runs for the selection and test splits so
 flicker can be measured). ``manifest.json`` lists every file with its source package, licence,
 sha256 and split, and the version of every package fetched (debs are not pinned: the archive
-serves one version, so the manifest records which one a data folder was built from).
+serves one version, so the manifest records which one a data folder was built from). A photo
+may also be one JPEG entry of an Eet archive (Enlightenment's .edj backgrounds), read in place.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
@@ -155,17 +157,55 @@ def _write_png(img_bgr: Image, path: Path) -> str:
     return _sha256(path)
 
 
+EET_MAGIC = 0x1EE70F42  # Eet file format, version 2 (EFL's eet_lib.c)
+_EET_COMPRESSED = 0x1
+
+
+def eet_member(path: Path, name: str) -> bytes:
+    """The bytes of entry ``name`` in the Eet archive ``path``, which must be stored uncompressed.
+
+    Layout (big-endian int32): magic, entry count, dictionary size, then per entry data offset,
+    size, unpacked size, name offset, name size, flags. Edje keeps lossy images as plain JPEG.
+    """
+    buf = path.read_bytes()
+    try:
+        magic, count = struct.unpack_from(">II", buf)
+        if magic != EET_MAGIC:
+            raise DataError(f"data fetch: {path} is not an Eet archive")
+        for i in range(count):
+            offset, size, _, name_at, name_len, flags = struct.unpack_from(">6I", buf, 12 + 24 * i)
+            if buf[name_at : name_at + name_len].rstrip(b"\0") != name.encode():
+                continue
+            if flags & _EET_COMPRESSED or offset + size > len(buf):
+                raise DataError(f"data fetch: entry {name!r} of {path} is compressed or truncated")
+            return buf[offset : offset + size]
+    except struct.error:
+        raise DataError(f"data fetch: {path} is a truncated Eet archive") from None
+    raise DataError(f"data fetch: {path} has no entry {name!r}")
+
+
+def _read_photo(src: Path, member: str) -> Image | None:
+    if not member:
+        img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+    elif src.is_file():
+        img = cv2.imdecode(np.frombuffer(eet_member(src, member), dtype=np.uint8), cv2.IMREAD_COLOR)
+    else:
+        img = None
+    return None if img is None else np.asarray(img, dtype=np.uint8)
+
+
 def _photo_entries(root: Path, raw: Path, photos: Iterable[sources.PhotoSource]) -> list[Entry]:
     out = []
     for ph in photos:
         src = raw / ph.package / ph.path
-        raw_img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        raw_img = _read_photo(src, ph.member)
         if raw_img is None:
             raise DataError(f"data fetch: {src} is missing or not an image (package {ph.package})")
         img = _resize_down(np.asarray(raw_img, dtype=np.uint8), ph.downscale, ph.max_side)
         group = ph.name or Path(ph.path).stem
         rel = f"photos/{ph.split}/{group}.png"
-        out.append(Entry(rel, "photo", group, ph.package, ph.path, ph.licence, ph.split, _write_png(img, root / rel)))
+        where = f"{ph.path}#{ph.member}" if ph.member else ph.path
+        out.append(Entry(rel, "photo", group, ph.package, where, ph.licence, ph.split, _write_png(img, root / rel)))
     return out
 
 

