@@ -76,7 +76,8 @@ class TemporalConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TemporalConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        # runs saved before the factor existed trained their first layer at the common rate
+        return cls(**{"first_lr_mult": 1.0, **{k: v for k, v in d.items() if k in known}})
 
 
 @dataclass
@@ -161,7 +162,11 @@ class TemporalTrainer:
         try:
             self.state = TemporalState(**json.loads((self.out / "state.json").read_text()))
             self.model.load_state_dict(load_file(str(self.out / "last.safetensors")))
-            self.opt.load_state_dict(torch.load(self.out / "optim.pt", weights_only=True))
+            saved = torch.load(self.out / "optim.pt", weights_only=True)
+            if len(saved["param_groups"]) == len(self.opt.param_groups):
+                self.opt.load_state_dict(saved)
+            else:  # a run from before the first layer had its own group: its moments start afresh
+                log.warning("%s: optimizer state from an older layout; Adam's moments start afresh", self.out)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
         log.info("resumed %s at step %d", self.out, self.state.step)
