@@ -128,6 +128,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{card.name}: {card.description}".rstrip(": "))
     print(f"  folder     {folder}")
     print(f"  task       {card.task}, scale x{card.scale}, window {card.window}")
+    if card.recurrent:
+        flow = card.recurrent.get("flow", {})
+        print(
+            f"  recurrent  previous output fed back as '{card.recurrent.get('state_input', 'previous')}', "
+            f"aligned by DIS {flow.get('preset', 'ultrafast')} flow (docs/temporal.md)"
+        )
     ins = ", ".join(f"{t.name} {t.dtype}{list(t.shape)}" for t in card.inputs)
     outs = ", ".join(f"{t.name} {t.dtype}{list(t.shape)}" for t in card.outputs)
     print(f"  inputs     {ins}  ({card.layout} {card.color})")
