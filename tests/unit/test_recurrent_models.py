@@ -1,8 +1,8 @@
 """The shipped recurrent models, with their real weights, against their single-frame models on real footage.
 
 The sample clip (a static street camera) is what recurrence is for: after a few frames of memory
-vrestore must beat restore on sensor noise and vsr2x must beat sr2x on a clean downscale, both
-run as `ganstream run` runs them (an `EnhanceStage` per stream).
+vrestore must beat restore on sensor noise, both run as `ganstream run` runs them (an
+`EnhanceStage` per stream). (vsr2x is not shipped: it did not beat sr2x on the selection split.)
 """
 
 from __future__ import annotations
@@ -57,10 +57,3 @@ def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     noisy = [np.clip(t + rng.normal(0, 15, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
     single, recurrent = _score(_run("restore", noisy), truth), _score(_run("vrestore", noisy), truth)
     assert recurrent > single + 0.2, (recurrent, single)
-
-
-def test_vsr2x_beats_sr2x_on_a_static_camera() -> None:
-    truth = _clip(384, 288)
-    small = [np.ascontiguousarray(cv2.resize(t, (192, 144), interpolation=cv2.INTER_AREA)) for t in truth]
-    single, recurrent = _score(_run("sr2x", small), truth, 2), _score(_run("vsr2x", small), truth, 2)
-    assert recurrent > single, (recurrent, single)
