@@ -43,7 +43,7 @@ def _frames(count: int) -> list[np.ndarray]:
     if clip is None:
         raise SystemExit("ganstream bench recurrent: the sample clip is not installed")
     cap = cv2.VideoCapture(str(clip))  # consecutive frames: the flow sees real motion
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < count:
         ok, bgr = cap.read()
         if not ok:
