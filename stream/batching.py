@@ -237,8 +237,12 @@ class BatchingEngine:
 
     def warmup(self, height: int, width: int, sizes: range | None = None) -> None:
         """Run every batch size once (backends that compile per shape do it now, not mid-stream)."""
+        recurrent = bool(getattr(self.engine.card, "recurrent", None))  # it takes its state too
         for n in sizes or range(1, self.max_batch + 1):
-            self.engine.infer(*example_inputs(self.engine.card, n, height, width))
+            if recurrent:
+                self.engine.infer(*example_inputs(self.engine.card, n, height, width))
+            else:
+                self.engine.infer(np.zeros((n, height, width, 3), np.uint8))
 
     def close(self) -> None:
         with self._cond:
