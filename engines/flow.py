@@ -69,11 +69,14 @@ class FlowEstimator:
             g = cv2.resize(g, (g.shape[1] // d, g.shape[0] // d), interpolation=cv2.INTER_AREA)
         return np.asarray(g, dtype=np.uint8)
 
+    def calc(self, grey0: Image, grey1: Image) -> Flow:
+        """DIS flow from `grey0` to `grey1` (both from `grey`), at the working size, in working pixels."""
+        return np.asarray(self._dis.calc(grey0, grey1, None), dtype=np.float32)
+
     def working(self, frame0: Image, frame1: Image) -> IntermediateFlows:
         """Both DIS flows at the working size, ready to give the flows from any t."""
         g0, g1 = self.grey(frame0), self.grey(frame1)
-        f01 = np.asarray(self._dis.calc(g0, g1, None), dtype=np.float32)
-        f10 = np.asarray(self._dis.calc(g1, g0, None), dtype=np.float32)
+        f01, f10 = self.calc(g0, g1), self.calc(g1, g0)
         h, w = frame0.shape[:2]
         return IntermediateFlows(f01, f10, h, w)
 
@@ -92,13 +95,7 @@ class IntermediateFlows:
 
     def full_size(self, flow: Flow) -> Flow:
         """A working-size flow (in working pixels) at the frame's size, in frame pixels."""
-        h, w = self.height, self.width
-        if flow.shape[0] == h and flow.shape[1] == w:
-            return np.ascontiguousarray(flow, dtype=np.float32)
-        up = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        sy, sx = h / flow.shape[0], w / flow.shape[1]
-        # cv2.multiply scales each channel by its own factor in one pass.
-        return np.asarray(cv2.multiply(up, (sx, sy, 0.0, 0.0)), dtype=np.float32)  # type: ignore[call-overload]
+        return resize_flow(flow, self.height, self.width)
 
     def at(self, t: float) -> tuple[Flow, Flow]:
         """(F_t0, F_t1) at the frame's size (see `intermediate_flows`)."""
@@ -114,6 +111,16 @@ class IntermediateFlows:
             )
         ft0, ft1 = intermediate_flows(self.flow01, self.flow10, t)
         return self.full_size(ft0), self.full_size(ft1)
+
+
+def resize_flow(flow: Flow, height: int, width: int) -> Flow:
+    """`flow` resized to (height, width), its vectors scaled with it (bilinear)."""
+    if flow.shape[0] == height and flow.shape[1] == width:
+        return np.ascontiguousarray(flow, dtype=np.float32)
+    up = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    sy, sx = height / flow.shape[0], width / flow.shape[1]
+    # cv2.multiply scales each channel by its own factor in one pass.
+    return np.asarray(cv2.multiply(up, (sx, sy, 0.0, 0.0)), dtype=np.float32)  # type: ignore[call-overload]
 
 
 def intermediate_flows(flow01: Flow, flow10: Flow, t: float) -> tuple[Flow, Flow]:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ganstream.engines.flow import DIS_PRESETS, FlowOptions, Warper
+from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, resize_flow
 
 Image = npt.NDArray[np.uint8]
 STATE_INPUT = "previous"
@@ -82,7 +82,7 @@ class Recurrence:
 
     def __init__(self, spec: RecurrenceSpec) -> None:
         self.spec = spec
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[spec.flow.preset])  # type: ignore[attr-defined]
+        self._flow = FlowEstimator(spec.flow)
         self._warper = Warper()
         self._grey: Image | None = None
         self._output: Image | None = None
@@ -99,27 +99,16 @@ class Recurrence:
             self.resets += 1
         self._grey = self._output = None
 
-    def _grey_of(self, frame: Image) -> Image:
-        g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        d = self.spec.flow.downscale
-        if d > 1:
-            g = cv2.resize(g, (g.shape[1] // d, g.shape[0] // d), interpolation=cv2.INTER_AREA)
-        return np.asarray(g, dtype=np.uint8)
-
     def previous_for(self, frame: Image) -> Image:
         """The state input for `frame` (uint8 (h, w, 3*s*s)); call `update` with the model's output next."""
         s = self.spec.scale
-        grey = self._grey_of(frame)
+        grey = self._flow.grey(frame)
         prev_grey, prev_out = self._grey, self._output
         self._pending_grey = grey
         if prev_grey is None or prev_out is None or prev_grey.shape != grey.shape:
             return fold(initial_state(frame, s), s)
-        flow = np.asarray(self._dis.calc(grey, prev_grey, None), dtype=np.float32)  # current -> previous
-        oh, ow = prev_out.shape[:2]
-        if flow.shape[:2] != (oh, ow):
-            fy, fx = oh / flow.shape[0], ow / flow.shape[1]
-            up = cv2.resize(flow, (ow, oh), interpolation=cv2.INTER_LINEAR)
-            flow = np.asarray(cv2.multiply(up, (fx, fy, 0.0, 0.0)), dtype=np.float32)  # type: ignore[call-overload]
+        flow = self._flow.calc(grey, prev_grey)  # current -> previous, at the working size
+        flow = resize_flow(flow, prev_out.shape[0], prev_out.shape[1])  # the output's size and pixels
         self.steps += 1
         return fold(self._warper.warp(prev_out, flow), s)
 

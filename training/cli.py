@@ -207,7 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         if not args.name:
             raise ConfigError("export: --name is required for recurrent runs, e.g. --name vrestore")
-        done = export_recurrent_run(Path(args.run), Path(args.out) / args.name, args.name, note=args.note)
+        done = export_recurrent_run(Path(args.run), Path(args.out), args.name, note=args.note)
         print(
             f"ganstream: exported '{args.name}' to {done.folder} (onnxruntime vs torch max |diff| {done.max_abs_diff})"
         )

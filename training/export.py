@@ -189,19 +189,23 @@ def export_generator(
     description: str = "",
     tolerance: float = 2.0,
     opset: int = DEFAULT_OPSET,
+    inputs: Sequence[TensorSpec] | None = None,
+    recurrent: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Write ``out_root/name/{model.onnx, model.safetensors, card.json}`` and return the card.
 
     `model` is the float NCHW [0, 1] generator (its state dict goes to safetensors, loadable
     with ``build_generator(arch)``); `wrapped` is what goes to ONNX, by default
-    ``Uint8NHWC(model)``. The folder is written to a temporary sibling and moved into place,
-    so a failed export never leaves a half-written model.
+    ``Uint8NHWC(model)``. `inputs` overrides the frame inputs of `window` (a recurrent model
+    also takes its state; `recurrent` is then its card field). The folder is written to a
+    temporary sibling and moved into place, so a failed export never leaves a half-written model.
     """
     if limits is None:
         limits = ShapeLimits(multiple_of=2 if task == "restore" else 1)
     model = model.float().eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     wrapped = (wrapped if wrapped is not None else Uint8NHWC(model)).eval()
-    inputs, outputs = frame_specs(window)
+    frames, outputs = frame_specs(window)
+    inputs = list(inputs) if inputs is not None else frames
     out_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out_root))
     try:
@@ -227,6 +231,7 @@ def export_generator(
             training=dict(training or {}),
             metrics={**(metrics or {}), "export_max_abs_diff": diff},
             description=description,
+            recurrent=dict(recurrent or {}),
         )
         card.save(tmp)
         # mkdtemp makes a private folder; a model folder is meant to be shared and shipped

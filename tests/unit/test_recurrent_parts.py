@@ -13,12 +13,13 @@ from ganstream.engines import load_engine
 from ganstream.engines.archs.recurrent import from_single_frame
 from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact
 from ganstream.engines.card import ModelCard
+from ganstream.engines.feed import example_inputs
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, fold, initial_state
 from ganstream.stream.batching import BatchingEngine, SerialEngine, SharedEnhanceStage
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.stages.enhance import EnhanceStage
 from ganstream.stream.stages.recurrent_state import StreamMemory
-from ganstream.training.temporal.export import export_model, random_inputs
+from ganstream.training.temporal.export import export_model
 
 
 def _scene(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
@@ -118,15 +119,13 @@ def tiny_vrestore(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with torch.no_grad():
         first.weight[:, model.frame_channels :].normal_(0, 0.05)
     init = ModelCard(name="restore", task="restore")
-    out = tmp_path_factory.mktemp("models") / "vrestore-tiny"
-    export_model(model.eval(), out, "vrestore-tiny", init)
-    return out
+    return export_model(model.eval(), tmp_path_factory.mktemp("models"), "vrestore-tiny", init).folder
 
 
 def test_export_runs_the_same_on_every_cpu_backend(tiny_vrestore: Path) -> None:
     card = ModelCard.load(tiny_vrestore)
     assert card.recurrent["state_input"] == "previous" and [t.name for t in card.inputs] == ["input", "previous"]
-    x, prev = random_inputs(2, (30, 42), 1, seed=5)
+    x, prev = example_inputs(card, 2, 30, 42, seed=5)
     backends = ("ort", "openvino", "torch")
     outs = {b: load_engine(tiny_vrestore, backend=b, precision="fp32").infer(x, prev) for b in backends}
     for b, out in outs.items():

@@ -11,42 +11,23 @@ with.
 from __future__ import annotations
 
 import json
-import logging
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ganstream.engines.archs.recurrent import RecurrentCompact, RecurrentUint8NHWC
-from ganstream.engines.card import ModelCard, TensorSpec, sha256_file
+from ganstream.engines.card import ModelCard, TensorSpec
 from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec
-from ganstream.training.errors import CheckpointError, ExportError
-from ganstream.training.export import ExportResult
+from ganstream.training.errors import CheckpointError
+from ganstream.training.export import ExportResult, export_generator
 
-log = logging.getLogger(__name__)
-
-OPSET = 18
-PARITY_HW = (38, 54)  # not the traced size
 RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames")
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 
 def input_specs(scale: int) -> list[TensorSpec]:
     return [TensorSpec("input"), TensorSpec(STATE_INPUT, shape=("N", "H", "W", 3 * scale * scale))]
-
-
-def random_inputs(batch: int, hw: tuple[int, int], scale: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    h, w = hw
-    return [
-        rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8),
-        rng.integers(0, 256, (batch, h, w, 3 * scale * scale), dtype=np.uint8),
-    ]
 
 
 def load_run_model(run: Path) -> tuple[RecurrentCompact, dict[str, Any], ModelCard]:
@@ -65,71 +46,37 @@ def load_run_model(run: Path) -> tuple[RecurrentCompact, dict[str, Any], ModelCa
 
 def export_model(
     model: RecurrentCompact,
-    out: Path,
+    models_dir: Path,
     name: str,
     init_card: ModelCard,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> ExportResult:
-    import onnxruntime as ort
-
+    """``models_dir/name``: the shared export (``training.export.export_generator``) with the state input."""
     scale = model.scale
-    names = ["input", STATE_INPUT]
-    wrapper = RecurrentUint8NHWC(model).eval()
-    dyn = {k: {0: "N", 1: "H", 2: "W"} for k in (*names, "output")}
-    spec = RecurrenceSpec(scale=scale)
-    with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp)
-        example = tuple(torch.from_numpy(a) for a in random_inputs(2, (48, 64), scale, seed=0))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-                torch.onnx.export(
-                    wrapper, example, str(stage / "model.onnx"), input_names=names, output_names=["output"],
-                    opset_version=OPSET, dynamic_axes=dyn, dynamo=False,
-                )  # fmt: skip
-        except Exception as exc:  # the exporter raises many types; the user gets one line
-            raise ExportError(f"export of model '{name}' to ONNX failed: {exc}") from None
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(stage / "model.safetensors"))
-        inputs = random_inputs(1, PARITY_HW, scale, seed=1)
-        with torch.no_grad():
-            ref = wrapper(*(torch.from_numpy(a) for a in inputs)).numpy()
-        sess = ort.InferenceSession(str(stage / "model.onnx"), providers=["CPUExecutionProvider"])
-        got = sess.run(None, dict(zip(names, inputs, strict=True)))[0]
-        diff = int(np.abs(got.astype(np.int16) - ref.astype(np.int16)).max())
-        log.info("export parity (onnxruntime vs torch): max |diff| %d", diff)
-        if diff > PARITY_TOLERANCE:
-            raise ExportError(f"export of model '{name}': onnxruntime differs from torch by {diff} levels")
-        what = f"x{scale} super-resolution" if scale > 1 else "denoising / compression-artifact removal"
-        card = ModelCard(
-            name=name,
-            task=init_card.task,
-            scale=scale,
-            inputs=input_specs(scale),
-            outputs=[TensorSpec("output")],
-            limits=init_card.limits,  # same body, same constraints (restore: even sizes)
-            artifacts={f: sha256_file(stage / f) for f in ("model.onnx", "model.safetensors")},
-            arch={
-                "name": "recurrent",
-                "params": {"scale": scale, "num_feat": model.num_feat, "num_conv": model.num_conv},
-            },
-            recurrent=spec.to_card(),
-            training={**(training or {}), "export_parity_max_abs_diff": diff},
-            metrics=metrics or {},
-            description=(
-                f"Recurrent {what} for video: each frame with the previous output, warped by DIS flow and "
-                f"folded onto the frame's grid (started from '{init_card.name}')."
-            ),
-        )
-        card.save(stage)
-        if out.exists():
-            shutil.rmtree(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(stage, out)
-    return ExportResult(out, card, diff)
+    what = f"x{scale} super-resolution" if scale > 1 else "denoising / compression-artifact removal"
+    return export_generator(
+        model,
+        {"name": "recurrent", "params": {"scale": scale, "num_feat": model.num_feat, "num_conv": model.num_conv}},
+        models_dir,
+        name,
+        task=init_card.task,
+        scale=scale,
+        wrapped=RecurrentUint8NHWC(model),
+        limits=init_card.limits,  # same body, same constraints (restore: even sizes)
+        inputs=input_specs(scale),
+        recurrent=RecurrenceSpec(scale=scale).to_card(),
+        training=training,
+        metrics=metrics,
+        description=(
+            f"Recurrent {what} for video: each frame with the previous output, warped by DIS flow and "
+            f"folded onto the frame's grid (started from '{init_card.name}')."
+        ),
+        tolerance=PARITY_TOLERANCE,
+    )
 
 
-def export_run(run: Path, out: Path, name: str, note: str = "") -> ExportResult:
+def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> ExportResult:
     model, cfg, init_card = load_run_model(run)
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
     training = {
@@ -145,4 +92,4 @@ def export_run(run: Path, out: Path, name: str, note: str = "") -> ExportResult:
         "selection_single_frame_psnr_y_db": state.get("single_frame_psnr"),
         **({"note": note} if note else {}),
     }
-    return export_model(model, out, name, init_card, training=training)
+    return export_model(model, models_dir, name, init_card, training=training)

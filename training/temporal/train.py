@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
@@ -34,6 +35,7 @@ from ganstream.engines.archs.recurrent import RecurrentCompact, from_single_fram
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
+from ganstream.training.checkpoint import load_model_folder
 from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, degrade_batch
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
@@ -94,11 +96,9 @@ def load_init(folder: Path) -> tuple[RecurrentCompact, ModelCard]:
     card = ModelCard.load(folder)
     if card.task not in ("sr", "restore"):
         raise ConfigError(f"--init {folder}: a {card.task} model; give an sr or restore model")
-    weights = folder / (card.artifact("safetensors") or "model.safetensors")
-    if not weights.is_file():
-        raise CheckpointError(f"--init {folder}: no safetensors weights")
-    net = build_generator(card.arch)
-    net.load_state_dict(load_file(str(weights)))
+    arch, weights = load_model_folder(folder)
+    net = build_generator(arch)
+    net.load_state_dict(weights)
     if isinstance(net, RecurrentCompact):
         return net, card
     return from_single_frame(net), card
@@ -196,8 +196,6 @@ class TemporalTrainer:
                 noisy = gt.astype(np.float64) + rng.normal(0, VAL_NOISE_SIGMA, gt.shape) + 0.5
                 lr = np.clip(noisy, 0, 255).astype(np.uint8)
             else:
-                import cv2
-
                 size = (cw // self.scale, ch // self.scale)
                 lr = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in gt])
             items.append((lr, gt))
