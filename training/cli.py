@@ -117,7 +117,7 @@ def register(sub: Any) -> None:
     ev.add_argument(
         "--baseline",
         default=EVAL_BASELINE_DEFAULT,
-        help="sr baselines (restore adds hqdn3d, nlmeans; interp: blend,minterpolate)",
+        help="sr baselines (restore adds hqdn3d, nlmeans; interp: blend,minterpolate and the oracle-t reference)",
     )
     ev.add_argument("--models-dir", default=DEFAULT_MODELS_DIR)
     ev.add_argument("--images", default="docs", help="where the side-by-side PNGs go ('' for none)")

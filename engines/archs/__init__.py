@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.engines.archs.recurrent import RecurrentCompact
 from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact
 from ganstream.engines.archs.wrappers import Uint8NHWC
@@ -21,6 +22,7 @@ GENERATORS: dict[str, type[nn.Module]] = {
     "srvgg": SRVGGCompact,
     "restore": RestoreCompact,
     "recurrent": RecurrentCompact,
+    "interp_fusion": FlowFusionNet,
 }
 
 
@@ -32,4 +34,12 @@ def build_generator(arch: dict[str, Any]) -> nn.Module:
     return GENERATORS[name](**arch.get("params", {}))
 
 
-__all__ = ["GENERATORS", "RecurrentCompact", "RestoreCompact", "SRVGGCompact", "Uint8NHWC", "build_generator"]
+__all__ = [
+    "GENERATORS",
+    "FlowFusionNet",
+    "RecurrentCompact",
+    "RestoreCompact",
+    "SRVGGCompact",
+    "Uint8NHWC",
+    "build_generator",
+]

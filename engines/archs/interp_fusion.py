@@ -1,18 +1,22 @@
 """`FlowFusionNet`: the learned half of the CPU interpolator (model ``interp``).
 
-Motion comes from outside: the classical bidirectional DIS flow (``ganstream.engines.flow``) is
-an input. Inside the graph the flows are turned into the flows from time t (Super SloMo's
-linear approximation), both frames are warped to t, and a small network looks at the warped
-frames, the flows and how much the two warps disagree (where one of them is occluded or the
-flow is wrong) to predict
+Motion comes from outside: the classical bidirectional DIS flow (``ganstream.engines.flow``),
+the flows from time t (Super SloMo's linear approximation) and both frames warped to t are
+computed by the runtime (``cv2.remap`` is ~30x faster than an in-graph ``GridSample`` on a
+CPU). A small network at a quarter of the resolution looks at the two frames, the two warps
+and the flows from t, and predicts
 
-- a fusion mask: how much of each warped frame to trust per pixel, and
-- a residual: the detail the warps lost.
+- a **flow correction** for each warp (a few pixels at most), applied to the warped frame to
+  first order: ``w(x + d) ~ w(x) + grad w(x) . d``, with central differences of the warp. No
+  resampling in the graph, so it stays cheap, and the runtime warps stay the only warps;
+- a **fusion** of three candidates per pixel (softmax weights): the two corrected warps and
+  the plain cross-fade of the unwarped frames, which is the better guess where the flow is
+  wrong (low contrast, small lights, occlusions);
+- a **residual**: the detail the warps lost.
 
-The mask's logit is offset by log((1 - t) / t), and the last layers start at zero, so an
-untrained network returns exactly the classical average ``(1 - t) w0 + t w1``: it learns
-fusion and detail on top of the flow, never the motion itself. The body runs at a quarter of
-the resolution behind a pixel-unshuffle, so it costs a few hundred MFLOP at 360p.
+The weights' logits start at log((1 - t) / t) for the warps and a large negative value for
+the cross-fade, and every head starts at zero, so an untrained network returns the classical
+average ``(1 - t) w0 + t w1``: training can only add to the classical result.
 
 Frames are float32 NCHW RGB in [0, 1], flows float32 N2HW in pixels, t float32 (N, 1).
 Height and width must be multiples of 4.
@@ -26,20 +30,34 @@ from torch import nn
 
 MULTIPLE_OF = 4
 FLOW_SCALE = 1.0 / 16.0  # flows enter the body in units of 16 px
+MAX_CORRECTION = 2.0  # px: beyond this a first-order correction is not a warp any more
+BLEND_PRIOR = -10.0  # the cross-fade's starting logit: a weight under 1e-4 at step 0
+INPUTS = ("frame0", "frame1", "warped0", "warped1", "t", "flow_t0", "flow_t1")
+
+
+def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences along x and y, edges replicated (the warps' own edge rule)."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    gx = 0.5 * (p[:, :, 1:-1, 2:] - p[:, :, 1:-1, :-2])
+    gy = 0.5 * (p[:, :, 2:, 1:-1] - p[:, :, :-2, 1:-1])
+    return gx, gy
 
 
 class FlowFusionNet(nn.Module):
-    """Fusion mask + residual from the warped frames and the flows from t."""
+    """Flow correction, three-way fusion and residual from the frames, the warps and the flows from t."""
 
     def __init__(self, num_feat: int = 24, num_conv: int = 2, down: int = 4) -> None:
         super().__init__()
         self.down, self.num_feat, self.num_conv = down, num_feat, num_conv
         # A stride-`down` convolution with a `down` x `down` kernel sees every full-resolution
         # pixel once: a pixel-unshuffle plus a 1x1 convolution, without the transposes. One per
-        # input, summed, instead of a full-resolution concatenation; the first layer can still
-        # take the warps' difference (where they disagree: occlusions, wrong flow).
-        self.enter0 = nn.Conv2d(3, num_feat, down, stride=down)
-        self.enter1 = nn.Conv2d(3, num_feat, down, stride=down, bias=False)
+        # input, summed, instead of a full-resolution concatenation.
+        self.enter_w0 = nn.Conv2d(3, num_feat, down, stride=down)
+        self.enter_w1 = nn.Conv2d(3, num_feat, down, stride=down, bias=False)
+        self.enter_f0 = nn.Conv2d(3, num_feat, down, stride=down, bias=False)
+        self.enter_f1 = nn.Conv2d(3, num_feat, down, stride=down, bias=False)
+        # |w0 - w1|: where the warps disagree (a linear layer cannot make an absolute value)
+        self.enter_diff = nn.Conv2d(1, num_feat, down, stride=down, bias=False)
         self.enter_flow0 = nn.Conv2d(2, num_feat, down, stride=down, bias=False)
         self.enter_flow1 = nn.Conv2d(2, num_feat, down, stride=down, bias=False)
         self.t_embed = nn.Parameter(torch.zeros(1, num_feat, 1, 1))
@@ -47,17 +65,23 @@ class FlowFusionNet(nn.Module):
         for _ in range(num_conv):
             layers += [nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.PReLU(num_feat)]
         self.body = nn.Sequential(*layers)
-        # The mask is smooth: predicted at low resolution and upsampled bilinearly. The residual
-        # is detail: down^2 values per low-resolution pixel, pixel-shuffled to full resolution.
-        self.mask_head = nn.Conv2d(num_feat, 1, 3, padding=1)
+        # Weights and flow corrections are smooth: predicted at low resolution and upsampled
+        # bilinearly. The residual is detail: down^2 values per low-resolution pixel, shuffled.
+        self.weight_head = nn.Conv2d(num_feat, 3, 3, padding=1)
+        self.flow_head = nn.Conv2d(num_feat, 4, 3, padding=1)
         self.residual_head = nn.Conv2d(num_feat, 3 * down * down, 1)
         self.shuffle = nn.PixelShuffle(down)
-        for head in (self.mask_head, self.residual_head):
+        for head in (self.weight_head, self.flow_head, self.residual_head):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)  # type: ignore[arg-type]
 
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=float(self.down), mode="bilinear", align_corners=False)
+
     def forward(
         self,
+        frame0: torch.Tensor,
+        frame1: torch.Tensor,
         warped0: torch.Tensor,
         warped1: torch.Tensor,
         t: torch.Tensor,
@@ -65,23 +89,37 @@ class FlowFusionNet(nn.Module):
         flow_t1: torch.Tensor,
     ) -> torch.Tensor:
         t4 = t.view(-1, 1, 1, 1)
+        diff = (warped0 - warped1).abs().mean(dim=1, keepdim=True)
         feat = (
-            self.enter0(warped0 - 0.5)
-            + self.enter1(warped1 - 0.5)
+            self.enter_w0(warped0 - 0.5)
+            + self.enter_w1(warped1 - 0.5)
+            + self.enter_f0(frame0 - 0.5)
+            + self.enter_f1(frame1 - 0.5)
+            + self.enter_diff(diff)
             + self.enter_flow0(flow_t0 * FLOW_SCALE)
             + self.enter_flow1(flow_t1 * FLOW_SCALE)
             + (t4 - 0.5) * self.t_embed
         )
         feat = self.body(feat)
-        prior = torch.log((1 - t4).clamp_min(1e-3) / t4.clamp_min(1e-3))
-        logit = F.interpolate(self.mask_head(feat), scale_factor=float(self.down), mode="bilinear", align_corners=False)
-        mask = torch.sigmoid(logit + prior)
-        residual = self.shuffle(self.residual_head(feat))
-        return (warped1 + mask * (warped0 - warped1) + residual).clamp(0, 1)
+
+        d = self._up(MAX_CORRECTION * torch.tanh(self.flow_head(feat)))
+        gx0, gy0 = _gradients(warped0)
+        gx1, gy1 = _gradients(warped1)
+        w0 = warped0 + gx0 * d[:, 0:1] + gy0 * d[:, 1:2]
+        w1 = warped1 + gx1 * d[:, 2:3] + gy1 * d[:, 3:4]
+
+        prior0 = torch.log((1 - t4).clamp_min(1e-3))
+        prior1 = torch.log(t4.clamp_min(1e-3))
+        prior = torch.cat((prior0, prior1, torch.full_like(prior0, BLEND_PRIOR)), dim=1)
+        weights = torch.softmax(self._up(self.weight_head(feat)) + prior, dim=1)
+        blend = (1 - t4) * frame0 + t4 * frame1
+        fused = weights[:, 0:1] * w0 + weights[:, 1:2] * w1 + weights[:, 2:3] * blend
+        return (fused + self.shuffle(self.residual_head(feat))).clamp(0, 1)
 
 
 class InterpUint8NHWC(nn.Module):
-    """The exported I/O: uint8 NHWC warped frames, float32 t (N, 1), NHWC flows from t (N, H, W, 2)."""
+    """The exported I/O, in `INPUTS` order: uint8 NHWC frames and warps, float32 t (N, 1),
+    NHWC flows from t (N, H, W, 2); uint8 NHWC out."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -89,14 +127,19 @@ class InterpUint8NHWC(nn.Module):
 
     def forward(
         self,
+        frame0: torch.Tensor,
+        frame1: torch.Tensor,
         warped0: torch.Tensor,
         warped1: torch.Tensor,
         t: torch.Tensor,
         flow_t0: torch.Tensor,
         flow_t1: torch.Tensor,
     ) -> torch.Tensor:
-        def frame(x: torch.Tensor) -> torch.Tensor:
+        def image(x: torch.Tensor) -> torch.Tensor:
             return x.permute(0, 3, 1, 2).float() / 255.0
 
-        y = self.model(frame(warped0), frame(warped1), t, flow_t0.permute(0, 3, 1, 2), flow_t1.permute(0, 3, 1, 2))
+        y = self.model(
+            image(frame0), image(frame1), image(warped0), image(warped1), t,
+            flow_t0.permute(0, 3, 1, 2), flow_t1.permute(0, 3, 1, 2),
+        )  # fmt: skip
         return (y * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)

@@ -35,8 +35,8 @@ def unavailable_reason(card: ModelCard, folder: Path, options: dict[str, Any], f
             return f"{mod} is not installed (pip install 'ganstream[train]')"
     if card.artifact("safetensors") is None or not card.arch:
         return "the model has no safetensors weights with an arch in its card"
-    if len(card.inputs) != 1 and not card.recurrent:
-        return "the torch backend runs sr and restore models (single-frame or recurrent); this one is neither"
+    if len(card.inputs) != 1 and not card.recurrent and card.task != "interp":
+        return "the torch backend runs sr, restore (single-frame or recurrent) and interp models; this one is none"
     wants_cuda = str(options.get("device", "cuda" if for_auto else "cpu")).startswith("cuda")
     if wants_cuda:
         if not nvidia_gpu_present():
@@ -59,6 +59,22 @@ def default_precision(card: ModelCard, folder: Path, options: dict[str, Any] | N
     if device.startswith("cuda"):
         return "fp16"
     return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def _input_kind(spec: Any) -> str:
+    """How the torch module takes an input: "image" (uint8 NHWC -> [0, 1] NCHW), "map" (float
+    NHWC -> NCHW as it is, e.g. flows in pixels) or "plain" (float, e.g. t of shape (N, 1))."""
+    if spec.dtype == "uint8":
+        return "image"
+    return "map" if len(spec.shape) == 4 else "plain"
+
+
+def _to_model(x: Any, kind: str, dtype: Any) -> Any:
+    if kind == "image":
+        return x.permute(0, 3, 1, 2).to(dtype).mul_(1.0 / 255.0)
+    if kind == "map":
+        return x.permute(0, 3, 1, 2).to(dtype)
+    return x.to(dtype)
 
 
 def create(card: ModelCard, folder: Path, precision: str, **options: Any) -> TorchEngine:
@@ -114,7 +130,11 @@ class TorchEngine(BackendEngine):
         self.net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.compute_dtype = compute_dtype
         # frames, plus a recurrent model's folded previous output (uint8 NHWC with 3 * scale**2 channels)
-        self.frame_names = [s.name for s in card.inputs if is_frame_input(s) or card.recurrent]
+        # an interp model's every input: frames, warps, t and flows
+        fed = [s for s in card.inputs if is_frame_input(s) or card.recurrent or card.task == "interp"]
+        self.frame_names = [s.name for s in fed]
+        # uint8 inputs are images (scaled to [0, 1]); float NHWC ones are flows (pixels, kept)
+        self.input_kinds = [_input_kind(s) for s in fed]
         self.use_graphs = cuda and cuda_graphs and len(card.inputs) == 1
         self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
         self._pinned: dict[tuple[str, tuple[int, ...]], Any] = {}
@@ -125,7 +145,7 @@ class TorchEngine(BackendEngine):
     def forward(self, *xs: Any) -> Any:
         """uint8 NHWC tensors on the device -> uint8 NHWC tensor; NHWC permuted is channels_last."""
         torch = self.torch
-        ys = [x.permute(0, 3, 1, 2).to(self.compute_dtype).mul_(1.0 / 255.0) for x in xs]
+        ys = [_to_model(x, kind, self.compute_dtype) for x, kind in zip(xs, self.input_kinds, strict=True)]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
             y = self.net(*ys)
         return y.float().mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
@@ -174,7 +194,7 @@ class TorchEngine(BackendEngine):
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
         torch = self.torch
         arrays = [feeds[n] for n in self.frame_names]
-        if len(arrays) > 1:  # a recurrent model: no CUDA graph, no staging buffers
+        if len(arrays) > 1:  # a recurrent or interp model: no CUDA graph, no staging buffers
             with torch.inference_mode():
                 out = self.forward(*(torch.from_numpy(a).to(self.dev) for a in arrays))
             return np.ascontiguousarray(out.cpu().numpy())

@@ -20,9 +20,11 @@ from ganstream.stream.frame import Pixels
 from ganstream.stream.stages.interp_rules import crop_to, pad_to_multiple
 
 # Inputs of a flow-fed interp model (``interp``): both frames warped to t by the classical
-# flow, t, and the flows from t back to each frame. Warping happens here with cv2.remap, which
-# is ~30x faster on a CPU than an in-graph GridSample in onnxruntime.
+# flow, t, and the flows from t back to each frame; the source frames too in current models
+# (older ones fused the warps only). Warping happens here with cv2.remap, which is ~30x
+# faster on a CPU than an in-graph GridSample in onnxruntime.
 FLOW_FED_INPUTS = ("warped0", "warped1", "t", "flow_t0", "flow_t1")
+FLOW_FED_WITH_FRAMES = ("frame0", "frame1", *FLOW_FED_INPUTS)
 # Inputs of a model that finds the motion itself (a RIFE-family ``interp-rife``).
 FRAME_INPUTS = ("frame0", "frame1", "t")
 
@@ -73,7 +75,7 @@ class NetSynth:
         self.engine = engine
         self.name = str(card.name)
         self._order = tuple(s.name for s in card.inputs)
-        if set(self._order) == set(FLOW_FED_INPUTS):
+        if set(self._order) in (set(FLOW_FED_INPUTS), set(FLOW_FED_WITH_FRAMES)):
             self.flow: FlowEstimator | None = FlowEstimator(flow_options_of(card))
         elif set(self._order) == set(FRAME_INPUTS):
             self.flow = None
@@ -91,10 +93,10 @@ class NetSynth:
         h, w = frame0.shape[:2]
         m = self.multiple
         feeds: dict[str, list[np.ndarray]] = {k: [] for k in self._order if k != "t"}
-        if self.flow is None:
+        if "frame0" in feeds:
             feeds["frame0"] = [pad_to_multiple(frame0, m)] * len(ts)
             feeds["frame1"] = [pad_to_multiple(frame1, m)] * len(ts)
-        else:
+        if self.flow is not None:
             f01, f10 = self.flow.bidirectional(frame0, frame1)
             for t in ts:
                 ft0, ft1 = intermediate_flows(f01, f10, t)

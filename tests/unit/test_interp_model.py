@@ -37,7 +37,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[FlowFusionNet, P
     return net, res.folder
 
 
-@pytest.mark.parametrize("backend", ["ort", "openvino"])
+@pytest.mark.parametrize("backend", ["ort", "openvino", "torch"])
 def test_exported_graph_matches_torch_through_the_engine(exported: tuple[FlowFusionNet, Path], backend: str) -> None:
     net, folder = exported
     eng = load_engine(folder, backend=backend, precision="fp32")
@@ -69,8 +69,42 @@ def test_untrained_network_is_the_classical_average(tmp_path: Path) -> None:
 def test_card_names_the_flow_fed_inputs(exported: tuple[FlowFusionNet, Path]) -> None:
     card = ModelCard.load(exported[1])
     assert (card.task, card.window, card.limits.multiple_of) == ("interp", 2, 4)
-    assert [s.name for s in card.inputs] == ["warped0", "warped1", "t", "flow_t0", "flow_t1"]
+    assert [s.name for s in card.inputs] == ["frame0", "frame1", "warped0", "warped1", "t", "flow_t0", "flow_t1"]
     assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 1}  # what the runtime computes
+
+
+def _steered(weight_logits: tuple[float, float, float], correction_px: float = 0.0) -> FlowFusionNet:
+    """An untrained net whose heads are set by hand: fixed fusion weights, a fixed x correction of warp 0."""
+    from ganstream.engines.archs.interp_fusion import MAX_CORRECTION
+
+    net = FlowFusionNet(num_feat=8, num_conv=1)
+    with torch.no_grad():
+        net.weight_head.bias.copy_(torch.tensor(weight_logits))
+        net.flow_head.bias[0] = float(np.arctanh(correction_px / MAX_CORRECTION))
+    return net.eval()
+
+
+def test_flow_correction_moves_warp_0_by_the_predicted_pixels() -> None:
+    # A linear ramp: the first-order correction is exact there, so 1 px to the right must read
+    # the value one column further on, away from the replicated edges.
+    ramp = torch.linspace(0.1, 0.9, 48).view(1, 1, 1, 48).expand(1, 3, 32, 48).contiguous()
+    other = torch.rand(1, 3, 32, 48)
+    flow = torch.zeros(1, 2, 32, 48)
+    net = _steered((30.0, -30.0, -30.0), correction_px=1.0)
+    with torch.no_grad():
+        y = net(other, other, ramp, other, torch.tensor([[0.5]]), flow, flow)
+    step = float(ramp[0, 0, 0, 1] - ramp[0, 0, 0, 0])
+    inner = (y - ramp)[..., 2:-2]
+    assert torch.allclose(inner, torch.full_like(inner, step), atol=1e-5)
+
+
+def test_cross_fade_candidate_is_the_unwarped_blend() -> None:
+    f0, f1, w0, w1 = (torch.rand(1, 3, 16, 20) for _ in range(4))
+    flow = torch.zeros(1, 2, 16, 20)
+    net = _steered((-30.0, -30.0, 30.0))
+    with torch.no_grad():
+        y = net(f0, f1, w0, w1, torch.tensor([[0.25]]), flow, flow)
+    assert torch.allclose(y, 0.75 * f0 + 0.25 * f1, atol=1e-5)
 
 
 def test_net_synth_refuses_other_tasks() -> None:

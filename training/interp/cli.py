@@ -39,8 +39,17 @@ def register(sub: Any) -> None:
         description="Train the synthesis network of the 'interp' model (fusion mask + residual on top of the "
         "classical DIS flow) on triplets cut from real clips, within shots. Bounded by --minutes; resumable.",
     )
-    train.add_argument("--data", type=Path, nargs="+", required=True, help="clips or folders of clips/frames")
-    train.add_argument("--val", type=Path, nargs="*", default=[], help="held-out clips for validation")
+    train.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="clips or folders of clips/frames; a `data fetch` folder gives its train split's whole clips",
+    )
+    train.add_argument(
+        "--val", type=Path, nargs="*", default=[],
+        help="held-out clips for validation; a `data fetch` folder gives its selection split's whole clips",
+    )  # fmt: skip
     train.add_argument("--preset", default="small", choices=("tiny", "small"), help="tiny: seconds; small: ~15 min")
     train.add_argument("--out", type=Path, default=Path("runs/interp"), help="run folder (default runs/interp)")
     train.add_argument("--minutes", type=float, help="wall-clock budget of the training loop")
@@ -65,7 +74,9 @@ def register(sub: Any) -> None:
     ev.add_argument(
         "--model", default=None, help="comma list: flow, flow-plain, interp, a model folder... (default: flow + interp)"
     )
-    ev.add_argument("--baseline", default="blend,minterpolate", help="comma list of blend, minterpolate")
+    ev.add_argument(
+        "--baseline", default="blend,minterpolate", help="comma list of blend, minterpolate, oracle-t (measured time)"
+    )
     ev.add_argument("--max-frames", type=int, default=61, help="frames read per clip (default 61)")
     ev.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled (default 640)")
     ev.add_argument("--backend", default="auto", help="engine backend for models (default auto)")
@@ -97,8 +108,8 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_preset(
         args.preset,
-        data=[str(p) for p in args.data],
-        val=[str(p) for p in args.val],
+        data=[str(p) for p in _split_clips(args.data, "train")],
+        val=[str(p) for p in _split_clips(args.val, "selection")],
         out=str(args.out),
         minutes=args.minutes,
         steps=args.steps,
@@ -112,6 +123,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.export:
         return _export(argparse.Namespace(run=args.out, name=args.export, models_dir=args.models_dir))
     return 0
+
+
+def _split_clips(paths: list[Path], split: str) -> list[Path]:
+    """`paths` with each `data fetch` folder (one with a manifest) replaced by its `split`'s clips."""
+    from ganstream.training.interp.clips import split_clip_files
+
+    out: list[Path] = []
+    for p in paths:
+        out += split_clip_files(p, split) if (p / "manifest.json").is_file() else [p]
+    return out
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Export a trained synthesis network as the ``interp`` model folder: ONNX + safetensors + card.
 
-Graph I/O (see ``engines/archs/interp_fusion.py``): ``warped0``, ``warped1`` uint8 NHWC (both
-frames warped to t by the runtime's classical flow), ``t`` float32 (N, 1), ``flow_t0``,
-``flow_t1`` float32 NHWC (N, H, W, 2); output uint8 NHWC. The export is checked against torch
+Graph I/O (see ``engines/archs/interp_fusion.py``): ``frame0``, ``frame1`` uint8 NHWC (the two
+source frames), ``warped0``, ``warped1`` uint8 NHWC (both frames warped to t by the runtime's
+classical flow), ``t`` float32 (N, 1), ``flow_t0``, ``flow_t1`` float32 NHWC (N, H, W, 2);
+output uint8 NHWC. The export is checked against torch
 with onnxruntime on random inputs of a size it was not traced with.
 """
 
@@ -21,14 +22,13 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ganstream.engines.archs.interp_fusion import MULTIPLE_OF, FlowFusionNet, InterpUint8NHWC
+from ganstream.engines.archs.interp_fusion import INPUTS, MULTIPLE_OF, FlowFusionNet, InterpUint8NHWC
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
 from ganstream.engines.flow import FlowOptions
 from ganstream.training.errors import CheckpointError, ExportError
 
 log = logging.getLogger(__name__)
 
-INPUTS = ("warped0", "warped1", "t", "flow_t0", "flow_t1")
 OPSET = 18
 PARITY_HW = (44, 60)  # not the traced size
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
@@ -43,25 +43,26 @@ class ExportResult:
 
 def input_specs() -> list[TensorSpec]:
     flow_shape: tuple[int | str, ...] = ("N", "H", "W", 2)
-    return [
-        TensorSpec("warped0"),
-        TensorSpec("warped1"),
-        TensorSpec("t", dtype="float32", shape=("N", 1)),
-        TensorSpec("flow_t0", dtype="float32", shape=flow_shape),
-        TensorSpec("flow_t1", dtype="float32", shape=flow_shape),
-    ]
+    specs = {
+        "t": TensorSpec("t", dtype="float32", shape=("N", 1)),
+        "flow_t0": TensorSpec("flow_t0", dtype="float32", shape=flow_shape),
+        "flow_t1": TensorSpec("flow_t1", dtype="float32", shape=flow_shape),
+    }
+    return [specs.get(name, TensorSpec(name)) for name in INPUTS]
 
 
 def random_inputs(batch: int, hw: tuple[int, int], seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     h, w = hw
-    return [
-        rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8),
-        rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8),
-        rng.uniform(0.1, 0.9, (batch, 1)).astype(np.float32),
-        rng.normal(0, 4, (batch, h, w, 2)).astype(np.float32),
-        rng.normal(0, 4, (batch, h, w, 2)).astype(np.float32),
-    ]
+    out: list[np.ndarray] = []
+    for name in INPUTS:
+        if name == "t":
+            out.append(rng.uniform(0.1, 0.9, (batch, 1)).astype(np.float32))
+        elif name.startswith("flow"):
+            out.append(rng.normal(0, 4, (batch, h, w, 2)).astype(np.float32))
+        else:
+            out.append(rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8))
+    return out
 
 
 def load_run_model(run: Path) -> tuple[FlowFusionNet, dict[str, Any]]:
@@ -87,7 +88,7 @@ def export_model(
     import onnxruntime as ort
 
     wrapper = InterpUint8NHWC(model).eval()
-    dyn = {k: {0: "N", 1: "H", 2: "W"} for k in ("warped0", "warped1", "flow_t0", "flow_t1", "output")}
+    dyn = {k: {0: "N", 1: "H", 2: "W"} for k in (*INPUTS, "output") if k != "t"}
     dyn["t"] = {0: "N"}
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
@@ -131,8 +132,8 @@ def export_model(
             metrics=metrics or {},
             description=(
                 "Frame interpolation for CPUs: classical DIS flow + Super SloMo intermediate flows + "
-                "backward warping (done by the runtime), then this network's occlusion-aware fusion mask "
-                "and residual refinement."
+                "backward warping (done by the runtime), then this network's flow correction, per-pixel "
+                "fusion of the two warps and the cross-fade, and residual refinement."
             ),
         )
         card.save(stage)

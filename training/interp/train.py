@@ -116,6 +116,7 @@ def run_model(model: FlowFusionNet, s: FullSample) -> np.ndarray:
 
     with torch.no_grad():
         y = model(
+            pad(_to_tensor(s.frame0) / 255.0), pad(_to_tensor(s.frame1) / 255.0),
             pad(_to_tensor(s.warped0) / 255.0), pad(_to_tensor(s.warped1) / 255.0), torch.tensor([[s.t]]),
             pad(_to_tensor(s.flow_t0)), pad(_to_tensor(s.flow_t1)),
         )  # fmt: skip
@@ -229,7 +230,7 @@ class Trainer:
             for g in self.opt_g.param_groups:
                 g["lr"] = lr
             b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
-            pred = self.model(b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
+            pred = self.model(b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
             loss = laplacian_l1(pred, b["target"])
             adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
             if adversarial:
