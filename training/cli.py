@@ -136,6 +136,13 @@ def register(sub: Any) -> None:
     ev.add_argument("--backend", default="auto", help="engine backend for models (auto: openvino for sr/restore)")
     ev.add_argument("--precision", default="fp32", help="sr/restore engine precision: fp32, bf16, fp16, int8")
     interp.add_argument("--json", type=Path, help="also write the figures as JSON")
+    long = ev.add_argument_group("recurrent models on long runs")
+    long.add_argument(
+        "--long-run", type=int, default=0, metavar="FRAMES",
+        help="score each whole clip of the split as one stream of FRAMES frames (recurrent models keep their memory "
+        "throughout), against the first model named, e.g. restore,vrestore",
+    )  # fmt: skip
+    long.add_argument("--side", type=int, default=480, help="--long-run: clips are centre-cropped to this side")
     ev.set_defaults(func=cmd_eval)
 
 
@@ -235,6 +242,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     names = [m for m in args.models.split(",") if m]
     if names and all(_is_interp_model(n) for n in names):
         return _eval_interp(args, names)
+    if args.long_run:
+        return _eval_long(args, names)
 
     run_eval(
         names,
@@ -250,6 +259,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         residual_gain=args.residual_gain,
         record=args.record,
     )
+    return 0
+
+
+def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.evaluate import resolve_model
+    from ganstream.training.temporal.evaluate import format_long, run_long
+
+    if args.long_run < 2:
+        raise ConfigError(f"--long-run: a stream needs at least 2 frames, got {args.long_run}")
+    folders = [resolve_model(n, Path(args.models_dir)) for n in names]
+    backend = "openvino" if args.backend == "auto" else args.backend
+    result = run_long(Path(args.clips), args.split, folders, args.long_run, args.side, backend)
+    print(f"split {args.split}, whole clips as streams of up to {args.long_run} frames, {backend}:")
+    print(format_long(result))
+    if args.markdown:
+        Path(args.markdown).write_text(format_long(result) + "\n")
     return 0
 
 

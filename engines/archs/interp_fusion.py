@@ -19,7 +19,7 @@ the cross-fade, and every head starts at zero, so an untrained network returns t
 average ``(1 - t) w0 + t w1``: training can only add to the classical result.
 
 Frames are float32 NCHW RGB in [0, 1], flows float32 N2HW in pixels, t float32 (N, 1).
-Height and width must be multiples of 4.
+Height and width must be multiples of `multiple` (4, times 2 per coarse level).
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class FlowFusionNet(nn.Module):
     """Flow correction, three-way fusion and residual from the frames, the warps and the flows from t."""
 
-    def __init__(self, num_feat: int = 24, num_conv: int = 2, down: int = 4) -> None:
+    def __init__(self, num_feat: int = 24, num_conv: int = 2, down: int = 4, coarse: int = 0) -> None:
         super().__init__()
-        self.down, self.num_feat, self.num_conv = down, num_feat, num_conv
+        self.down, self.num_feat, self.num_conv, self.coarse = down, num_feat, num_conv, coarse
+        # frame sizes the graph takes: the body's grid, halved once per coarse level
+        self.multiple = down * 2**coarse
         # A stride-`down` convolution with a `down` x `down` kernel sees every full-resolution
         # pixel once: a pixel-unshuffle plus a 1x1 convolution, without the transposes. One per
         # input, summed, instead of a full-resolution concatenation.
@@ -65,6 +67,17 @@ class FlowFusionNet(nn.Module):
         for _ in range(num_conv):
             layers += [nn.Conv2d(num_feat, num_feat, 3, padding=1), nn.PReLU(num_feat)]
         self.body = nn.Sequential(*layers)
+        # Coarse levels (1/8, 1/16 ... of the frame) widen what a pixel's decision sees: an
+        # occlusion or a wrong flow is judged by the motion around it, beyond the body's 3x3s.
+        self.downs = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(num_feat, num_feat, 3, stride=2, padding=1),
+                nn.PReLU(num_feat),
+                nn.Conv2d(num_feat, num_feat, 3, padding=1),
+                nn.PReLU(num_feat),
+            )
+            for _ in range(coarse)
+        )
         # Weights and flow corrections are smooth: predicted at low resolution and upsampled
         # bilinearly. The residual is detail: down^2 values per low-resolution pixel, shuffled.
         self.weight_head = nn.Conv2d(num_feat, 3, 3, padding=1)
@@ -101,6 +114,14 @@ class FlowFusionNet(nn.Module):
             + (t4 - 0.5) * self.t_embed
         )
         feat = self.body(feat)
+        pyramid = [feat]
+        for down in self.downs:
+            pyramid.append(down(pyramid[-1]))
+        for level in range(len(pyramid) - 1, 0, -1):  # coarse to fine, each level added to the next finer
+            pyramid[level - 1] = pyramid[level - 1] + F.interpolate(
+                pyramid[level], scale_factor=2.0, mode="bilinear", align_corners=False
+            )
+        feat = pyramid[0]
 
         d = self._up(MAX_CORRECTION * torch.tanh(self.flow_head(feat)))
         gx0, gy0 = _gradients(warped0)

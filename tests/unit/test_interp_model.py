@@ -52,9 +52,12 @@ def test_exported_graph_matches_torch_through_the_engine(exported: tuple[FlowFus
     eng.close()
 
 
-def test_untrained_network_is_the_classical_average(tmp_path: Path) -> None:
-    """Zero-initialised heads: the graph must reproduce FlowSynth (same flow, warps and mix)."""
-    res = export_model(FlowFusionNet(num_feat=8, num_conv=1), tmp_path / "zero", name="zero")
+@pytest.mark.parametrize("coarse", [0, 2])
+def test_untrained_network_is_the_classical_average(tmp_path: Path, coarse: int) -> None:
+    """Zero-initialised heads: the graph must reproduce FlowSynth (same flow, warps and mix);
+    with coarse levels the frames are padded to multiples of 16 and cropped back."""
+    res = export_model(FlowFusionNet(num_feat=8, num_conv=1, coarse=coarse), tmp_path / "zero", name="zero")
+    assert res.card.limits.multiple_of == 4 * 2**coarse
     synth = NetSynth(load_engine(res.folder, backend="ort"))
     f0, _, f1 = panning()
     f0, f1 = f0[:, :90], f1[:, :90]  # 90 columns: not a multiple of 4, the synth pads and crops

@@ -57,3 +57,25 @@ def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     noisy = [np.clip(t + rng.normal(0, 15, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
     single, recurrent = _score(_run("restore", noisy), truth), _score(_run("vrestore", noisy), truth)
     assert recurrent > single + 0.2, (recurrent, single)
+
+
+def test_long_run_eval_scores_whole_clips_as_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ganstream eval restore,vrestore --long-run N`: the sample clip as one stream, per clip and set."""
+    from pathlib import Path
+
+    from ganstream.engines.store import resolve_model
+    from ganstream.training.temporal import evaluate as long_eval
+    from ganstream.training.temporal.data import SequencePool
+
+    frames = _clip(192, 144)
+    monkeypatch.setattr(long_eval, "load_sequences", lambda *a, **k: SequencePool({"street": frames}, []))
+    res = long_eval.run_long(
+        Path("unused"), "selection", [resolve_model("restore"), resolve_model("vrestore")], side=128
+    )
+    assert set(res.sets) == {"noise sigma 15", "H.264 CRF 30"}
+    means = res.means("noise sigma 15")
+    assert means["vrestore"] > means["restore"] + 0.2, means
+    text = long_eval.format_long(res)
+    assert "vrestore - restore: +" in text and "street: restore=" in text
+    with pytest.raises(Exception, match="train split"):
+        long_eval.run_long(Path("unused"), "train", [resolve_model("restore")])

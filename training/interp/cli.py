@@ -55,6 +55,10 @@ def register(sub: Any) -> None:
     train.add_argument("--minutes", type=float, help="wall-clock budget of the training loop")
     train.add_argument("--steps", type=int, help="stop after this many steps")
     train.add_argument("--adv-weight", type=float, help="weight of the adversarial term (0 disables it)")
+    train.add_argument("--lr", type=float, help="peak learning rate (cosine decay; default 5e-4)")
+    train.add_argument("--num-feat", type=int, help="channels of the body (default 24)")
+    train.add_argument("--num-conv", type=int, help="3x3 convolutions at a quarter of the resolution (default 2)")
+    train.add_argument("--coarse", type=int, help="coarse levels at 1/8, 1/16 ... for a wider view (default 0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--export", metavar="NAME", help="export the best network as model NAME into --models-dir")
     train.add_argument("--models-dir", type=Path, default=None, help="where --export writes (default: user models)")
@@ -114,6 +118,10 @@ def _train(args: argparse.Namespace) -> int:
         minutes=args.minutes,
         steps=args.steps,
         adv_weight=args.adv_weight,
+        lr=args.lr,
+        num_feat=args.num_feat,
+        num_conv=args.num_conv,
+        coarse=args.coarse,
     )
     state = train(cfg, resume=args.resume)
     print(

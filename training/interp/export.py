@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ganstream.engines.archs.interp_fusion import INPUTS, MULTIPLE_OF, FlowFusionNet, InterpUint8NHWC
+from ganstream.engines.archs.interp_fusion import INPUTS, FlowFusionNet, InterpUint8NHWC
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
 from ganstream.engines.flow import FlowOptions
 from ganstream.training.errors import CheckpointError, ExportError
@@ -30,7 +30,8 @@ from ganstream.training.errors import CheckpointError, ExportError
 log = logging.getLogger(__name__)
 
 OPSET = 18
-PARITY_HW = (44, 60)  # not the traced size
+TRACE_HW = (64, 96)
+PARITY_HW = (48, 80)  # not the traced size; both multiples of 16 (two coarse levels)
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 
@@ -72,7 +73,9 @@ def load_run_model(run: Path) -> tuple[FlowFusionNet, dict[str, Any]]:
         weights = load_file(str(run / "best.safetensors"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{run}: not a finished interp run (config.json, best.safetensors: {exc})") from None
-    model = FlowFusionNet(num_feat=int(cfg["num_feat"]), num_conv=int(cfg["num_conv"]))
+    model = FlowFusionNet(
+        num_feat=int(cfg["num_feat"]), num_conv=int(cfg["num_conv"]), coarse=int(cfg.get("coarse", 0))
+    )
     model.load_state_dict(weights)
     return model.eval(), cfg
 
@@ -92,7 +95,7 @@ def export_model(
     dyn["t"] = {0: "N"}
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
-        example = tuple(torch.from_numpy(a) for a in random_inputs(2, (48, 64), seed=0))
+        example = tuple(torch.from_numpy(a) for a in random_inputs(2, TRACE_HW, seed=0))
         try:
             with warnings.catch_warnings():
                 # The TorchScript exporter: plain opset-18 graphs with dynamic N, H, W; its
@@ -120,11 +123,11 @@ def export_model(
             window=2,
             inputs=input_specs(),
             outputs=[TensorSpec("output")],
-            limits=ShapeLimits(min_height=16, min_width=16, multiple_of=MULTIPLE_OF),
+            limits=ShapeLimits(min_height=16, min_width=16, multiple_of=model.multiple),
             artifacts={f: sha256_file(stage / f) for f in ("model.onnx", "model.safetensors")},
             arch={
                 "name": "interp_fusion",
-                "params": {"num_feat": model.num_feat, "num_conv": model.num_conv},
+                "params": {"num_feat": model.num_feat, "num_conv": model.num_conv, "coarse": model.coarse},
                 # the flow the network was trained on: the runtime must compute the same
                 "flow": flow or asdict(FlowOptions()),
             },

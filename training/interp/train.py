@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from ganstream.engines.archs.interp_fusion import MULTIPLE_OF, FlowFusionNet
+from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
@@ -53,6 +53,7 @@ class TrainConfig:
     lr: float = 5e-4
     num_feat: int = 24
     num_conv: int = 2
+    coarse: int = 0  # coarse levels of the body (1/8, 1/16 ...): a wider view per pixel
     adv_weight: float = 1e-3
     adv_start: float = 0.5  # share of the budget trained on the pyramid loss alone
     crops_per_sample: int = 3
@@ -109,7 +110,8 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
 def run_model(model: FlowFusionNet, s: FullSample) -> np.ndarray:
     """The network on one whole frame (padded to its multiple, cropped back), as uint8 RGB."""
     h, w = s.target.shape[:2]
-    ph, pw = -(-h // MULTIPLE_OF) * MULTIPLE_OF, -(-w // MULTIPLE_OF) * MULTIPLE_OF
+    m = model.multiple
+    ph, pw = -(-h // m) * m, -(-w // m) * m
 
     def pad(x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
@@ -173,7 +175,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
-        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv)
+        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse)
         self.disc = TripletDiscriminator()
         self.opt_g = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
