@@ -15,25 +15,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ganstream.training.cli_groups import task_group
+
 log = logging.getLogger(__name__)
 
 
-def _task_group(sub: Any, name: str, help_text: str) -> Any:
-    """The sub-command group `name` (e.g. ``train``): found among `sub`'s choices or created."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text)
-        tasks = parser.add_subparsers(dest=f"{name}_task", metavar="TASK")
-        tasks.required = True
-        return tasks
-    for action in parser._actions:  # argparse keeps a parser's sub-command group only here
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError(f"command {name!r} exists but has no task sub-commands")
-
-
 def register(sub: Any) -> None:
-    train = _task_group(sub, "train", "train a model").add_parser(
+    train = task_group(sub, "train", "train a model").add_parser(
         "interp",
         help="train the frame-interpolation synthesis network on real clips",
         description="Train the synthesis network of the 'interp' model (fusion mask + residual on top of the "
@@ -68,7 +56,7 @@ def register(sub: Any) -> None:
         # The shared `ganstream eval MODELS` (training.cli) hands interp names to `eval_interp`.
         _register_export(sub)
         return
-    ev = _task_group(sub, "eval", "evaluate a model against baselines").add_parser(
+    ev = task_group(sub, "eval", "evaluate a model against baselines").add_parser(
         "interp",
         help="leave-one-out interpolation quality and speed vs blend and ffmpeg minterpolate",
         description="Leave out every other frame of each clip, rebuild it from its neighbours, compare with the "

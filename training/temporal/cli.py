@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ganstream.training.interp.cli import _task_group
+from ganstream.training.cli_groups import task_group
 
 
 def register(sub: Any) -> None:
-    p = _task_group(sub, "train", "train a model").add_parser(
+    p = task_group(sub, "train", "train a model").add_parser(
         "recurrent",
         help="train a recurrent video model (vsr2x, vrestore) from a single-frame sr or restore model",
         description="Start from a single-frame model (its copy with the previous-output inputs at zero, so step 0 "
