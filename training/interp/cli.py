@@ -47,6 +47,10 @@ def register(sub: Any) -> None:
     train.add_argument("--num-feat", type=int, help="channels of the body (default 24)")
     train.add_argument("--num-conv", type=int, help="3x3 convolutions at a quarter of the resolution (default 2)")
     train.add_argument("--coarse", type=int, help="coarse levels at 1/8, 1/16 ... for a wider view (default 0)")
+    train.add_argument(
+        "--measured-t", action="store_true", default=None,
+        help="train each window at its target's measured capture time (real capture is unevenly timed)",
+    )  # fmt: skip
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--export", metavar="NAME", help="export the best network as model NAME into --models-dir")
     train.add_argument("--models-dir", type=Path, default=None, help="where --export writes (default: user models)")
@@ -110,6 +114,7 @@ def _train(args: argparse.Namespace) -> int:
         num_feat=args.num_feat,
         num_conv=args.num_conv,
         coarse=args.coarse,
+        measured_t=args.measured_t,
     )
     state = train(cfg, resume=args.resume)
     print(

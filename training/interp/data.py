@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, intermediate_flows
 from ganstream.training.errors import DataError
 from ganstream.training.interp.clips import Clip, find_clips, load_clip, same_shot_windows
+from ganstream.training.interp.oracle import MeasuredTime
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,15 @@ def build_crop_bank(
     flow_options: FlowOptions | None = None,
     seed: int = 0,
     hard_share: float = 0.0,
+    measured_t: bool = False,
 ) -> CropBank:
+    """Crops of every window of every clip. With `measured_t`, each window's t is the time its
+    target frame was really captured at, measured from the target (``oracle.MeasuredTime``),
+    and the warps are made at that t: real capture is unevenly timed, and a target that is not
+    where t says makes the network learn to hedge instead of to correct."""
     rng = np.random.default_rng(seed)
     flow, warper = FlowEstimator(flow_options), Warper()
+    timing = MeasuredTime() if measured_t else None
     images: list[npt.NDArray[np.uint8]] = []
     flows: list[npt.NDArray[np.float16]] = []
     ts: list[float] = []
@@ -95,6 +102,8 @@ def build_crop_bank(
         for first, last, t in windows:
             f0, f1 = clip.frames[first], clip.frames[last]
             target = clip.frames[first + round(t * (last - first))]
+            if timing is not None:
+                t = timing.t(f0, target, f1)
             w0, w1, ft0, ft1 = warp_sample(f0, f1, t, flow, warper)
             stack = np.stack((f0, f1, w0, w1, target))
             fl = np.concatenate((ft0, ft1), axis=2)

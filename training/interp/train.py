@@ -54,6 +54,7 @@ class TrainConfig:
     num_feat: int = 24
     num_conv: int = 2
     coarse: int = 0  # coarse levels of the body (1/8, 1/16 ...): a wider view per pixel
+    measured_t: bool = False  # train at each target's measured capture time (see data.build_crop_bank)
     adv_weight: float = 1e-3
     adv_start: float = 0.5  # share of the budget trained on the pyramid loss alone
     crops_per_sample: int = 3
@@ -284,6 +285,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
     bank = build_crop_bank(
         [Path(p) for p in cfg.data], crop=cfg.crop, crops_per_sample=cfg.crops_per_sample,
         stride2=cfg.stride2, stride3=cfg.stride3, max_frames=cfg.max_frames, seed=cfg.seed,
+        measured_t=cfg.measured_t,
     )  # fmt: skip
     val = build_validation([Path(p) for p in cfg.val], max_frames=cfg.val_frames) if cfg.val else []
     log.info("%d training crops, %d validation frames, built in %.0f s", len(bank), len(val), time.monotonic() - t0)
