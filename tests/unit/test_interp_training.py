@@ -115,3 +115,31 @@ def test_export_command_and_eval_of_the_exported_model(
 def test_export_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     proc = run_cli("export", str(tmp_path), "--name", "x", "--out", str(tmp_path / "m"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_crop_bank_at_measured_capture_times(tmp_path: Path) -> None:
+    """A pan whose odd frames were captured late (3 px of a 4 px step): measured t is 0.75, not 0.5,
+    and the bank's warps are made at that t, so they match the target better than at t = 0.5."""
+    from ganstream.training.interp.data import build_crop_bank
+
+    folder = tmp_path / "late"
+    folder.mkdir()
+    noise = cv2.GaussianBlur(np.random.default_rng(5).normal(0, 1, (H, W + 64, 3)), (0, 0), 3.0)
+    scene = np.clip(128 + 80 * noise / noise.std(), 0, 255).astype(np.uint8)
+    for i in range(7):
+        x = 4 * (i // 2) + (3 if i % 2 else 0) if i % 2 else 2 * i
+        cv2.imwrite(str(folder / f"{i:04d}.png"), scene[:, x : x + W])
+    kw = {"crop": 48, "crops_per_sample": 1, "stride2": 2, "stride3": 100}
+    even = build_crop_bank([folder], **kw)
+    timed = build_crop_bank([folder], measured_t=True, **kw)
+    halves = np.isclose(even.t, 0.5)  # the 3-frame windows (4-frame ones give t = 1/3, 2/3)
+    assert halves.sum() == 3
+    assert np.allclose(timed.t[halves], 0.75, atol=0.08), timed.t
+
+    def warp_error(bank: object, t: np.ndarray) -> float:
+        imgs = bank.images[halves].astype(np.float64)  # type: ignore[attr-defined]
+        w = t[halves].reshape(-1, 1, 1, 1)
+        mix = (1 - w) * imgs[:, 2] + w * imgs[:, 3]
+        return float(np.abs(mix - imgs[:, 4])[:, 8:-8, 8:-8].mean())
+
+    assert warp_error(timed, timed.t) < 0.5 * warp_error(even, even.t)
