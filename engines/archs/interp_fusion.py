@@ -132,7 +132,10 @@ class FlowFusionNet(nn.Module):
         prior0 = torch.log((1 - t4).clamp_min(1e-3))
         prior1 = torch.log(t4.clamp_min(1e-3))
         prior = torch.cat((prior0, prior1, torch.full_like(prior0, BLEND_PRIOR)), dim=1)
-        weights = torch.softmax(self._up(self.weight_head(feat)) + prior, dim=1)
+        # softmax on the low-resolution grid, then upsampled: bilinear weights of a convex
+        # combination still sum to one, and a channel softmax at full size is the graph's
+        # most expensive node on a CPU
+        weights = self._up(torch.softmax(self.weight_head(feat) + prior, dim=1))
         blend = (1 - t4) * frame0 + t4 * frame1
         fused = weights[:, 0:1] * w0 + weights[:, 1:2] * w1 + weights[:, 2:3] * blend
         return (fused + self.shuffle(self.residual_head(feat))).clamp(0, 1)
