@@ -56,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
     st = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {st.step} steps in {st.seconds:.0f} s; best validation {st.best_psnr:.2f} dB at step "
-        f"{st.best_step} (single-frame {st.single_frame_psnr:.2f} dB); run in {args.out}"
+        f"{st.best_step} (the --init model {st.single_frame_psnr:.2f} dB); run in {args.out}"
     )
     return 0
 

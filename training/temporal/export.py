@@ -68,7 +68,9 @@ def export_model(
         recurrent=RecurrenceSpec(scale=scale).to_card(),
         training=training,
         metrics=metrics,
-        description=(
+        description=init_card.description
+        if init_card.recurrent
+        else (
             f"Recurrent {what} for video: each frame with the previous output, warped by DIS flow and "
             f"folded onto the frame's grid (started from '{init_card.name}')."
         ),
@@ -89,7 +91,11 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         "machine": "2-vCPU x86-64 (no GPU)",
         "recipe": {k: cfg[k] for k in RECIPE_KEYS if k in cfg},
         "selection_psnr_y_db": state.get("best_psnr"),
-        "selection_single_frame_psnr_y_db": state.get("single_frame_psnr"),
         **({"note": note} if note else {}),
     }
+    if init_card.recurrent:  # a continued run: its start was the recurrent model before it, keep that lineage
+        training["selection_init_psnr_y_db"] = state.get("single_frame_psnr")
+        training["continues"] = init_card.training
+    else:
+        training["selection_single_frame_psnr_y_db"] = state.get("single_frame_psnr")
     return export_model(model, models_dir, name, init_card, training=training)
