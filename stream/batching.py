@@ -29,7 +29,13 @@ import numpy as np
 from ganstream.engines.feed import example_inputs
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
-from ganstream.stream.stages.enhance import memory_for, memory_summary, residual_gain_for, single_frame_inputs
+from ganstream.stream.stages.enhance import (
+    memory_for,
+    memory_summary,
+    residual_gain_for,
+    single_frame_inputs,
+    strength_summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +380,7 @@ class SharedEnhanceStage:
         return self._collect(0) if self._batcher is not None else []
 
     def summary_line(self) -> str:
-        return memory_summary(self.memory)
+        return "\n".join(line for line in (memory_summary(self.memory), strength_summary(self.gain)) if line)
 
     def close(self) -> None:
         self.engine.detach(self.stream_id)

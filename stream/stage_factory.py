@@ -39,7 +39,7 @@ class ChainRequest:
     models: Sequence[str] = field(default_factory=tuple)
     backend: str = "auto"
     precision: str | None = None
-    residual_gain: bool = True  # sr models: the stream-measured strength (engines.residual_gain)
+    residual_gain: bool = True  # the stream-measured strength (engines.strength)
 
     def __post_init__(self) -> None:
         if self.sr is not None and self.sr not in (2, 3, 4):

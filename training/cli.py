@@ -127,7 +127,8 @@ def register(sub: Any) -> None:
         "--residual-gain",
         default="auto",
         choices=("auto", "off", "both"),
-        help="sr models: auto (as `ganstream run` runs them), off (the bare network), both",
+        help="sr and restore models: auto (with the stream's measured strength, as `ganstream run` runs "
+        "them), off (the bare network), both",
     )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")

@@ -71,13 +71,15 @@ class GainRunner:
 
     whole_run = True  # called once per clip run, not per frame
 
-    def __init__(self, runner: Runner, scale: int) -> None:
-        self.runner, self.scale = runner, scale
+    def __init__(self, runner: Runner, task: str, scale: int) -> None:
+        self.runner, self.task, self.scale = runner, task, scale
 
     def __call__(self, frames: Image) -> Image:
-        from ganstream.engines.residual_gain import ResidualGain
+        from ganstream.engines.strength import strength_for
 
-        gain = ResidualGain(lambda f: self.runner(f[None])[0], self.scale)
+        gain = strength_for(self.task, self.scale, lambda f: self.runner(f[None])[0])
+        if gain is None:
+            return _run_batched(self.runner, frames)
         outs = []
         for f in frames:
             gain.observe(f)
@@ -87,8 +89,8 @@ class GainRunner:
 
 class RecurrentRunner:
     """A recurrent model (vsr2x, vrestore) as `ganstream run` runs it: each call is a new stream,
-    its frames in order, the previous output fed back; SR keeps the residual gain (measured on
-    single frames) unless `gain` is off."""
+    its frames in order, the previous output fed back; the stream's strength (residual gain for
+    SR, restore strength for restore) is measured on single frames unless `gain` is off."""
 
     whole_run = True
 
@@ -100,7 +102,7 @@ class RecurrentRunner:
 
     def __call__(self, frames: Image) -> Image:
         from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, fold, initial_state
-        from ganstream.engines.residual_gain import ResidualGain
+        from ganstream.engines.strength import strength_for
 
         spec = RecurrenceSpec.from_card(self.engine.card)
         assert spec is not None
@@ -110,7 +112,7 @@ class RecurrentRunner:
             return np.asarray(self.engine.infer(f[None], fold(initial_state(f, s), s)[None])[0])
 
         rec = Recurrence(spec)
-        gain = ResidualGain(single, s) if self.gain and s > 1 else None
+        gain = strength_for(str(self.engine.card.task), s, single) if self.gain else None
         outs = []
         for f in frames:
             raw = np.asarray(self.engine.infer(f[None], rec.previous_for(f)[None])[0])
@@ -415,11 +417,11 @@ def run_eval(
         folders[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
         models = groups.setdefault((card.task, card.scale), {})
-        with_gain = card.task == "sr" and residual_gain != "off"
+        with_gain = card.task in ("sr", "restore") and residual_gain != "off"
         if isinstance(runner, RecurrentRunner):
             models[card.name] = runner.with_gain(with_gain)
         else:
-            models[card.name] = GainRunner(runner, card.scale) if with_gain else runner
+            models[card.name] = GainRunner(runner, card.task, card.scale) if with_gain else runner
         if with_gain and residual_gain == "both":
             models[f"{card.name} (no gain)"] = runner
         backends[card.name] = used

@@ -76,8 +76,9 @@ def register(sub: Any) -> None:
     stages.add_argument(
         "--residual-gain",
         choices=("auto", "off"),
-        help="sr: keep as much of the model's correction over bicubic as the stream's own frames show "
-        "helps (auto, the default), or all of it (off)",
+        help="keep as much of the model's correction as the stream's own frames show helps (auto, the "
+        "default: sr against bicubic, restore against its input by the frames' measured noise), or all "
+        "of it (off)",
     )
     p.add_argument(
         "--profile",

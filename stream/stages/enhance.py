@@ -7,16 +7,17 @@ from typing import Any
 import numpy as np
 
 from ganstream.engines.recurrence import RecurrenceSpec, fold, initial_state
-from ganstream.engines.residual_gain import ResidualGain
+from ganstream.engines.restore_strength import RestoreStrength
+from ganstream.engines.strength import StreamStrength, strength_for
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
 from ganstream.stream.stages.recurrent_state import StreamMemory
 
 
-def residual_gain_for(engine: Any, run: Any, enabled: bool) -> ResidualGain | None:
-    """A stream's residual strength for an SR engine (None for restore models or when disabled)."""
-    card = engine.card
-    return ResidualGain(run, int(card.scale)) if enabled and card.task == "sr" and int(card.scale) > 1 else None
+def residual_gain_for(engine: Any, run: Any, enabled: bool) -> StreamStrength | None:
+    """A stream's measured strength: over bicubic for an SR engine (``engines.residual_gain``), over
+    the input for a restore engine (``engines.restore_strength``); None when disabled."""
+    return strength_for(str(engine.card.task), int(engine.card.scale), run) if enabled else None
 
 
 def single_frame_inputs(engine: Any, pixels: Pixels) -> tuple[Pixels, ...]:
@@ -43,11 +44,25 @@ def memory_summary(memory: StreamMemory | None) -> str:
     )
 
 
+def strength_summary(gain: StreamStrength | None) -> str:
+    """The run summary's line on the measured strength (empty when none was measured)."""
+    if gain is None or gain.estimates == 0:
+        return ""
+    if isinstance(gain, RestoreStrength):
+        return (
+            f"  restore strength: {gain.alpha:.2f} "
+            f"(measured noise sigma {gain.sigma:.1f} levels, {gain.estimates} estimates)"
+        )
+    return f"  residual strength over bicubic: {gain.alpha:.2f} ({gain.estimates} estimates)"
+
+
 class EnhanceStage:
     """Runs an `Engine` (``ganstream.engines``) on every frame.
 
     SR models keep only as much of their correction over bicubic as the stream's own frames
-    say helps (``ganstream.engines.residual_gain``); ``residual_gain=False`` passes the raw output.
+    say helps (``ganstream.engines.residual_gain``), restore models as much of their correction
+    of the input as the frames' measured noise says helps (``ganstream.engines.restore_strength``);
+    ``residual_gain=False`` passes the raw output.
     Recurrent models (vsr2x, vrestore) also get their previous output, kept per stream and reset
     at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the residual strength
     is measured on single frames and the raw output is what is fed back.
@@ -95,7 +110,7 @@ class EnhanceStage:
         return []
 
     def summary_line(self) -> str:
-        return memory_summary(self.memory)
+        return "\n".join(line for line in (memory_summary(self.memory), strength_summary(self.gain)) if line)
 
     def close(self) -> None:
         self.engine.close()
