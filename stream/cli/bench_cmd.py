@@ -19,6 +19,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--streams", default="1,4,8,16", help="serve: camera counts to run")
     p.add_argument("--model", default="sr2x", help="serve: sr model (default sr2x; a random tiny one if not installed)")
+    p.add_argument(
+        "--against",
+        default="",
+        help="serve: compare --model's throughput across cameras with this model's, as serve runs both "
+        "(e.g. --model vrestore --against restore)",
+    )
     p.add_argument("--backend", default="auto", help="serve: engine backend")
     p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p")
     p.add_argument("--frames", type=int, default=300, help="frames per run at 360p (fewer at larger sizes)")
@@ -47,6 +53,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_serve_models(args: argparse.Namespace, streams: list[int]) -> int:
+    from ganstream.engines import load_engine
+    from ganstream.stream.service.bench import bench_serve_models, format_models_row, models_header
+
+    engines = {name: load_engine(name, backend=args.backend) for name in (args.against, args.model)}
+    try:
+        print(
+            f"serve models benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs; "
+            + "; ".join(e.summary() for e in engines.values()),
+            flush=True,
+        )
+        print(models_header(list(engines)), flush=True)
+        bench_serve_models(engines, streams, on_result=lambda r: print(format_models_row(r), flush=True))
+    finally:
+        for engine in engines.values():
+            engine.close()
+    return 0
+
+
 def _cpus() -> int:
     import os
 
@@ -57,6 +82,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from ganstream.stream.service.bench import HEADER, bench_serve, engine_batch_gain, format_row, open_bench_engine
 
     streams = [int(s) for s in args.streams.split(",") if s.strip()]
+    if args.against:
+        return run_serve_models(args, streams)
     engine, note = open_bench_engine(args.model, args.backend)
     print(f"serve benchmark on {platform.processor() or platform.machine()}, {_cpus()} CPUs; {engine.summary()}{note}")
     try:

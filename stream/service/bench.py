@@ -184,3 +184,56 @@ def engine_batch_gain(engine: Any, n: int = 8, repeats: int = 3) -> tuple[float,
         engine.infer(frames)
         batched.append((time.perf_counter() - t0) / n)
     return 1000 * min(single), 1000 * min(batched)
+
+
+@dataclass(frozen=True)
+class ModelsResult:
+    """Aggregate frames/s of n cameras through each model, as `serve` runs it (batched, shared)."""
+
+    streams: int
+    fps: dict[str, float]
+
+
+def bench_serve_models(
+    engines: dict[str, Any],
+    streams: list[int],
+    frames: int = 24,
+    repeats: int = 2,
+    on_result: Callable[[ModelsResult], object] | None = None,
+) -> list[ModelsResult]:
+    """Throughput of each engine's model across n cameras, the way `serve` runs it: a batching
+    engine shared by the cameras, pipelined where the model allows (recurrent models are not:
+    each frame needs the previous output), each camera's measured strength on. Models run
+    interleaved, `repeats` times, the best kept, so the machine's other load hits all alike."""
+    results = []
+    for n in streams:
+        best = dict.fromkeys(engines, 0.0)
+        for _ in range(repeats):
+            for name, engine in engines.items():
+                batched = BatchingEngine(LockedEngine(engine), max_batch=min(n, 16))
+                try:
+                    batched.warmup(HEIGHT, WIDTH)
+                    fps, _, _ = _run_cameras(batched, n, frames, live=False, fps=30)
+                finally:
+                    batched.close()
+                best[name] = max(best[name], fps)
+        results.append(ModelsResult(n, best))
+        if on_result is not None:
+            on_result(results[-1])
+    return results
+
+
+def models_header(names: list[str]) -> str:
+    base = names[0]
+    cols = " | ".join(f"{n} (fps)" for n in names)
+    ratios = " | ".join(f"{n} / {base}" for n in names[1:])
+    aligns = " | ".join("---:" for _ in range(1 + len(names) + len(names) - 1))
+    return f"| streams | {cols} | {ratios} |\n| {aligns} |"
+
+
+def format_models_row(r: ModelsResult) -> str:
+    names = list(r.fps)
+    base = r.fps[names[0]]
+    cols = " | ".join(f"{r.fps[n]:.1f}" for n in names)
+    ratios = " | ".join(f"{r.fps[n] / base:.2f}" if base else "-" for n in names[1:])
+    return f"| {r.streams} | {cols} | {ratios} |"

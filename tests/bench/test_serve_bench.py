@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
 
-from ganstream.stream.service.bench import HEADER, bench_serve, format_results
+from ganstream.stream.service.bench import (
+    HEADER,
+    bench_serve,
+    bench_serve_models,
+    format_models_row,
+    format_results,
+    models_header,
+)
 
 
 class Doubler:
@@ -28,3 +36,25 @@ def test_bench_serve_runs_both_modes_and_reports_a_ratio() -> None:
     assert r.batched_p95_ms > 0 and r.serial_p95_ms > 0
     table = format_results(results)
     assert table.startswith(HEADER) and table.count("\n") == 2
+
+
+class Slow(Doubler):
+    """The same model with 30 ms of work per frame."""
+
+    card = SimpleNamespace(name="slow", task="sr", scale=2, limits=None)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        time.sleep(0.03 * len(batch))
+        return super().infer(batch)
+
+
+def test_bench_serve_models_compares_throughput_in_one_run() -> None:
+    results = bench_serve_models({"doubler": Doubler(), "slow": Slow()}, [1, 2], frames=6, repeats=1)
+    assert [r.streams for r in results] == [1, 2]
+    for r in results:
+        assert list(r.fps) == ["doubler", "slow"]
+        assert r.fps["slow"] < r.fps["doubler"]  # the sleep costs frames/s whatever else runs
+    header = models_header(["doubler", "slow"])
+    assert "slow / doubler" in header
+    row = format_models_row(results[0])
+    assert row.startswith("| 1 |") and row.count("|") == header.splitlines()[0].count("|")
