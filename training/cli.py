@@ -272,7 +272,7 @@ def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
         raise ConfigError(f"--long-run: a stream needs at least 2 frames, got {args.long_run}")
     folders = [resolve_model(n, Path(args.models_dir)) for n in names]
     backend = "openvino" if args.backend == "auto" else args.backend
-    result = run_long(Path(args.clips), args.split, folders, args.long_run, args.side, backend)
+    result = run_long(Path(args.clips), args.split, folders, args.long_run, args.side, backend, args.residual_gain)
     print(f"split {args.split}, whole clips as streams of up to {args.long_run} frames, {backend}:")
     print(format_long(result))
     if args.markdown:

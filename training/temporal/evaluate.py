@@ -21,7 +21,14 @@ import numpy.typing as npt
 
 from ganstream.training.codec import h264_roundtrip
 from ganstream.training.errors import ConfigError
-from ganstream.training.evaluate import EVAL_H264_CRF, NOISE_SIGMA, load_runner
+from ganstream.training.evaluate import (
+    EVAL_H264_CRF,
+    NOISE_SIGMA,
+    GainRunner,
+    RecurrentRunner,
+    Runner,
+    load_runner,
+)
 from ganstream.training.metrics import psnr_y
 from ganstream.training.temporal.data import load_sequences
 
@@ -61,15 +68,30 @@ def degraded_sets(gt: Image, task: str, rng: np.random.Generator) -> dict[str, I
 
 
 def run_long(
-    data_dir: Path, split: str, models: list[Path], frames: int = 48, side: int = 480, backend: str = "openvino"
+    data_dir: Path,
+    split: str,
+    models: list[Path],
+    frames: int = 48,
+    side: int = 480,
+    backend: str = "openvino",
+    residual_gain: str = "auto",
 ) -> LongRunResult:
+    """Each whole clip of `split` as one stream per model. `residual_gain`: "auto" with the stream's
+    measured strength (as `ganstream run`), "off" the bare network, "both" each twice."""
     if split == "train":
         raise ConfigError("eval recurrent: the train split scores nothing; use selection or test")
-    runners = {}
+    if residual_gain not in ("auto", "off", "both"):
+        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
+    runners: dict[str, Runner] = {}
     tasks, scales = set(), set()
     for folder in models:
         card, runner, _ = load_runner(folder, backend=backend)
-        runners[card.name] = (runner, bool(card.recurrent))
+        if isinstance(runner, RecurrentRunner):
+            runners[card.name] = runner.with_gain(residual_gain != "off")
+        else:
+            runners[card.name] = runner if residual_gain == "off" else GainRunner(runner, card.task, card.scale)
+        if residual_gain == "both":
+            runners[f"{card.name} (no gain)"] = runner
         tasks.add(card.task)
         scales.add(card.scale)
     if len(tasks) != 1 or len(scales) != 1 or (tasks == {"sr"} and scales != {2}):
@@ -83,8 +105,9 @@ def run_long(
         gt = _crop(np.stack(pool.clips[clip]), side, multiple)
         for set_name, x in degraded_sets(gt, task, rng).items():
             row = result.sets.setdefault(set_name, {}).setdefault(clip, {})
-            for name, (runner, recurrent) in runners.items():
-                out = runner(x) if recurrent else np.stack([runner(f[None])[0] for f in x])
+            for name, runner in runners.items():
+                whole = getattr(runner, "whole_run", False)  # a stream runner takes the clip at once
+                out = runner(x) if whole else np.stack([runner(f[None])[0] for f in x])
                 row[name] = float(np.mean([psnr_y(o, g) for o, g in zip(out, gt, strict=True)]))
     return result
 
