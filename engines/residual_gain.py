@@ -64,8 +64,10 @@ class ResidualGain:
         """Forget the stream (a new source, a size change): the next frame is measured afresh."""
         self.alpha, self.estimates, self._re, self._rr, self._frames = 1.0, 0, 0.0, 0.0, 0
 
-    def observe(self, frame: Image) -> float:
-        """Measure on `frame` (the model's low-resolution input) when one is due; the current alpha."""
+    def observe(self, frame: Image, out: Image | None = None) -> float:
+        """Measure on `frame` (the model's low-resolution input) when one is due; the current alpha.
+
+        `out` (the model's output on `frame`) is not needed: the measurement runs one scale down."""
         due = self._frames % self.every == 0
         self._frames += 1
         if due:

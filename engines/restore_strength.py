@@ -19,8 +19,9 @@ SURE holds for white Gaussian noise. Compression artifacts are not that: on an H
 estimated sigma is near zero and so is SURE's alpha, yet the model does remove blocking. A floor
 (`DEFAULT_FLOOR`, chosen on the selection split) keeps that part.
 
-One estimate costs two model runs at full size; it runs on the first frame and every ``every``
-frames after, and the sums decay slowly so the strength moves smoothly.
+One estimate costs two model runs at full size (one when the caller passes the output it
+already has); it runs on the first frame and every ``every`` frames after, and the sums decay
+slowly so the strength moves smoothly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ Runner = Callable[[Image], Image]  # one (H, W, 3) uint8 frame -> (H, W, 3)
 # Immerkaer's kernel: the difference of two Laplacians, blind to linear ramps
 _LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _BLOCK = 8
+_CLIPPED_MARGIN = 32  # levels from black or white within which noise is clipped
+_MIN_MID_FRACTION = 0.25
 _FLAT_PERCENTILE = 5.0
 # The 5th percentile of 8x8-block estimates reads this fraction of the true sigma on flat white
 # Gaussian noise (measured at sigma 3-20; tests/unit/test_restore_strength.py checks it). The
@@ -60,11 +63,11 @@ def noise_sigma(frame: Image) -> float:
         if h == 0 or w == 0:
             return 0.0
         blocks = response[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).mean(axis=(1, 3))
-        # Blocks near black or white count too: their clipped noise reads low, which pulls the
-        # estimate 3-10 % under the truth on real pictures. Leaving them out (a mid-tone rule)
-        # read sigma within 2 % but scored worse on the selection split (restore -0.18 dB against
-        # -0.03 to tuned nlmeans at sigma 15, vrestore +0.19 against +0.26): the models leave
-        # their best output at a strength a little under 1, which the lower reading lands on.
+        # Near black or white the noise is clipped and reads low (a dim scene read a third of its
+        # noise, and the strength fell with it): use the mid-tone blocks where enough exist.
+        level = channel[1 : h + 1, 1 : w + 1].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).mean(axis=(1, 3))
+        mid = blocks[(level > _CLIPPED_MARGIN) & (level < 255 - _CLIPPED_MARGIN)]
+        blocks = mid if mid.size >= _MIN_MID_FRACTION * blocks.size else blocks.ravel()
         # E|response| = 6 sigma sqrt(2/pi) for white Gaussian noise (Immerkaer 1996)
         sigma = float(np.percentile(blocks, _FLAT_PERCENTILE)) * np.sqrt(np.pi / 2) / 6 / _PERCENTILE_BIAS
         variances.append(sigma * sigma)
@@ -121,20 +124,25 @@ class RestoreStrength:
         """Forget the stream (a new source, a size change): the next frame is measured afresh."""
         self.alpha, self.sigma, self.estimates, self._num, self._den, self._frames = 1.0, 0.0, 0, 0.0, 0.0, 0
 
-    def observe(self, frame: Image) -> float:
-        """Measure on `frame` (the model's input) when one is due; the current strength."""
+    def observe(self, frame: Image, out: Image | None = None) -> float:
+        """Measure on `frame` (the model's input) when one is due; the current strength.
+
+        `out`, the model's output on `frame` when the caller has it, saves one run. A recurrent
+        model's `run` must then call it with the same memory: its state comes from earlier
+        frames, whose noise is independent of this one's, so SURE treats it as a constant."""
         due = self._frames % self.every == 0
         self._frames += 1
         if due:
-            self.estimate(frame)
+            self.estimate(frame, out)
         return self.alpha
 
-    def estimate(self, frame: Image) -> float:
+    def estimate(self, frame: Image, out: Image | None = None) -> float:
         if min(frame.shape[:2]) < self.min_side:
             return self.alpha  # too small to measure: keep the model's output
         self.sigma = noise_sigma(frame)
         moved, signs = perturb(frame, self.rng)
-        num, den = sure_terms(frame, self.run(frame), self.run(moved), signs, self.sigma)
+        base = self.run(frame) if out is None else out
+        num, den = sure_terms(frame, base, self.run(moved), signs, self.sigma)
         self._num = self.decay * self._num + num
         self._den = self.decay * self._den + den
         self.estimates += 1

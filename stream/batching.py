@@ -331,11 +331,18 @@ class SharedEnhanceStage:
         self._inflight: deque[tuple[Frame, _Request]] = deque()
         engine.attach(stream_id, fps)
         # Each camera measures its own residual strength (see ganstream.engines.residual_gain).
-        self.gain = residual_gain_for(engine, self._run_small, residual_gain)
+        self._previous: Pixels | None = None  # the memory this frame ran with (recurrent restore models)
+        self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
 
     def _run_small(self, pixels: Pixels) -> Pixels:
         inputs = tuple(x[0] for x in single_frame_inputs(self.engine, pixels))
         return self.engine.infer_one(self.stream_id, inputs if len(inputs) > 1 else inputs[0], self._interval_s)
+
+    def _run_for_strength(self, pixels: Pixels) -> Pixels:
+        """SR: single frames one scale down; a recurrent restore model: with the frame's own memory."""
+        if self._previous is None or self.scale != 1:
+            return self._run_small(pixels)
+        return self.engine.infer_one(self.stream_id, (pixels, self._previous), self._interval_s)
 
     def _finish(self, frame: Frame, out: Pixels) -> Frame:
         return frame.with_pixels(self.gain.apply(frame.pixels, out) if self.gain is not None else out)
@@ -356,13 +363,15 @@ class SharedEnhanceStage:
 
     def process(self, frame: Frame) -> list[Frame]:
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
-        if self.gain is not None:
-            self.gain.observe(frame.pixels)
         if self.memory is not None:
-            inputs = (frame.pixels, self.memory.previous_for(frame))
-            out = self.engine.infer_one(self.stream_id, inputs, interval)
+            self._previous = self.memory.previous_for(frame)
+            out = self.engine.infer_one(self.stream_id, (frame.pixels, self._previous), interval)
             self.memory.update(out)
+            if self.gain is not None:
+                self.gain.observe(frame.pixels, out)
             return [self._finish(frame, out)]
+        if self.gain is not None:
+            self.gain.observe(frame.pixels)  # before the frame is in flight: pipelined outputs come later
         if self._batcher is None:
             return [self._finish(frame, self.engine.infer_one(self.stream_id, frame.pixels, interval))]
         self._inflight.append((frame, self._batcher.submit(self.stream_id, frame.pixels, interval)))

@@ -82,8 +82,9 @@ class GainRunner:
             return _run_batched(self.runner, frames)
         outs = []
         for f in frames:
-            gain.observe(f)
-            outs.append(gain.apply(f, self.runner(f[None])[0]))
+            out = self.runner(f[None])[0]
+            gain.observe(f, out)
+            outs.append(gain.apply(f, out))
         return np.stack(outs)
 
 
@@ -112,13 +113,20 @@ class RecurrentRunner:
             return np.asarray(self.engine.infer(f[None], fold(initial_state(f, s), s)[None])[0])
 
         rec = Recurrence(spec)
-        gain = strength_for(str(self.engine.card.task), s, single) if self.gain else None
+        previous: list[Image] = []  # the memory the current frame ran with
+
+        def with_memory(f: Image) -> Image:
+            return np.asarray(self.engine.infer(f[None], previous[-1][None])[0])
+
+        # As the stages measure it: SR on single frames one scale down, restore with the frame's memory
+        gain = strength_for(str(self.engine.card.task), s, single if s > 1 else with_memory) if self.gain else None
         outs = []
         for f in frames:
-            raw = np.asarray(self.engine.infer(f[None], rec.previous_for(f)[None])[0])
+            previous[:] = [rec.previous_for(f)]
+            raw = np.asarray(self.engine.infer(f[None], previous[0][None])[0])
             rec.update(raw)
             if gain is not None:
-                gain.observe(f)
+                gain.observe(f, raw)
                 raw = gain.apply(f, raw)
             outs.append(raw)
         return np.stack(outs)

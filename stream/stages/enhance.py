@@ -64,8 +64,9 @@ class EnhanceStage:
     of the input as the frames' measured noise says helps (``ganstream.engines.restore_strength``);
     ``residual_gain=False`` passes the raw output.
     Recurrent models (vsr2x, vrestore) also get their previous output, kept per stream and reset
-    at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the residual strength
-    is measured on single frames and the raw output is what is fed back.
+    at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the SR residual
+    strength is measured on single frames, the restore strength with the frame's own memory, and
+    the raw output is what is fed back.
     """
 
     def __init__(self, engine: Any, name: str | None = None, residual_gain: bool = True) -> None:
@@ -76,11 +77,19 @@ class EnhanceStage:
         self.scale = int(card.scale)
         self.name = name or card.task
         self.label = f"{card.name} {engine.backend} {engine.precision}"
-        self.gain = residual_gain_for(engine, self._run_one, residual_gain)
         self.memory = memory_for(engine)
+        self._previous: Any = None  # the memory this frame ran with (recurrent restore models)
+        self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
 
     def _run_one(self, pixels: Any) -> Any:
         return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
+
+    def _run_for_strength(self, pixels: Any) -> Any:
+        """The model as the strength measures it: SR on single frames one scale down; a recurrent
+        restore model with the memory the frame itself ran with."""
+        if self._previous is None or self.scale != 1:
+            return self._run_one(pixels)
+        return self.engine.infer(np.ascontiguousarray(pixels[np.newaxis]), self._previous[np.newaxis])[0]
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         problem = (
@@ -98,11 +107,11 @@ class EnhanceStage:
         if self.memory is None:
             out = self._run_one(frame.pixels)
         else:
-            previous = self.memory.previous_for(frame)
-            out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]), previous[np.newaxis])[0]
+            self._previous = self.memory.previous_for(frame)
+            out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]), self._previous[np.newaxis])[0]
             self.memory.update(out)
         if self.gain is not None:
-            self.gain.observe(frame.pixels)
+            self.gain.observe(frame.pixels, out)
             out = self.gain.apply(frame.pixels, out)
         return [frame.with_pixels(np.ascontiguousarray(out))]
 

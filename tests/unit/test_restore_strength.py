@@ -39,6 +39,12 @@ def test_the_noise_level_of_white_noise_is_read_within_five_percent(sigma: float
     assert noise_sigma(add_noise(flat, sigma)) == pytest.approx(sigma, rel=0.05)
 
 
+def test_a_dim_scene_reads_its_noise_where_it_is_not_clipped() -> None:
+    dim = np.full((240, 320, 3), 8, np.uint8)
+    dim[:, 200:] = 120  # a lit part: a third of the picture
+    assert noise_sigma(add_noise(dim, 10)) == pytest.approx(10, rel=0.05)
+
+
 def test_texture_does_not_read_as_noise() -> None:
     textured = textured_picture(240, 320)
     assert noise_sigma(smooth_picture(240, 320)) < 0.5
@@ -78,6 +84,10 @@ def test_it_is_measured_every_n_frames_with_two_runs_and_resets() -> None:
     for _ in range(25):
         strength.observe(frame)
     assert len(calls) == 6 and strength.estimates == 3  # frames 0, 10 and 20: the frame and a perturbed copy
+    calls.clear()
+    strength.reset()
+    strength.observe(frame, frame)  # the caller has the output already: only the perturbed copy runs
+    assert len(calls) == 1 and strength.estimates == 1
     strength.reset()
     assert strength.alpha == 1.0 and strength.estimates == 0
     tiny = RestoreStrength(run)
