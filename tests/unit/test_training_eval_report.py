@@ -66,3 +66,20 @@ def test_every_clip_is_reported_with_its_difference_to_bicubic_and_the_colour_bi
     assert "Per clip, sr x2, clean (area)" in text and "| clip | " in text and "**worst**" in text
     brighter_line = next(line for line in text.splitlines() if "| clean (area) | brighter |" in line)
     assert "+1.0" in brighter_line  # the bias column
+
+
+def test_restore_is_scored_on_a_dim_scene_too() -> None:
+    """Night footage: the same noise on a dim ground truth (clipped near black)."""
+    import numpy as np
+
+    from ganstream.training.evaluate import DIM_FACTOR, DIM_SET, Clip, _restore_sets
+
+    frames = np.full((2, 32, 48, 3), 200, np.uint8)
+    sets = _restore_sets([Clip("grey", frames)])
+    assert list(sets) == ["noise sigma 15", DIM_SET, "H.264 CRF 30"]
+    ((noisy, truth),) = sets[DIM_SET]
+    assert int(truth.max()) == round(200 * DIM_FACTOR)
+    assert abs(float(noisy.mean()) - float(truth.mean())) < 2 and float(noisy.std()) > 10
+    # The plain noisy set is unchanged by the dim one (its own random stream).
+    again = _restore_sets([Clip("grey", frames)])
+    assert np.array_equal(again["noise sigma 15"][0][0], sets["noise sigma 15"][0][0])
