@@ -3,7 +3,8 @@ stages, in the fixed order restore -> sr -> interpolate.
 
 Model names are either classical baselines (bicubic, lanczos, nlmeans, blend, ...) or installed
 models from ``ganstream.engines`` whose card says which stage they serve. Without --model, a
-stage uses the shipped default model when it is installed and the classical baseline otherwise.
+stage uses the shipped default model when it is installed and the classical baseline otherwise
+(restore: the recurrent vrestore on the CPU backends, see `default_restore_model`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,35 @@ def installed_models() -> dict[str, Any]:
     return {m.name: m.card for m in list_models() if m.card is not None}
 
 
+# Backends the recurrent vrestore has run on here (parity and stream tests); on TensorRT, torch
+# on a GPU and Triton its two-input graph has not run yet, so --restore keeps the single-frame model.
+RECURRENT_DEFAULT_BACKENDS = ("openvino", "ort")
+
+
+def default_restore_model(backend: str, installed: dict[str, Any]) -> str:
+    """What `--restore` runs when no model is named: vrestore where it has run (the CPU backends;
+    docs/temporal.md), else restore, else the nlmeans baseline."""
+    if "vrestore" in installed and _resolved_backend(backend) in RECURRENT_DEFAULT_BACKENDS:
+        return "vrestore"
+    return "restore" if "restore" in installed else "nlmeans"
+
+
+def _resolved_backend(backend: str) -> str:
+    """The backend `auto` picks for vrestore on this machine ("" when none can run it)."""
+    if backend != "auto":
+        return backend
+    try:
+        from ganstream.engines.card import ModelCard
+        from ganstream.engines.loader import choose_backend
+        from ganstream.engines.store import resolve_model
+
+        folder = resolve_model("vrestore")
+        return choose_backend(ModelCard.load(folder), folder, {"precision": None})
+    except Exception as exc:  # no store, no runnable backend: the single-frame default decides
+        log.debug("default restore model: %s", exc)
+        return ""
+
+
 def _load_engine(name: str, backend: str, precision: str | None) -> Any:
     try:
         from ganstream.engines import load_engine
@@ -99,7 +129,7 @@ def build_stages(req: ChainRequest) -> list[Stage]:
 
     stages: list[Stage] = []
     if restore:
-        name = chosen.get("restore") or ("restore" if "restore" in installed else "nlmeans")
+        name = chosen.get("restore") or default_restore_model(req.backend, installed)
         stages.append(_enhance_or_classical(name, "restore", None, req, installed))
     if sr_scale:
         default = f"sr{sr_scale}x"

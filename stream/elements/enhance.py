@@ -288,8 +288,8 @@ class GanstreamRestore(_EnhanceFilter):
         "model": (
             str,
             "Model",
-            "Installed restore model (e.g. restore) or the classical baseline nlmeans; "
-            "empty = restore when installed, else nlmeans",
+            "Installed restore model (e.g. restore, vrestore) or the classical baseline nlmeans; "
+            "empty = vrestore on the CPU backends, restore on others, nlmeans when neither is installed",
             "",
             _READY_ONLY,
         ),

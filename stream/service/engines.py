@@ -16,7 +16,13 @@ from typing import Any
 from ganstream.stream.batching import BatchingEngine, FrameEngine, SerialEngine, SharedEnhanceStage
 from ganstream.stream.errors import StageError
 from ganstream.stream.service.config import BatchingSettings, CameraSettings, EngineSettings
-from ganstream.stream.stage_factory import CLASSICAL, ChainRequest, build_stages, installed_models
+from ganstream.stream.stage_factory import (
+    CLASSICAL,
+    ChainRequest,
+    build_stages,
+    default_restore_model,
+    installed_models,
+)
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
 from ganstream.stream.uri import parse_source
@@ -93,7 +99,9 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     fps = cam.fps
     stages: list[Stage] = []
     if c.restore or "restore" in chosen:
-        name = chosen.get("restore") or ("restore" if "restore" in installed else "nlmeans")
+        name = chosen.get("restore") or default_restore_model(c.backend or pool.engine_settings.backend, installed)
+        if name == "vrestore" and "restore" not in chosen and pool.engine_settings.device != "cpu":
+            name = "restore"  # a GPU device: vrestore's two-input graph has not run there yet
         stages.append(NlmeansStage() if name == "nlmeans" else _shared(cam, pool, name, "restore", fps))
     if c.sr:
         default = f"sr{c.sr}x"
