@@ -33,7 +33,7 @@ from ganstream.stream.stages.enhance import (
     memory_for,
     memory_summary,
     residual_gain_for,
-    single_frame_inputs,
+    strength_inputs,
     strength_summary,
 )
 
@@ -334,15 +334,9 @@ class SharedEnhanceStage:
         self._previous: Pixels | None = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
 
-    def _run_small(self, pixels: Pixels) -> Pixels:
-        inputs = tuple(x[0] for x in single_frame_inputs(self.engine, pixels))
-        return self.engine.infer_one(self.stream_id, inputs if len(inputs) > 1 else inputs[0], self._interval_s)
-
     def _run_for_strength(self, pixels: Pixels) -> Pixels:
-        """SR: single frames one scale down; a recurrent restore model: with the frame's own memory."""
-        if self._previous is None or self.scale != 1:
-            return self._run_small(pixels)
-        return self.engine.infer_one(self.stream_id, (pixels, self._previous), self._interval_s)
+        inputs = tuple(x[0] for x in strength_inputs(self.engine, pixels, self._previous))
+        return self.engine.infer_one(self.stream_id, inputs if len(inputs) > 1 else inputs[0], self._interval_s)
 
     def _finish(self, frame: Frame, out: Pixels) -> Frame:
         return frame.with_pixels(self.gain.apply(frame.pixels, out) if self.gain is not None else out)

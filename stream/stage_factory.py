@@ -71,10 +71,11 @@ def installed_models() -> dict[str, Any]:
 RECURRENT_DEFAULT_BACKENDS = ("openvino", "ort")
 
 
-def default_restore_model(backend: str, installed: dict[str, Any]) -> str:
-    """What `--restore` runs when no model is named: vrestore where it has run (the CPU backends;
-    docs/temporal.md), else restore, else the nlmeans baseline."""
-    if "vrestore" in installed and _resolved_backend(backend) in RECURRENT_DEFAULT_BACKENDS:
+def default_restore_model(backend: str, installed: dict[str, Any], device: str = "cpu") -> str:
+    """What `--restore` runs when no model is named: vrestore where it has run (the CPU backends
+    on the CPU; docs/temporal.md), else restore, else the nlmeans baseline."""
+    on_cpu = device == "cpu" and _resolved_backend(backend) in RECURRENT_DEFAULT_BACKENDS
+    if "vrestore" in installed and on_cpu:
         return "vrestore"
     return "restore" if "restore" in installed else "nlmeans"
 

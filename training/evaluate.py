@@ -135,6 +135,25 @@ class RecurrentRunner:
         return np.stack(outs)
 
 
+def check_residual_gain(residual_gain: str) -> None:
+    if residual_gain not in ("auto", "off", "both"):
+        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
+
+
+def scored_runners(card: ModelCard, runner: Runner, residual_gain: str) -> dict[str, Runner]:
+    """The runs of one model an eval scores, by name: as `ganstream run` runs it (with the stream's
+    measured strength) unless `residual_gain` is "off", and the bare network too when "both"."""
+    with_gain = card.task in ("sr", "restore") and residual_gain != "off"
+    runs: dict[str, Runner] = {}
+    if isinstance(runner, RecurrentRunner):
+        runs[card.name] = runner.with_gain(with_gain)
+    else:
+        runs[card.name] = GainRunner(runner, card.task, card.scale) if with_gain else runner
+    if with_gain and residual_gain == "both":
+        runs[f"{card.name} (no gain)"] = runner
+    return runs
+
+
 def resolve_model(name: str, models_dir: Path) -> Path:
     for cand in (Path(name), models_dir / name):
         if (cand / "card.json").is_file():
@@ -427,22 +446,14 @@ def run_eval(
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice."""
-    if residual_gain not in ("auto", "off", "both"):
-        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
+    check_residual_gain(residual_gain)
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}
     for name in model_names:
         folders[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
-        models = groups.setdefault((card.task, card.scale), {})
-        with_gain = card.task in ("sr", "restore") and residual_gain != "off"
-        if isinstance(runner, RecurrentRunner):
-            models[card.name] = runner.with_gain(with_gain)
-        else:
-            models[card.name] = GainRunner(runner, card.task, card.scale) if with_gain else runner
-        if with_gain and residual_gain == "both":
-            models[f"{card.name} (no gain)"] = runner
+        groups.setdefault((card.task, card.scale), {}).update(scored_runners(card, runner, residual_gain))
         backends[card.name] = used
     rows: list[Row] = []
     timing: dict[str, float] = {}

@@ -99,9 +99,8 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     fps = cam.fps
     stages: list[Stage] = []
     if c.restore or "restore" in chosen:
-        name = chosen.get("restore") or default_restore_model(c.backend or pool.engine_settings.backend, installed)
-        if name == "vrestore" and "restore" not in chosen and pool.engine_settings.device != "cpu":
-            name = "restore"  # a GPU device: vrestore's two-input graph has not run there yet
+        settings = pool.engine_settings
+        name = chosen.get("restore") or default_restore_model(c.backend or settings.backend, installed, settings.device)
         stages.append(NlmeansStage() if name == "nlmeans" else _shared(cam, pool, name, "restore", fps))
     if c.sr:
         default = f"sr{c.sr}x"

@@ -29,6 +29,15 @@ def single_frame_inputs(engine: Any, pixels: Pixels) -> tuple[Pixels, ...]:
     return x, fold(initial_state(pixels, spec.scale), spec.scale)[np.newaxis]
 
 
+def strength_inputs(engine: Any, pixels: Pixels, previous: Pixels | None) -> tuple[Pixels, ...]:
+    """A frame's model inputs (batched) as the stream's strength measures the model: single frames
+    for SR (run one scale down) and single-frame models; a recurrent restore model with
+    `previous`, the memory the frame itself ran with."""
+    if previous is None or int(engine.card.scale) != 1:
+        return single_frame_inputs(engine, pixels)
+    return np.ascontiguousarray(pixels[np.newaxis]), previous[np.newaxis]
+
+
 def memory_for(engine: Any) -> StreamMemory | None:
     """The per-stream memory of a recurrent model (None for a single-frame one)."""
     spec = RecurrenceSpec.from_card(engine.card)
@@ -85,11 +94,7 @@ class EnhanceStage:
         return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
 
     def _run_for_strength(self, pixels: Any) -> Any:
-        """The model as the strength measures it: SR on single frames one scale down; a recurrent
-        restore model with the memory the frame itself ran with."""
-        if self._previous is None or self.scale != 1:
-            return self._run_one(pixels)
-        return self.engine.infer(np.ascontiguousarray(pixels[np.newaxis]), self._previous[np.newaxis])[0]
+        return self.engine.infer(*strength_inputs(self.engine, pixels, self._previous))[0]
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         problem = (

@@ -22,6 +22,7 @@ def test_restore_defaults_to_vrestore_where_it_has_run_and_to_restore_elsewhere(
     assert default_restore_model("auto", installed) == expected
     for backend in ("trt", "torch"):  # its two-input graph has not run on TensorRT or a GPU yet
         assert default_restore_model(backend, installed) == "restore", backend
+    assert default_restore_model("openvino", installed, device="cuda") == "restore"  # the service on a GPU
     without = {k: v for k, v in installed.items() if k != "vrestore"}
     assert default_restore_model("auto", without) == "restore"
     assert default_restore_model("auto", {}) == "nlmeans"

@@ -24,10 +24,10 @@ from ganstream.training.errors import ConfigError
 from ganstream.training.evaluate import (
     EVAL_H264_CRF,
     NOISE_SIGMA,
-    GainRunner,
-    RecurrentRunner,
     Runner,
+    check_residual_gain,
     load_runner,
+    scored_runners,
 )
 from ganstream.training.metrics import psnr_y
 from ganstream.training.temporal.data import load_sequences
@@ -80,18 +80,12 @@ def run_long(
     measured strength (as `ganstream run`), "off" the bare network, "both" each twice."""
     if split == "train":
         raise ConfigError("eval recurrent: the train split scores nothing; use selection or test")
-    if residual_gain not in ("auto", "off", "both"):
-        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
+    check_residual_gain(residual_gain)
     runners: dict[str, Runner] = {}
     tasks, scales = set(), set()
     for folder in models:
         card, runner, _ = load_runner(folder, backend=backend)
-        if isinstance(runner, RecurrentRunner):
-            runners[card.name] = runner.with_gain(residual_gain != "off")
-        else:
-            runners[card.name] = runner if residual_gain == "off" else GainRunner(runner, card.task, card.scale)
-        if residual_gain == "both":
-            runners[f"{card.name} (no gain)"] = runner
+        runners.update(scored_runners(card, runner, residual_gain))
         tasks.add(card.task)
         scales.add(card.scale)
     if len(tasks) != 1 or len(scales) != 1 or (tasks == {"sr"} and scales != {2}):
