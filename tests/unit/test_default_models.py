@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ganstream.stream.stage_factory import (
     RECURRENT_DEFAULT_BACKENDS,
     ChainRequest,
@@ -10,6 +12,7 @@ from ganstream.stream.stage_factory import (
     default_restore_model,
     installed_models,
 )
+from tests.helpers import ffprobe, run_cli
 
 
 def test_restore_defaults_to_vrestore_where_it_has_run_and_to_restore_elsewhere() -> None:
@@ -34,3 +37,13 @@ def test_plain_restore_runs_vrestore_with_its_memory_and_strength() -> None:
     assert getattr(stage, "memory", None) is not None and getattr(stage, "gain", None) is not None
     (named,) = build_stages(ChainRequest(restore=True, models=["restore"], backend="ort"))
     assert named.label.startswith("restore ort")
+
+
+def test_ganstream_run_restore_writes_a_file_through_vrestore_and_reports_its_strength(tmp_path: Path) -> None:
+    out = tmp_path / "restored.mp4"
+    proc = run_cli("run", "--restore", "--backend", "ort", "--duration", "1", "--sink", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr
+    assert "[vrestore ort" in text and "restore strength:" in text and "recurrent:" in text
+    probe = ffprobe(out)
+    assert probe.frames > 0 and (probe.width, probe.height) == (384, 288)  # the sample clip's size
