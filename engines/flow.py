@@ -45,14 +45,20 @@ class FlowOptions:
     # luma PSNR): 36.13 dB against 35.97 at half size and minterpolate's 36.01, at 5.7x
     # minterpolate's speed. (Half size had won on the three clips used before the split existed;
     # it did not carry over to footage it was not chosen on.) `fast` gained 0.01 dB for 1.3x the
-    # time, `medium` 0.18 dB for 4.5x: too slow for live interpolation on two cores.
+    # time, `medium` 0.18 dB for 4.5x: too slow for live interpolation on two cores. (`flow`
+    # itself also lowers the finest scale: stream/stages/interp_synth.CLASSICAL_FLOW.)
     downscale: int = 1
+    # DIS's finest pyramid level (0: the working size itself); None keeps the preset's (2 for
+    # ultrafast and fast, 1 for medium).
+    finest_scale: int | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in DIS_PRESETS:
             raise ValueError(f"FlowOptions: preset must be one of {', '.join(DIS_PRESETS)}, got {self.preset!r}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"FlowOptions: downscale must be 1, 2 or 4, got {self.downscale}")
+        if self.finest_scale is not None and not 0 <= self.finest_scale <= 4:
+            raise ValueError(f"FlowOptions: finest_scale must be 0..4 or None, got {self.finest_scale}")
 
 
 class FlowEstimator:
@@ -61,6 +67,13 @@ class FlowEstimator:
     def __init__(self, options: FlowOptions | None = None) -> None:
         self.options = options or FlowOptions()
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.options.preset])  # type: ignore[attr-defined]
+        if self.options.finest_scale is not None:
+            self._dis.setFinestScale(self.options.finest_scale)
+        # OpenCV's DIS rewrites its own finest scale and patch size when an image is too small
+        # for them, and keeps them for every later call: one small frame would change the flow
+        # of all larger ones after it (another camera, the next clip). They are set again on
+        # every call, so a flow depends on its two frames only.
+        self._levels = (self._dis.getFinestScale(), self._dis.getPatchSize(), self._dis.getPatchStride())
 
     def grey(self, frame: Image) -> Image:
         g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -71,6 +84,10 @@ class FlowEstimator:
 
     def calc(self, grey0: Image, grey1: Image) -> Flow:
         """DIS flow from `grey0` to `grey1` (both from `grey`), at the working size, in working pixels."""
+        finest, patch, stride = self._levels
+        self._dis.setFinestScale(finest)
+        self._dis.setPatchSize(patch)
+        self._dis.setPatchStride(stride)
         return np.asarray(self._dis.calc(grey0, grey1, None), dtype=np.float32)
 
     def working(self, frame0: Image, frame1: Image) -> IntermediateFlows:

@@ -98,3 +98,41 @@ def test_fixed_point_warp_stays_within_a_grey_level_or_two_of_float() -> None:
     diff = np.abs(exact.astype(int) - fast.astype(int))
     assert diff.max() <= 3 and diff.mean() < 0.5
     assert np.abs(Warper(fixed_point=True).warp(ft0, ft0) - Warper().warp(ft0, ft0)).max() == 0  # floats: exact path
+
+
+def test_a_small_frame_does_not_change_the_flow_of_later_frames() -> None:
+    """OpenCV's DIS lowers its own finest level for a frame too small for it and keeps it; the
+    estimator sets its levels on every call, so a flow depends on its two frames only."""
+    f0, _, f1 = panning()
+    est = FlowEstimator(FlowOptions())
+    before = est.bidirectional(f0, f1)
+    tiny0, tiny1 = f0[:24, :30].copy(), f1[:24, :30].copy()
+    est.bidirectional(tiny0, tiny1)
+    after = est.bidirectional(f0, f1)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_the_finest_level_is_an_option_and_flow_uses_level_one() -> None:
+    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
+
+    assert CLASSICAL_FLOW.finest_scale == 1 and FlowSynth().flow.options == CLASSICAL_FLOW
+    with pytest.raises(ValueError, match="finest_scale"):
+        FlowOptions(finest_scale=5)
+    f0, _, f1 = panning()
+    coarse, fine = (FlowEstimator(FlowOptions(finest_scale=s)).bidirectional(f0, f1)[0] for s in (2, 1))
+    assert not np.array_equal(coarse, fine)  # the option reaches DIS
+
+
+def test_eval_flow_variants_parse_the_finest_level() -> None:
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.interp.evaluate import flow_variant
+
+    synth = flow_variant("flow:ultrafast:2:0")
+    assert isinstance(synth, FlowSynth)
+    assert (synth.flow.options.downscale, synth.flow.options.finest_scale) == (2, 0)
+    plain = flow_variant("flow:medium:1:plain")
+    assert isinstance(plain, FlowSynth) and plain.flow.options.finest_scale is None
+    assert plain.fallback.share == 0.0
+    for bad in ("flow:ultrafast", "flow:ultrafast:1:x", "flow:ultrafast:1:9"):
+        with pytest.raises(ConfigError):
+            flow_variant(bad)

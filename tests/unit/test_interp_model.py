@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ganstream.engines import ModelCard, load_engine
-from ganstream.engines.flow import Fallback
+from ganstream.engines.flow import Fallback, FlowOptions
 from ganstream.stream.errors import StageError
 from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
 from tests.unit.test_interp_flow import panning
@@ -63,7 +63,7 @@ def test_untrained_network_is_the_classical_average(tmp_path: Path, coarse: int)
     f0, f1 = f0[:, :90], f1[:, :90]  # 90 columns: not a multiple of 4, the synth pads and crops
     ours = synth.synthesize(f0, f1, [0.25, 0.5])
     # The classical average on float-map warps: what the network was trained on top of.
-    ref = FlowSynth(fixed_point_warp=False, fallback=Fallback(share=0.0)).synthesize(f0, f1, [0.25, 0.5])
+    ref = FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0)).synthesize(f0, f1, [0.25, 0.5])
     for a, b in zip(ours, ref, strict=True):
         assert a.shape == b.shape == (64, 90, 3)
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
@@ -73,7 +73,8 @@ def test_card_names_the_flow_fed_inputs(exported: tuple[FlowFusionNet, Path]) ->
     card = ModelCard.load(exported[1])
     assert (card.task, card.window, card.limits.multiple_of) == ("interp", 2, 4)
     assert [s.name for s in card.inputs] == ["frame0", "frame1", "warped0", "warped1", "t", "flow_t0", "flow_t1"]
-    assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 1}  # what the runtime computes
+    # what the runtime computes
+    assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 1, "finest_scale": None}
 
 
 def _steered(weight_logits: tuple[float, float, float], correction_px: float = 0.0) -> FlowFusionNet:

@@ -53,7 +53,7 @@ class MethodScore:
 
 def make_synth(name: str, backend: str = "auto") -> Synthesizer:
     """A synthesizer by name: blend, flow, flow-plain, an installed interp model, or a model folder."""
-    from ganstream.engines.flow import Fallback
+    from ganstream.engines.flow import Fallback, FlowOptions
     from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
 
     if name == "blend":
@@ -61,7 +61,7 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
     if name == "flow":
         return FlowSynth()
     if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
-        return FlowSynth(fixed_point_warp=False, fallback=Fallback(share=0.0))
+        return FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0))
     if name.startswith("flow:"):
         return flow_variant(name)
     from ganstream.engines import load_engine
@@ -70,19 +70,27 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
 
 
 def flow_variant(spec: str) -> Synthesizer:
-    """`flow:PRESET:DOWNSCALE[:plain]`, e.g. flow:medium:1:plain (DIS medium on full frames, the
-    warps' plain average): the classical variants compared when choosing the default."""
+    """`flow:PRESET:DOWNSCALE[:FINEST][:plain]`, e.g. flow:medium:1:plain (DIS medium on full
+    frames, the warps' plain average) or flow:ultrafast:1:2 (finest pyramid level 2, the preset's
+    own): the classical variants compared when choosing the default."""
     from ganstream.engines.flow import Fallback, FlowOptions
     from ganstream.stream.stages.interp_synth import FlowSynth
 
     parts = spec.split(":")
-    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] != "plain") or not parts[2].isdigit():
-        raise ConfigError(f"interp variant {spec!r}: expected flow:PRESET:DOWNSCALE[:plain], e.g. flow:medium:1:plain")
+    plain = parts[-1] == "plain"
+    if plain:
+        parts = parts[:-1]
+    if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
+        raise ConfigError(
+            f"interp variant {spec!r}: expected flow:PRESET:DOWNSCALE[:FINEST][:plain], e.g. flow:medium:1:plain"
+        )
     try:
-        options = FlowOptions(preset=parts[1], downscale=int(parts[2]))
+        options = FlowOptions(
+            preset=parts[1], downscale=int(parts[2]), finest_scale=int(parts[3]) if len(parts) == 4 else None
+        )
     except ValueError as exc:
         raise ConfigError(f"interp variant {spec!r}: {exc}") from None
-    if len(parts) == 4:
+    if plain:
         return FlowSynth(options, fixed_point_warp=False, fallback=Fallback(share=0.0))
     return FlowSynth(options)
 
