@@ -4,7 +4,8 @@ stages, in the fixed order restore -> sr -> interpolate.
 Model names are either classical baselines (bicubic, lanczos, nlmeans, blend, ...) or installed
 models from ``ganstream.engines`` whose card says which stage they serve. Without --model, a
 stage uses the shipped default model when it is installed and the classical baseline otherwise
-(restore: the recurrent vrestore on the CPU backends, see `default_restore_model`).
+(restore: the recurrent vrestore on the CPU backends, see `default_restore_model`; sr: the
+per-stream choice between the clean-input and the compressed-input model, `default_sr_model`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,29 @@ def default_restore_model(backend: str, installed: dict[str, Any], device: str =
     return "restore" if "restore" in installed else "nlmeans"
 
 
+AUTO_SUFFIX = "-auto"  # sr2x-auto: sr2x or sr2x-clean per stream, as its input needs (engines.input_choice)
+CLEAN_SUFFIX = "-clean"
+
+
+def auto_members(name: str, installed: dict[str, Any]) -> tuple[str, str] | None:
+    """(clean model, compressed model) behind a per-stream choice `NAME-auto`; None for other names."""
+    if not name.endswith(AUTO_SUFFIX):
+        return None
+    base = name[: -len(AUTO_SUFFIX)]
+    if base in installed and base + CLEAN_SUFFIX in installed:
+        return base + CLEAN_SUFFIX, base
+    return None
+
+
+def default_sr_model(scale: int, installed: dict[str, Any]) -> str:
+    """What `--sr N` runs when no model is named: the per-stream choice between the clean and the
+    compressed-input model where both are installed, else the shipped model, else bicubic."""
+    base = f"sr{scale}x"
+    if auto_members(base + AUTO_SUFFIX, installed):
+        return base + AUTO_SUFFIX
+    return base if base in installed else "bicubic"
+
+
 def _resolved_backend(backend: str) -> str:
     """The backend `auto` picks for vrestore on this machine ("" when none can run it)."""
     if backend != "auto":
@@ -109,7 +133,11 @@ def _task_of(name: str, installed: dict[str, Any]) -> str:
         return CLASSICAL[name]
     if name in installed:
         return str(installed[name].task)
-    known = sorted({*CLASSICAL, *installed})
+    members = auto_members(name, installed)
+    if members:
+        return str(installed[members[1]].task)
+    autos = [n + AUTO_SUFFIX for n in installed if auto_members(n + AUTO_SUFFIX, installed)]
+    known = sorted({*CLASSICAL, *installed, *autos})
     raise StageError(f"unknown model {name!r}; expected one of: {', '.join(known)}")
 
 
@@ -126,15 +154,16 @@ def build_stages(req: ChainRequest) -> list[Stage]:
     sr_scale = req.sr
     if "sr" in chosen and sr_scale is None:
         name = chosen["sr"]
-        sr_scale = int(installed[name].scale) if name in installed else 2
+        members = auto_members(name, installed)
+        card_name = members[1] if members else name
+        sr_scale = int(installed[card_name].scale) if card_name in installed else 2
 
     stages: list[Stage] = []
     if restore:
         name = chosen.get("restore") or default_restore_model(req.backend, installed)
         stages.append(_enhance_or_classical(name, "restore", None, req, installed))
     if sr_scale:
-        default = f"sr{sr_scale}x"
-        name = chosen.get("sr") or (default if default in installed else "bicubic")
+        name = chosen.get("sr") or default_sr_model(sr_scale, installed)
         stages.append(_enhance_or_classical(name, "sr", sr_scale, req, installed))
     if interp:
         stages.append(_interpolate_stage(chosen.get("interp"), req, installed))
@@ -148,6 +177,19 @@ def _enhance_or_classical(
         return ResampleStage(scale or 2, name)
     if name == "nlmeans":
         return NlmeansStage()
+    members = auto_members(name, installed)
+    if members:
+        from ganstream.engines.input_choice import InputChoice
+
+        clean, compressed = members
+        if scale is not None and int(installed[compressed].scale) != scale:
+            raise StageError(f"model {name!r} upscales x{installed[compressed].scale}, but --sr {scale} was asked for")
+        engine = InputChoice(
+            _load_engine(clean, req.backend, req.precision), _load_engine(compressed, req.backend, req.precision)
+        )
+        stage = EnhanceStage(engine, name=task, residual_gain=req.residual_gain)
+        stage.label = f"{name} {engine.backend} {engine.precision}"
+        return stage
     card = installed[name]
     if task == "sr" and scale is not None and int(card.scale) != scale:
         raise StageError(f"model {name!r} upscales x{card.scale}, but --sr {scale} was asked for")

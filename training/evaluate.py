@@ -135,6 +135,58 @@ class RecurrentRunner:
         return np.stack(outs)
 
 
+class ChoiceRunner:
+    """A per-stream choice between a clean-input and a compressed-input model
+    (``engines.input_choice``) as `ganstream run` runs it: each call is a new stream, every frame
+    is observed, and the chosen model's output gets the stream's residual strength unless `gain`
+    is off."""
+
+    whole_run = True
+
+    def __init__(self, choice: Any, gain: bool = True) -> None:
+        self.choice, self.gain = choice, gain
+
+    def with_gain(self, gain: bool) -> ChoiceRunner:
+        return ChoiceRunner(self.choice, gain)
+
+    def __call__(self, frames: Image) -> Image:
+        from ganstream.engines.strength import strength_for
+
+        self.choice.reset()
+
+        def run(f: Image) -> Image:
+            return np.asarray(self.choice.infer(f[None])[0], dtype=np.uint8)
+
+        card = self.choice.card
+        gain = strength_for(str(card.task), int(card.scale), run) if self.gain else None
+        outs = []
+        for f in frames:
+            self.choice.observe(f)
+            out = run(f)
+            if gain is not None:
+                gain.observe(f, out)
+                out = gain.apply(f, out)
+            outs.append(out)
+        return np.stack(outs)
+
+
+def load_choice(
+    name: str, models_dir: Path, backend: str, precision: str, residual_gain: str
+) -> tuple[ModelCard, dict[str, Runner], str]:
+    """`NAME-auto` (e.g. sr2x-auto): NAME-clean and NAME chosen per stream, as `ganstream run` does."""
+    from ganstream.engines import load_engine
+    from ganstream.engines.input_choice import InputChoice
+
+    base = name.removesuffix("-auto")
+    clean = load_engine(resolve_model(base + "-clean", models_dir), backend=backend, precision=precision)
+    compressed = load_engine(resolve_model(base, models_dir), backend=backend, precision=precision)
+    runner = ChoiceRunner(InputChoice(clean, compressed), gain=residual_gain != "off")
+    runs: dict[str, Runner] = {name: runner}
+    if residual_gain == "both":
+        runs[f"{name} (no gain)"] = runner.with_gain(False)
+    return compressed.card, runs, f"{compressed.backend} {compressed.precision}"
+
+
 def check_residual_gain(residual_gain: str) -> None:
     if residual_gain not in ("auto", "off", "both"):
         raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
@@ -451,6 +503,11 @@ def run_eval(
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}
     for name in model_names:
+        if name.endswith("-auto"):  # two shipped models chosen per stream: nothing of its own to record
+            card, runs, used = load_choice(name, models_dir, backend, precision, residual_gain)
+            groups.setdefault((card.task, card.scale), {}).update(runs)
+            backends[name] = used
+            continue
         folders[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
         groups.setdefault((card.task, card.scale), {}).update(scored_runners(card, runner, residual_gain))

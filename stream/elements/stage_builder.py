@@ -10,7 +10,14 @@ from fractions import Fraction
 from typing import Any
 
 from ganstream.stream.errors import StageError
-from ganstream.stream.stage_factory import BACKENDS, CLASSICAL, ChainRequest, build_stages, installed_models
+from ganstream.stream.stage_factory import (
+    BACKENDS,
+    CLASSICAL,
+    ChainRequest,
+    auto_members,
+    build_stages,
+    installed_models,
+)
 from ganstream.stream.stages.base import Stage
 
 PRECISIONS = ("", "fp32", "fp16", "bf16", "int8")  # "" = the backend's best for this machine
@@ -36,6 +43,9 @@ def model_task(element: str, model: str) -> str:
     installed = installed_models()
     if model in installed:
         return str(installed[model].task)
+    members = auto_members(model, installed)
+    if members:
+        return str(installed[members[1]].task)
     known = ", ".join(sorted({*CLASSICAL, *installed}))
     raise ElementSettingError(f"{element}: model={model!r} is not installed; expected one of: {known}")
 
@@ -80,7 +90,10 @@ def enhance_stage(element: str, task: str, model: str, scale: int, backend: str,
     if tile > 0 and engine is not None:
         from ganstream.engines.tiling import TiledEngine
 
-        stage.engine = TiledEngine(engine, tile=tile)  # type: ignore[attr-defined]
+        if hasattr(engine, "observe"):  # a per-stream choice: tile each model, keep the choice on whole frames
+            engine.engines = {k: TiledEngine(e, tile=tile) for k, e in engine.engines.items()}
+        else:
+            stage.engine = TiledEngine(engine, tile=tile)  # type: ignore[attr-defined]
     return stage
 
 

@@ -104,11 +104,15 @@ class EnhanceStage:
             raise StageError(f"model '{self.engine.card.name}': {problem}")
         if self.gain is not None:
             self.gain.reset()  # a new stream or a new size: measure afresh
+        if hasattr(self.engine, "observe"):
+            self.engine.reset()  # an InputChoice reads the new stream's frames afresh
         if self.memory is not None:
             self.memory.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
+        if hasattr(self.engine, "observe"):
+            self.engine.observe(frame.pixels)  # InputChoice: which model this stream's input needs
         if self.memory is None:
             out = self._run_one(frame.pixels)
         else:
@@ -124,7 +128,9 @@ class EnhanceStage:
         return []
 
     def summary_line(self) -> str:
-        return "\n".join(line for line in (memory_summary(self.memory), strength_summary(self.gain)) if line)
+        choice = self.engine.summary() if hasattr(self.engine, "observe") else ""
+        lines = (choice, memory_summary(self.memory), strength_summary(self.gain))
+        return "\n".join(line for line in lines if line)
 
     def close(self) -> None:
         self.engine.close()

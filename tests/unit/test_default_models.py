@@ -47,3 +47,26 @@ def test_ganstream_run_restore_writes_a_file_through_vrestore_and_reports_its_st
     assert "[vrestore ort" in text and "restore strength:" in text and "recurrent:" in text
     probe = ffprobe(out)
     assert probe.frames > 0 and (probe.width, probe.height) == (384, 288)  # the sample clip's size
+
+
+def test_plain_sr_chooses_the_model_per_stream_from_its_input() -> None:
+    """`--sr 2`: sr2x-clean on clean frames, sr2x on H.264-coded ones (engines/input_choice.py)."""
+    import numpy as np
+
+    from ganstream.stream.frame import Frame, VideoSpec
+    from ganstream.training.codec import h264_roundtrip
+    from tests.unit.test_input_choice import scene
+
+    (stage,) = build_stages(ChainRequest(sr=2, backend="ort"))
+    choice = stage.engine  # type: ignore[attr-defined]
+    assert [e.card.name for e in choice.engines.values()] == ["sr2x-clean", "sr2x"]
+    assert stage.label.startswith("sr2x-auto ort")
+    (named,) = build_stages(ChainRequest(sr=2, models=["sr2x"], backend="ort"))
+    assert not hasattr(named.engine, "observe")  # type: ignore[attr-defined]
+    clean = scene(96, 128)
+    for pixels, expected in ((clean, "clean"), (h264_roundtrip(clean[None], crf=36)[0], "compressed")):
+        stage.configure(VideoSpec(width=128, height=96))
+        (out,) = stage.process(Frame(pixels=pixels, pts=0, duration=40_000_000, seq=0))
+        assert choice.current == expected and out.pixels.shape == (192, 256, 3)
+        assert np.abs(out.pixels.astype(int).mean() - pixels.astype(int).mean()) < 3
+    assert "input choice: sr2x-clean on 1 frames, sr2x on 1" in stage.summary_line()

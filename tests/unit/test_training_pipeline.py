@@ -196,3 +196,21 @@ def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir:
         blend_models(shipped / "sr2x", shipped / "sr4x", 0.5, "bad", tmp_path / "models")
     with pytest.raises(ConfigError, match="within"):
         blend_models(shipped / "sr2x", shipped / "sr2x", 1.5, "bad", tmp_path / "models")
+
+
+def test_eval_scores_the_per_stream_choice_like_ganstream_run(data_dir: Path, tmp_path: Path) -> None:
+    """`sr2x-auto` in eval: sr2x-clean or sr2x per item, chosen from the frames as the stage does."""
+    from ganstream.training.evaluate import run_eval
+
+    models = Path(__file__).resolve().parents[2] / "engines" / "models"
+    if not all((models / m / "card.json").is_file() for m in ("sr2x", "sr2x-clean")):
+        pytest.skip("no shipped sr2x / sr2x-clean model")
+    rows = run_eval(
+        ["sr2x", "sr2x-clean", "sr2x-auto"], data_dir, ["bicubic"], models, images_dir=None, max_frames=2,
+        backend="ort", residual_gain="both",
+    )  # fmt: skip
+    by = {(r.dataset, r.method): r.psnr for r in rows}
+    # Clean input reads as clean: the choice scores what sr2x-clean scores; H.264 input reads as compressed.
+    assert by[("clean (area)", "sr2x-auto")] == pytest.approx(by[("clean (area)", "sr2x-clean")], abs=0.01)
+    assert by[("H.264 CRF 30", "sr2x-auto")] == pytest.approx(by[("H.264 CRF 30", "sr2x")], abs=0.01)
+    assert ("clean (area)", "sr2x-auto (no gain)") in by

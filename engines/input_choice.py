@@ -1,0 +1,118 @@
+"""Per stream, the SR model that suits its input: one trained for clean frames or one for compressed.
+
+A network trained on a mix of clean and H.264-compressed input learns to smooth blocking, and
+pays for it on clean input; one trained on clean frames alone sharpens further but keeps the
+blocks of compressed input. Which one a stream needs can be read from its frames: decoded
+block-based video (H.264, HEVC, MPEG-2, MJPEG) keeps steps at the 8-pixel grid of its
+transform blocks, so luma differences across grid lines are larger than elsewhere, while clean
+frames show no grid. `blockiness` is that ratio (about 1.0 on clean frames; 1.13 to 1.5 and
+more at H.264 CRF 30 to 36 on the training photos).
+
+`InputChoice` measures it on the stream's frames (every `every` frames, decayed, with a
+hysteresis band so it does not flicker between models), runs the chosen model, and when the
+choice changes fades from one model's output to the other's over `fade` frames, so there is
+no visible jump. It has the Engine interface of its models (same card I/O), so a stage runs it
+like any engine; the stage calls `observe` with each input frame and `reset` at a new stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+
+BLOCK = 8
+# Chosen on the train split (photos and clip frames, area- and bicubic-downscaled x2, clean
+# against libx264 CRF 26..36): clean frames stayed under 1.10, CRF 30 and harder above 1.12;
+# between the two the stream keeps the model it has.
+CLEAN_BELOW = 1.10
+COMPRESSED_ABOVE = 1.12
+
+
+def blockiness(frame: Image) -> float:
+    """Mean luma step across the 8-px block grid over the mean step anywhere (1.0: no grid)."""
+    g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if min(g.shape) < 4 * BLOCK:
+        return 1.0
+    dx = np.abs(np.diff(g, axis=1))
+    dy = np.abs(np.diff(g, axis=0))
+    across = dx[:, BLOCK - 1 :: BLOCK].mean() + dy[BLOCK - 1 :: BLOCK, :].mean()
+    anywhere = dx.mean() + dy.mean()
+    return float(across / anywhere) if anywhere > 0.5 else 1.0  # a flat frame says nothing
+
+
+class InputChoice:
+    """Runs `clean` or `compressed` (two engines of one task, scale and I/O) as the stream's frames say."""
+
+    def __init__(self, clean: Any, compressed: Any, every: int = 25, decay: float = 0.7, fade: int = 25) -> None:
+        a, b = clean.card, compressed.card
+        if (a.task, int(a.scale)) != (b.task, int(b.scale)) or a.recurrent or b.recurrent:
+            raise ValueError(
+                f"InputChoice: {a.name!r} and {b.name!r} must be single-frame models of one task and scale"
+            )
+        self.engines = {"clean": clean, "compressed": compressed}
+        self.card = compressed.card
+        self.backend, self.precision = compressed.backend, compressed.precision
+        self.pads_input = getattr(compressed, "pads_input", False) and getattr(clean, "pads_input", False)
+        self.every, self.decay, self.fade = every, decay, max(1, fade)
+        self.frames = {"clean": 0, "compressed": 0}
+        self.switches = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """A new stream: measure afresh, no fade in progress."""
+        self.current = ""  # decided on the first observed frame
+        self.previous = ""
+        self.faded = self.fade  # frames into the current fade; == fade: none running
+        self.level = 0.0
+        self._sum = self._weight = 0.0
+        self._seen = 0
+
+    def observe(self, frame: Image) -> str:
+        """Read one input frame of the stream (every `every`-th is measured); the model now chosen."""
+        if self.faded < self.fade:
+            self.faded += 1  # a fade moves on by one frame per input frame
+        if self._seen % self.every == 0:
+            self._sum = self.decay * self._sum + blockiness(frame)
+            self._weight = self.decay * self._weight + 1.0
+            self.level = self._sum / self._weight
+            if not self.current:
+                self.current = "compressed" if self.level > (CLEAN_BELOW + COMPRESSED_ABOVE) / 2 else "clean"
+            elif self.current == "clean" and self.level > COMPRESSED_ABOVE:
+                self._switch("compressed")
+            elif self.current == "compressed" and self.level < CLEAN_BELOW:
+                self._switch("clean")
+        self._seen += 1
+        self.frames[self.current] += 1
+        return self.current
+
+    def _switch(self, to: str) -> None:
+        self.previous, self.current = self.current, to
+        self.faded = 0
+        self.switches += 1
+
+    def infer(self, *inputs: Any) -> Any:
+        chosen = self.engines[self.current or "compressed"]
+        out = chosen.infer(*inputs)
+        if self.faded >= self.fade or not self.previous:
+            return out
+        w = (self.faded + 1) / (self.fade + 1)  # the new model's share, rising frame by frame
+        old = self.engines[self.previous].infer(*inputs)
+        return np.asarray(
+            np.clip(w * out.astype(np.float32) + (1.0 - w) * old.astype(np.float32) + 0.5, 0, 255), dtype=np.uint8
+        )
+
+    def summary(self) -> str:
+        names = {k: e.card.name for k, e in self.engines.items()}
+        return (
+            f"  input choice: {names['clean']} on {self.frames['clean']} frames, {names['compressed']} on "
+            f"{self.frames['compressed']} (block-grid ratio {self.level:.2f}; {self.switches} switches)"
+        )
+
+    def close(self) -> None:
+        for e in self.engines.values():
+            e.close()

@@ -1,0 +1,103 @@
+"""Per stream, the clean-input or the compressed-input SR model, chosen from the frames' block grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, InputChoice, blockiness
+from ganstream.stream.stage_factory import auto_members, default_sr_model
+from ganstream.training.codec import h264_roundtrip
+
+
+def scene(h: int = 144, w: int = 192, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 2.0)
+    return np.clip(128 + 60 * noise / noise.std(), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Card:
+    name: str
+    task: str = "sr"
+    scale: int = 2
+    recurrent: Any = None
+
+
+class Constant:
+    """An engine that answers every frame with one grey level (so mixes can be read off)."""
+
+    backend, precision = "fake", "fp32"
+
+    def __init__(self, name: str, level: int) -> None:
+        self.card, self.level, self.closed = Card(name), level, False
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        n, h, w, c = x.shape
+        return np.full((n, 2 * h, 2 * w, c), self.level, np.uint8)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_blockiness_reads_the_codec_grid_not_the_content() -> None:
+    clean = scene()
+    assert 0.9 < blockiness(clean) < CLEAN_BELOW
+    coded = h264_roundtrip(clean[None], crf=36)[0]
+    assert blockiness(coded) > COMPRESSED_ABOVE
+    shifted = np.ascontiguousarray(coded[:, 3:-5])  # a crop moves the grid off the 8-px lines
+    assert blockiness(shifted) < blockiness(coded)
+    assert blockiness(np.full((64, 64, 3), 90, np.uint8)) == 1.0  # a flat frame says nothing
+
+
+def test_the_stream_gets_the_model_its_input_needs() -> None:
+    choice = InputChoice(Constant("c", 10), Constant("k", 200))
+    x = scene()
+    assert choice.observe(x) == "clean"
+    assert choice.infer(x[None])[0].max() == 10
+    choice.reset()
+    assert choice.observe(h264_roundtrip(x[None], crf=36)[0]) == "compressed"
+    assert choice.infer(x[None])[0].min() == 200
+
+
+def test_a_switch_fades_without_a_jump_and_the_band_holds_the_choice() -> None:
+    choice = InputChoice(Constant("c", 0), Constant("k", 250), every=1, decay=0.0, fade=4)
+    clean, coded = scene(), h264_roundtrip(scene()[None], crf=36)[0]
+    choice.observe(clean)
+    levels = []
+    for _ in range(7):
+        choice.observe(coded)
+        levels.append(int(choice.infer(clean[None])[0, 0, 0, 0]))
+    assert levels[0] > 0 and levels == sorted(levels) and levels[-1] == 250  # a ramp, then the new model
+    assert max(np.diff(levels)) <= 250 / 4 + 1  # no step larger than one fade step
+    assert choice.switches == 1
+    mid = (CLEAN_BELOW + COMPRESSED_ABOVE) / 2
+    # a long history inside the band (the flat frame barely moves it): the current model stays
+    choice._sum, choice._weight, choice.decay = mid * 1e6, 1e6, 1.0
+    choice._seen = 0
+    assert choice.observe(np.full((64, 64, 3), 90, np.uint8)) == "compressed"
+
+
+def test_models_must_share_task_and_scale_and_close_together() -> None:
+    a, b = Constant("c", 0), Constant("k", 1)
+    b.card = Card("k", scale=4)
+    with pytest.raises(ValueError, match="task and scale"):
+        InputChoice(a, b)
+    b.card = Card("k")
+    choice = InputChoice(a, b)
+    choice.close()
+    assert a.closed and b.closed
+    assert "input choice: c on 0 frames, k on 0" in choice.summary()
+
+
+def test_default_sr_model_chooses_per_stream_when_both_models_are_installed() -> None:
+    both = {"sr2x": Card("sr2x"), "sr2x-clean": Card("sr2x-clean")}
+    assert default_sr_model(2, both) == "sr2x-auto"
+    assert auto_members("sr2x-auto", both) == ("sr2x-clean", "sr2x")
+    assert default_sr_model(2, {"sr2x": Card("sr2x")}) == "sr2x"
+    assert auto_members("sr2x-auto", {"sr2x": Card("sr2x")}) is None
+    assert default_sr_model(3, both) == "bicubic"
