@@ -85,6 +85,18 @@ class EnginePool:
             e.engine.close()
 
 
+def unknown_model(name: str, installed: dict[str, Any]) -> str:
+    """Why `serve` cannot run model `name` (the camera and the file name themselves in front)."""
+    if name.endswith("-auto"):  # the per-stream choice lives in a stream's own stage
+        return (
+            f"chain.models: {name!r} (a model chosen per stream) runs in `ganstream run` and the GStreamer "
+            f"elements; serve shares one engine across cameras: name one model, e.g. "
+            f"{name.removesuffix('-auto')!r} for H.264 cameras"
+        )
+    known = ", ".join(sorted({*CLASSICAL, *installed}))
+    return f"chain.models: unknown model {name!r}; expected one of: {known}"
+
+
 def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     """restore -> sr -> interpolate for one camera; model-backed restore/sr use the shared engines."""
     c = cam.chain
@@ -93,8 +105,7 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     for name in c.models:
         task = CLASSICAL.get(name) or (str(installed[name].task) if name in installed else None)
         if task is None:
-            known = ", ".join(sorted({*CLASSICAL, *installed}))
-            raise StageError(f"camera '{cam.name}': chain.models: unknown model {name!r}; expected one of: {known}")
+            raise StageError(f"camera '{cam.name}': {unknown_model(name, installed)}")
         chosen[task] = name
     fps = cam.fps
     stages: list[Stage] = []
