@@ -26,11 +26,22 @@ import numpy.typing as npt
 Image = npt.NDArray[np.uint8]
 
 BLOCK = 8
+# `NAME-auto` (sr2x-auto) names the choice between `NAME-clean` and `NAME`; both must be installed.
+AUTO_SUFFIX = "-auto"
+CLEAN_SUFFIX = "-clean"
 # Chosen on the train split (photos and clip frames, area- and bicubic-downscaled x2, clean
 # against libx264 CRF 26..36): clean frames stayed under 1.10, CRF 30 and harder above 1.12;
 # between the two the stream keeps the model it has.
 CLEAN_BELOW = 1.10
 COMPRESSED_ABOVE = 1.12
+
+
+def choice_members(name: str) -> tuple[str, str] | None:
+    """(clean model, compressed model) that `NAME-auto` chooses between; None for any other name."""
+    if not name.endswith(AUTO_SUFFIX) or name == AUTO_SUFFIX:
+        return None
+    base = name.removesuffix(AUTO_SUFFIX)
+    return base + CLEAN_SUFFIX, base
 
 
 def blockiness(frame: Image) -> float:

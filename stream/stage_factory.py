@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ganstream.engines.input_choice import AUTO_SUFFIX, InputChoice, choice_members
 from ganstream.stream.errors import StageError
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
@@ -81,18 +82,17 @@ def default_restore_model(backend: str, installed: dict[str, Any], device: str =
     return "restore" if "restore" in installed else "nlmeans"
 
 
-AUTO_SUFFIX = "-auto"  # sr2x-auto: sr2x or sr2x-clean per stream, as its input needs (engines.input_choice)
-CLEAN_SUFFIX = "-clean"
-
-
 def auto_members(name: str, installed: dict[str, Any]) -> tuple[str, str] | None:
-    """(clean model, compressed model) behind a per-stream choice `NAME-auto`; None for other names."""
-    if not name.endswith(AUTO_SUFFIX):
-        return None
-    base = name[: -len(AUTO_SUFFIX)]
-    if base in installed and base + CLEAN_SUFFIX in installed:
-        return base + CLEAN_SUFFIX, base
-    return None
+    """(clean model, compressed model) behind a per-stream choice `NAME-auto` (sr2x-auto: sr2x or
+    sr2x-clean per stream, engines/input_choice.py) when both are installed; None otherwise."""
+    members = choice_members(name)
+    return members if members and all(m in installed for m in members) else None
+
+
+def card_of(name: str, installed: dict[str, Any]) -> Any | None:
+    """The card that says what model `name` does (a choice's: its compressed-input model's)."""
+    members = auto_members(name, installed)
+    return installed.get(members[1] if members else name)
 
 
 def default_sr_model(scale: int, installed: dict[str, Any]) -> str:
@@ -131,11 +131,9 @@ def _load_engine(name: str, backend: str, precision: str | None) -> Any:
 def _task_of(name: str, installed: dict[str, Any]) -> str:
     if name in CLASSICAL:
         return CLASSICAL[name]
-    if name in installed:
-        return str(installed[name].task)
-    members = auto_members(name, installed)
-    if members:
-        return str(installed[members[1]].task)
+    card = card_of(name, installed)
+    if card is not None:
+        return str(card.task)
     autos = [n + AUTO_SUFFIX for n in installed if auto_members(n + AUTO_SUFFIX, installed)]
     known = sorted({*CLASSICAL, *installed, *autos})
     raise StageError(f"unknown model {name!r}; expected one of: {', '.join(known)}")
@@ -153,10 +151,8 @@ def build_stages(req: ChainRequest) -> list[Stage]:
     interp = req.interpolate or req.fps or "interp" in chosen
     sr_scale = req.sr
     if "sr" in chosen and sr_scale is None:
-        name = chosen["sr"]
-        members = auto_members(name, installed)
-        card_name = members[1] if members else name
-        sr_scale = int(installed[card_name].scale) if card_name in installed else 2
+        card = card_of(chosen["sr"], installed)
+        sr_scale = int(card.scale) if card is not None else 2
 
     stages: list[Stage] = []
     if restore:
@@ -177,22 +173,18 @@ def _enhance_or_classical(
         return ResampleStage(scale or 2, name)
     if name == "nlmeans":
         return NlmeansStage()
-    members = auto_members(name, installed)
-    if members:
-        from ganstream.engines.input_choice import InputChoice
-
-        clean, compressed = members
-        if scale is not None and int(installed[compressed].scale) != scale:
-            raise StageError(f"model {name!r} upscales x{installed[compressed].scale}, but --sr {scale} was asked for")
-        engine = InputChoice(
-            _load_engine(clean, req.backend, req.precision), _load_engine(compressed, req.backend, req.precision)
-        )
-        stage = EnhanceStage(engine, name=task, residual_gain=req.residual_gain)
-        stage.label = f"{name} {engine.backend} {engine.precision}"
-        return stage
-    card = installed[name]
+    card = card_of(name, installed)
+    if card is None:  # names reach here checked by _task_of or as installed defaults
+        raise StageError(f"unknown model {name!r}")
     if task == "sr" and scale is not None and int(card.scale) != scale:
         raise StageError(f"model {name!r} upscales x{card.scale}, but --sr {scale} was asked for")
+    members = auto_members(name, installed)
+    if members:
+        clean, compressed = (_load_engine(m, req.backend, req.precision) for m in members)
+        choice = InputChoice(clean, compressed)
+        stage = EnhanceStage(choice, name=task, residual_gain=req.residual_gain)
+        stage.label = f"{name} {choice.backend} {choice.precision}"
+        return stage
     return EnhanceStage(_load_engine(name, req.backend, req.precision), name=task, residual_gain=req.residual_gain)
 
 

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import ModelNotFoundError
+from ganstream.engines.input_choice import InputChoice, choice_members
 from ganstream.training.codec import ffmpeg_filter, h264_roundtrip
 from ganstream.training.dataset import load_pool
 from ganstream.training.errors import ConfigError
@@ -70,24 +71,35 @@ def load_runner(folder: Path, backend: str = "openvino", precision: str = "fp32"
 
 
 class GainRunner:
-    """`runner` as `ganstream run` applies it: each call (a clip run or a photo) is a new stream."""
+    """`runner` as `ganstream run` applies it: each call (a clip run or a photo) is a new stream,
+    with the stream's measured strength unless `gain` is off. A per-stream model `choice`
+    (``engines.input_choice``) is reset for each call and reads every frame, as the stage does."""
 
     whole_run = True  # called once per clip run, not per frame
 
-    def __init__(self, runner: Runner, task: str, scale: int) -> None:
-        self.runner, self.task, self.scale = runner, task, scale
+    def __init__(self, runner: Runner, task: str, scale: int, choice: Any = None, gain: bool = True) -> None:
+        self.runner, self.task, self.scale, self.choice, self.gain = runner, task, scale, choice, gain
+
+    def with_gain(self, gain: bool) -> GainRunner:
+        return GainRunner(self.runner, self.task, self.scale, self.choice, gain)
 
     def __call__(self, frames: Image) -> Image:
         from ganstream.engines.strength import strength_for
 
-        gain = strength_for(self.task, self.scale, lambda f: self.runner(f[None])[0])
-        if gain is None:
+        if self.choice is not None:
+            self.choice.reset()
+        gain = strength_for(self.task, self.scale, lambda f: self.runner(f[None])[0]) if self.gain else None
+        if gain is None and self.choice is None:
             return _run_batched(self.runner, frames)
         outs = []
         for f in frames:
+            if self.choice is not None:
+                self.choice.observe(f)
             out = self.runner(f[None])[0]
-            gain.observe(f, out)
-            outs.append(gain.apply(f, out))
+            if gain is not None:
+                gain.observe(f, out)
+                out = gain.apply(f, out)
+            outs.append(out)
         return np.stack(outs)
 
 
@@ -135,56 +147,26 @@ class RecurrentRunner:
         return np.stack(outs)
 
 
-class ChoiceRunner:
-    """A per-stream choice between a clean-input and a compressed-input model
-    (``engines.input_choice``) as `ganstream run` runs it: each call is a new stream, every frame
-    is observed, and the chosen model's output gets the stream's residual strength unless `gain`
-    is off."""
-
-    whole_run = True
-
-    def __init__(self, choice: Any, gain: bool = True) -> None:
-        self.choice, self.gain = choice, gain
-
-    def with_gain(self, gain: bool) -> ChoiceRunner:
-        return ChoiceRunner(self.choice, gain)
-
-    def __call__(self, frames: Image) -> Image:
-        from ganstream.engines.strength import strength_for
-
-        self.choice.reset()
-
-        def run(f: Image) -> Image:
-            return np.asarray(self.choice.infer(f[None])[0], dtype=np.uint8)
-
-        card = self.choice.card
-        gain = strength_for(str(card.task), int(card.scale), run) if self.gain else None
-        outs = []
-        for f in frames:
-            self.choice.observe(f)
-            out = run(f)
-            if gain is not None:
-                gain.observe(f, out)
-                out = gain.apply(f, out)
-            outs.append(out)
-        return np.stack(outs)
-
-
 def load_choice(
-    name: str, models_dir: Path, backend: str, precision: str, residual_gain: str
+    name: str, members: tuple[str, str], models_dir: Path, backend: str, precision: str, residual_gain: str
 ) -> tuple[ModelCard, dict[str, Runner], str]:
     """`NAME-auto` (e.g. sr2x-auto): NAME-clean and NAME chosen per stream, as `ganstream run` does."""
     from ganstream.engines import load_engine
-    from ganstream.engines.input_choice import InputChoice
 
-    base = name.removesuffix("-auto")
-    clean = load_engine(resolve_model(base + "-clean", models_dir), backend=backend, precision=precision)
-    compressed = load_engine(resolve_model(base, models_dir), backend=backend, precision=precision)
-    runner = ChoiceRunner(InputChoice(clean, compressed), gain=residual_gain != "off")
+    clean, compressed = (
+        load_engine(resolve_model(m, models_dir), backend=backend, precision=precision) for m in members
+    )
+    choice = InputChoice(clean, compressed)
+    card = compressed.card
+
+    def run(x: Image) -> Image:
+        return np.asarray(choice.infer(x), dtype=np.uint8)
+
+    runner = GainRunner(run, str(card.task), int(card.scale), choice=choice, gain=residual_gain != "off")
     runs: dict[str, Runner] = {name: runner}
     if residual_gain == "both":
         runs[f"{name} (no gain)"] = runner.with_gain(False)
-    return compressed.card, runs, f"{compressed.backend} {compressed.precision}"
+    return card, runs, f"{compressed.backend} {compressed.precision}"
 
 
 def check_residual_gain(residual_gain: str) -> None:
@@ -503,8 +485,9 @@ def run_eval(
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}
     for name in model_names:
-        if name.endswith("-auto"):  # two shipped models chosen per stream: nothing of its own to record
-            card, runs, used = load_choice(name, models_dir, backend, precision, residual_gain)
+        members = choice_members(name)
+        if members:  # two shipped models chosen per stream: nothing of its own to record
+            card, runs, used = load_choice(name, members, models_dir, backend, precision, residual_gain)
             groups.setdefault((card.task, card.scale), {}).update(runs)
             backends[name] = used
             continue

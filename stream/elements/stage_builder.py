@@ -9,13 +9,14 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from ganstream.engines.input_choice import InputChoice
 from ganstream.stream.errors import StageError
 from ganstream.stream.stage_factory import (
     BACKENDS,
     CLASSICAL,
     ChainRequest,
-    auto_members,
     build_stages,
+    card_of,
     installed_models,
 )
 from ganstream.stream.stages.base import Stage
@@ -41,11 +42,9 @@ def model_task(element: str, model: str) -> str:
     if model in CLASSICAL:
         return CLASSICAL[model]
     installed = installed_models()
-    if model in installed:
-        return str(installed[model].task)
-    members = auto_members(model, installed)
-    if members:
-        return str(installed[members[1]].task)
+    card = card_of(model, installed)
+    if card is not None:
+        return str(card.task)
     known = ", ".join(sorted({*CLASSICAL, *installed}))
     raise ElementSettingError(f"{element}: model={model!r} is not installed; expected one of: {known}")
 
@@ -90,7 +89,7 @@ def enhance_stage(element: str, task: str, model: str, scale: int, backend: str,
     if tile > 0 and engine is not None:
         from ganstream.engines.tiling import TiledEngine
 
-        if hasattr(engine, "observe"):  # a per-stream choice: tile each model, keep the choice on whole frames
+        if isinstance(engine, InputChoice):  # tile each model, keep the choice on whole frames
             engine.engines = {k: TiledEngine(e, tile=tile) for k, e in engine.engines.items()}
         else:
             stage.engine = TiledEngine(engine, tile=tile)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ganstream.engines.input_choice import choice_members
 from ganstream.stream.batching import BatchingEngine, FrameEngine, SerialEngine, SharedEnhanceStage
 from ganstream.stream.errors import StageError
 from ganstream.stream.service.config import BatchingSettings, CameraSettings, EngineSettings
@@ -87,11 +88,12 @@ class EnginePool:
 
 def unknown_model(name: str, installed: dict[str, Any]) -> str:
     """Why `serve` cannot run model `name` (the camera and the file name themselves in front)."""
-    if name.endswith("-auto"):  # the per-stream choice lives in a stream's own stage
+    members = choice_members(name)
+    if members:  # the per-stream choice lives in a stream's own stage
         return (
             f"chain.models: {name!r} (a model chosen per stream) runs in `ganstream run` and the GStreamer "
             f"elements; serve shares one engine across cameras: name one model, e.g. "
-            f"{name.removesuffix('-auto')!r} for H.264 cameras"
+            f"{members[1]!r} for H.264 cameras"
         )
     known = ", ".join(sorted({*CLASSICAL, *installed}))
     return f"chain.models: unknown model {name!r}; expected one of: {known}"

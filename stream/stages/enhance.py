@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ganstream.engines.input_choice import InputChoice
 from ganstream.engines.recurrence import RecurrenceSpec, fold, initial_state
 from ganstream.engines.restore_strength import RestoreStrength
 from ganstream.engines.strength import StreamStrength, strength_for
@@ -87,6 +88,8 @@ class EnhanceStage:
         self.name = name or card.task
         self.label = f"{card.name} {engine.backend} {engine.precision}"
         self.memory = memory_for(engine)
+        # A per-stream model choice reads every input frame and starts afresh with each stream.
+        self.choice = engine if isinstance(engine, InputChoice) else None
         self._previous: Any = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
 
@@ -104,15 +107,15 @@ class EnhanceStage:
             raise StageError(f"model '{self.engine.card.name}': {problem}")
         if self.gain is not None:
             self.gain.reset()  # a new stream or a new size: measure afresh
-        if hasattr(self.engine, "observe"):
-            self.engine.reset()  # an InputChoice reads the new stream's frames afresh
+        if self.choice is not None:
+            self.choice.reset()
         if self.memory is not None:
             self.memory.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
-        if hasattr(self.engine, "observe"):
-            self.engine.observe(frame.pixels)  # InputChoice: which model this stream's input needs
+        if self.choice is not None:
+            self.choice.observe(frame.pixels)
         if self.memory is None:
             out = self._run_one(frame.pixels)
         else:
@@ -128,7 +131,7 @@ class EnhanceStage:
         return []
 
     def summary_line(self) -> str:
-        choice = self.engine.summary() if hasattr(self.engine, "observe") else ""
+        choice = self.choice.summary() if self.choice is not None else ""
         lines = (choice, memory_summary(self.memory), strength_summary(self.gain))
         return "\n".join(line for line in lines if line)
 
