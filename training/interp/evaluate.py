@@ -26,6 +26,7 @@ from ganstream.training.errors import ConfigError
 from ganstream.training.interp.clips import Clip, find_clips, load_clip, same_shot_windows
 from ganstream.training.interp.metrics import psnr_y, ssim_y
 from ganstream.training.interp.minterpolate import minterpolate_double
+from ganstream.training.sources import clip_start
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def run_eval(
     scores = {name: MethodScore(name) for name in [*synths, *(b for b in baselines if b not in synths)]}
     per_clip: list[dict[str, Any]] = []
     for path in find_clips(list(clips)):
-        clip = load_clip(path, max_frames=max_frames, max_width=max_width)
+        clip = load_clip(path, max_frames=max_frames, max_width=max_width, start=clip_start(path))
         before = {k: len(v.psnr) for k, v in scores.items()}
         n = evaluate_clip(clip, synths, baselines, scores)
         w, h = clip.size
