@@ -56,19 +56,16 @@ def blockiness(frame: Image) -> float:
     return float(across / anywhere) if anywhere > 0.5 else 1.0  # a flat frame says nothing
 
 
-class InputChoice:
-    """Runs `clean` or `compressed` (two engines of one task, scale and I/O) as the stream's frames say."""
+class StreamChoice:
+    """Which of two models ("clean" or "compressed") a stream runs, read from its input frames.
 
-    def __init__(self, clean: Any, compressed: Any, every: int = 25, decay: float = 0.7, fade: int = 25) -> None:
-        a, b = clean.card, compressed.card
-        if (a.task, int(a.scale)) != (b.task, int(b.scale)) or a.recurrent or b.recurrent:
-            raise ValueError(
-                f"InputChoice: {a.name!r} and {b.name!r} must be single-frame models of one task and scale"
-            )
-        self.engines = {"clean": clean, "compressed": compressed}
-        self.card = compressed.card
-        self.backend, self.precision = compressed.backend, compressed.precision
-        self.pads_input = getattr(compressed, "pads_input", False) and getattr(clean, "pads_input", False)
+    Every `every`-th frame is measured (`blockiness`, averaged with `decay`); a hysteresis band
+    keeps the choice from flickering. After a switch, `mix` gives the new model's share of the
+    output for `fade` frames, so the change has no visible jump. It holds no engines: the
+    single-stream engine below and serve's per-camera stage both decide with it.
+    """
+
+    def __init__(self, every: int = 25, decay: float = 0.7, fade: int = 25) -> None:
         self.every, self.decay, self.fade = every, decay, max(1, fade)
         self.frames = {"clean": 0, "compressed": 0}
         self.switches = 0
@@ -106,24 +103,61 @@ class InputChoice:
         self.faded = 0
         self.switches += 1
 
-    def infer(self, *inputs: Any) -> Any:
-        chosen = self.engines[self.current or "compressed"]
-        out = chosen.infer(*inputs)
-        if self.faded >= self.fade or not self.previous:
-            return out
+    @property
+    def fading(self) -> bool:
+        """The previous model's output is still mixed in."""
+        return self.faded < self.fade and bool(self.previous)
+
+    def mix(self, out: Image, old: Image) -> Image:
+        """The current model's `out` faded in over the previous model's `old` on the same frame."""
         w = (self.faded + 1) / (self.fade + 1)  # the new model's share, rising frame by frame
-        old = self.engines[self.previous].infer(*inputs)
         return np.asarray(
             np.clip(w * out.astype(np.float32) + (1.0 - w) * old.astype(np.float32) + 0.5, 0, 255), dtype=np.uint8
         )
 
-    def summary(self) -> str:
-        names = {k: e.card.name for k, e in self.engines.items()}
+    def summary(self, clean: str, compressed: str) -> str:
         return (
-            f"  input choice: {names['clean']} on {self.frames['clean']} frames, {names['compressed']} on "
+            f"  input choice: {clean} on {self.frames['clean']} frames, {compressed} on "
             f"{self.frames['compressed']} (block-grid ratio {self.level:.2f}; {self.switches} switches)"
         )
+
+
+class InputChoice:
+    """Runs `clean` or `compressed` (two engines of one task, scale and I/O) as the stream's frames say."""
+
+    def __init__(self, clean: Any, compressed: Any, every: int = 25, decay: float = 0.7, fade: int = 25) -> None:
+        check_members(clean.card, compressed.card)
+        self.engines = {"clean": clean, "compressed": compressed}
+        self.card = compressed.card
+        self.backend, self.precision = compressed.backend, compressed.precision
+        self.pads_input = getattr(compressed, "pads_input", False) and getattr(clean, "pads_input", False)
+        self.state = StreamChoice(every, decay, fade)
+
+    def reset(self) -> None:
+        """A new stream: measure afresh, no fade in progress."""
+        self.state.reset()
+
+    def observe(self, frame: Image) -> str:
+        """Read one input frame of the stream; the model now chosen."""
+        return self.state.observe(frame)
+
+    def infer(self, *inputs: Any) -> Any:
+        chosen = self.engines[self.state.current or "compressed"]
+        out = chosen.infer(*inputs)
+        if not self.state.fading:
+            return out
+        return self.state.mix(out, self.engines[self.state.previous].infer(*inputs))
+
+    def summary(self) -> str:
+        return self.state.summary(self.engines["clean"].card.name, self.engines["compressed"].card.name)
 
     def close(self) -> None:
         for e in self.engines.values():
             e.close()
+
+
+def check_members(clean: Any, compressed: Any) -> None:
+    """Two cards a choice can switch between: single-frame models of one task and scale."""
+    a, b = clean, compressed
+    if (a.task, int(a.scale)) != (b.task, int(b.scale)) or a.recurrent or b.recurrent:
+        raise ValueError(f"InputChoice: {a.name!r} and {b.name!r} must be single-frame models of one task and scale")

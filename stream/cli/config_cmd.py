@@ -29,20 +29,19 @@ def cmd_example(_args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from ganstream.stream.errors import ConfigError
     from ganstream.stream.service.config import load_config
-    from ganstream.stream.service.engines import unknown_model
-    from ganstream.stream.stage_factory import CLASSICAL, installed_models
+    from ganstream.stream.service.engines import model_task, unknown_model
+    from ganstream.stream.stage_factory import installed_models
     from ganstream.stream.uri import parse_source, redact
 
     settings = load_config(args.path)
     installed = installed_models()
-    known = {*CLASSICAL, *installed}
     for cam in settings.cameras:
         try:
             parse_source(cam.source)
         except ValueError as exc:
             raise ConfigError(f"{args.path}: camera {cam.name!r}: source: {exc}") from None
         for model in cam.chain.models:
-            if model not in known:
+            if model_task(model, installed) is None:
                 raise ConfigError(f"{args.path}: camera {cam.name!r}: {unknown_model(model, installed)}")
     print(f"{args.path}: ok, {len(settings.cameras)} camera(s)")
     for cam in settings.cameras:

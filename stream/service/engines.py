@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ganstream.engines.input_choice import choice_members
+from ganstream.engines.input_choice import AUTO_SUFFIX, choice_members
 from ganstream.stream.batching import BatchingEngine, FrameEngine, SerialEngine, SharedEnhanceStage
 from ganstream.stream.errors import StageError
+from ganstream.stream.service.choice_stage import SharedChoiceStage
 from ganstream.stream.service.config import BatchingSettings, CameraSettings, EngineSettings
 from ganstream.stream.stage_factory import (
     CLASSICAL,
     ChainRequest,
+    auto_members,
     build_stages,
+    card_of,
     default_restore_model,
+    default_sr_model,
     installed_models,
 )
 from ganstream.stream.stages.base import Stage
@@ -89,14 +93,24 @@ class EnginePool:
 def unknown_model(name: str, installed: dict[str, Any]) -> str:
     """Why `serve` cannot run model `name` (the camera and the file name themselves in front)."""
     members = choice_members(name)
-    if members:  # the per-stream choice lives in a stream's own stage
-        return (
-            f"chain.models: {name!r} (a model chosen per stream) runs in `ganstream run` and the GStreamer "
-            f"elements; serve shares one engine across cameras: name one model, e.g. "
-            f"{members[1]!r} for H.264 cameras"
-        )
-    known = ", ".join(sorted({*CLASSICAL, *installed}))
+    if members:  # a per-stream choice needs both of its models
+        missing = " and ".join(repr(m) for m in members if m not in installed)
+        both = f"{members[0]!r} and {members[1]!r}"
+        return f"chain.models: {name!r} chooses between {both} per camera; {missing} not installed"
+    known = ", ".join(sorted({*CLASSICAL, *installed, *_choices(installed)}))
     return f"chain.models: unknown model {name!r}; expected one of: {known}"
+
+
+def _choices(installed: dict[str, Any]) -> list[str]:
+    return [n + AUTO_SUFFIX for n in installed if auto_members(n + AUTO_SUFFIX, installed)]
+
+
+def model_task(name: str, installed: dict[str, Any]) -> str | None:
+    """The task of a classical method, an installed model or a per-camera choice between two."""
+    if name in CLASSICAL:
+        return CLASSICAL[name]
+    card = card_of(name, installed)
+    return str(card.task) if card is not None else None
 
 
 def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
@@ -105,7 +119,7 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     installed = installed_models()
     chosen: dict[str, str] = {}
     for name in c.models:
-        task = CLASSICAL.get(name) or (str(installed[name].task) if name in installed else None)
+        task = model_task(name, installed)
         if task is None:
             raise StageError(f"camera '{cam.name}': {unknown_model(name, installed)}")
         chosen[task] = name
@@ -116,10 +130,17 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
         name = chosen.get("restore") or default_restore_model(c.backend or settings.backend, installed, settings.device)
         stages.append(NlmeansStage() if name == "nlmeans" else _shared(cam, pool, name, "restore", fps))
     if c.sr:
-        default = f"sr{c.sr}x"
-        name = chosen.get("sr") or (default if default in installed else "bicubic")
+        name = chosen.get("sr") or default_sr_model(c.sr, installed)
+        members = auto_members(name, installed)
         if name in RESAMPLE_METHODS:
             stages.append(ResampleStage(c.sr, name))
+        elif members:
+            scale = int(installed[members[1]].scale)
+            if scale != c.sr:
+                raise StageError(f"camera '{cam.name}': model {name!r} upscales x{scale}, not x{c.sr}")
+            clean, compressed = (_shared(cam, pool, m, "sr", fps, depth=1) for m in members)
+            label = f"{name} {clean.label.split(' ', 1)[1]}"
+            stages.append(SharedChoiceStage(clean, compressed, label))
         else:
             if int(installed[name].scale) != c.sr:
                 raise StageError(f"camera '{cam.name}': model {name!r} upscales x{installed[name].scale}, not x{c.sr}")
@@ -131,15 +152,18 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     return stages
 
 
-def _shared(cam: CameraSettings, pool: EnginePool, model: str, task: str, fps: float) -> Stage:
+def _shared(
+    cam: CameraSettings, pool: EnginePool, model: str, task: str, fps: float, depth: int = 0
+) -> SharedEnhanceStage:
     realtime = cam.realtime if cam.realtime is not None else parse_source(cam.source).is_live
-    # Files keep two frames in the engine so batches fill while the previous one runs.
+    # Files keep two frames in the engine so batches fill while the previous one runs (a
+    # per-camera choice keeps one: it must see a frame's model before the next frame goes).
     return SharedEnhanceStage(
         pool.get(model, cam.chain.backend),
         cam.name,
         fps=fps,
         name=task,
-        depth=1 if realtime else 2,
+        depth=depth or (1 if realtime else 2),
         residual_gain=cam.chain.residual_gain,
     )
 

@@ -283,9 +283,14 @@ def test_cameras_share_one_engine_of_the_shipped_model(run_service: Any) -> None
     if "sr2x" not in {m.name for m in list_models()}:
         pytest.skip("the shipped sr2x model is not installed")
     cams = [
-        {"name": f"m{i}", "source": f"test:{p}?width=160&height=96&fps=10&live=1", "outputs": {"restream": False}}
+        {
+            "name": f"m{i}",
+            "source": f"test:{p}?width=160&height=96&fps=10&live=1",
+            "chain": {"sr": 2, "models": ["sr2x"]},  # one model named (the default chooses per camera)
+            "outputs": {"restream": False},
+        }
         for i, p in enumerate(("ball", "smpte"))
-    ]  # default chain: sr = 2 with the installed sr2x
+    ]
     service, api = run_service(cams)
     _wait_for(lambda: all(c["frames_out"] >= 10 for c in service.snapshot()), 60)
     (engine,) = service.pool.engines()  # loaded once, shared by both cameras

@@ -67,6 +67,6 @@ def test_plain_sr_chooses_the_model_per_stream_from_its_input() -> None:
     for pixels, expected in ((clean, "clean"), (h264_roundtrip(clean[None], crf=36)[0], "compressed")):
         stage.configure(VideoSpec(width=128, height=96))
         (out,) = stage.process(Frame(pixels=pixels, pts=0, duration=40_000_000, seq=0))
-        assert choice.current == expected and out.pixels.shape == (192, 256, 3)
+        assert choice.state.current == expected and out.pixels.shape == (192, 256, 3)
         assert np.abs(out.pixels.astype(int).mean() - pixels.astype(int).mean()) < 3
     assert "input choice: sr2x-clean on 1 frames, sr2x on 1" in stage.summary_line()

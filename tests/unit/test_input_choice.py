@@ -74,11 +74,12 @@ def test_a_switch_fades_without_a_jump_and_the_band_holds_the_choice() -> None:
         levels.append(int(choice.infer(clean[None])[0, 0, 0, 0]))
     assert levels[0] > 0 and levels == sorted(levels) and levels[-1] == 250  # a ramp, then the new model
     assert max(np.diff(levels)) <= 250 / 4 + 1  # no step larger than one fade step
-    assert choice.switches == 1
+    assert choice.state.switches == 1
     mid = (CLEAN_BELOW + COMPRESSED_ABOVE) / 2
     # a long history inside the band (the flat frame barely moves it): the current model stays
-    choice._sum, choice._weight, choice.decay = mid * 1e6, 1e6, 1.0
-    choice._seen = 0
+    state = choice.state
+    state._sum, state._weight, state.decay = mid * 1e6, 1e6, 1.0
+    state._seen = 0
     assert choice.observe(np.full((64, 64, 3), 90, np.uint8)) == "compressed"
 
 
