@@ -102,3 +102,19 @@ def test_default_sr_model_chooses_per_stream_when_both_models_are_installed() ->
     assert default_sr_model(2, {"sr2x": Card("sr2x")}) == "sr2x"
     assert auto_members("sr2x-auto", {"sr2x": Card("sr2x")}) is None
     assert default_sr_model(3, both) == "bicubic"
+
+
+def test_choice_report_scores_the_rule_against_the_oracle() -> None:
+    from ganstream.training.choice_report import Item, inputs_of, report
+
+    items = [
+        Item("a", "clean (area)", 1.00, +0.6),  # read clean, clean model better: no loss
+        Item("b", "clean (area)", 1.20, +0.4),  # read compressed, clean model better: loses 0.4
+        Item("c", "H.264 CRF 30", 1.30, -0.2),  # read compressed, right
+        Item("d", "H.264 CRF 30", 1.01, -0.5),  # read clean, wrong: loses 0.5
+    ]
+    rows = {line.split(" | ")[0].strip("| "): line for line in report(items).splitlines()[2:]}
+    assert "| +0.300 | +0.500 | 0.200 | 1 |" in rows["clean (area)"]
+    assert "| -0.250 | +0.000 | 0.250 | 1 |" in rows["H.264 CRF 30"]
+    shapes = {k: v.shape for k, v in inputs_of(np.stack([scene(64, 96)] * 2)).items()}
+    assert shapes == {k: (2, 32, 48, 3) for k in shapes} and len(shapes) == 5
