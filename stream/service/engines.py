@@ -134,17 +134,17 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
         members = auto_members(name, installed)
         if name in RESAMPLE_METHODS:
             stages.append(ResampleStage(c.sr, name))
-        elif members:
-            scale = int(installed[members[1]].scale)
-            if scale != c.sr:
-                raise StageError(f"camera '{cam.name}': model {name!r} upscales x{scale}, not x{c.sr}")
-            clean, compressed = (_shared(cam, pool, m, "sr", fps, depth=1) for m in members)
-            label = f"{name} {clean.label.split(' ', 1)[1]}"
-            stages.append(SharedChoiceStage(clean, compressed, label))
         else:
-            if int(installed[name].scale) != c.sr:
-                raise StageError(f"camera '{cam.name}': model {name!r} upscales x{installed[name].scale}, not x{c.sr}")
-            stages.append(_shared(cam, pool, name, "sr", fps))
+            card = card_of(name, installed)
+            assert card is not None  # checked with the chain's models above, or the installed default
+            if int(card.scale) != c.sr:
+                raise StageError(f"camera '{cam.name}': model {name!r} upscales x{card.scale}, not x{c.sr}")
+            if members:
+                clean, compressed = (_shared(cam, pool, m, "sr", fps, depth=1) for m in members)
+                label = f"{name} {clean.label.split(' ', 1)[1]}"
+                stages.append(SharedChoiceStage(clean, compressed, label))
+            else:
+                stages.append(_shared(cam, pool, name, "sr", fps))
     if c.interpolate or "interp" in chosen:
         models = [chosen["interp"]] if "interp" in chosen else []
         req = ChainRequest(interpolate=c.interpolate or 2, models=models, backend=c.backend or "auto")

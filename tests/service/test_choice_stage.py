@@ -59,3 +59,16 @@ def test_a_choice_is_a_known_model_to_serve_only_with_both_of_its_models() -> No
     assert model_task("sr4x-auto", installed) is None  # no sr4x-clean is shipped
     assert "'sr4x-clean' not installed" in unknown_model("sr4x-auto", installed)
     assert "sr2x-auto" in unknown_model("nosuch", installed)
+
+
+def test_a_choice_of_another_scale_is_refused_in_one_line() -> None:
+    import pytest
+
+    from ganstream.stream.errors import StageError
+    from ganstream.stream.service.config import ChainSettings
+
+    pool = EnginePool(EngineSettings(backend="ort"), BatchingSettings())
+    cam = CameraSettings(name="gate", source="test:ball", chain=ChainSettings(sr=4, models=["sr2x-auto"]))
+    with pytest.raises(StageError, match="camera 'gate': model 'sr2x-auto' upscales x2, not x4"):
+        build_camera_stages(cam, pool)
+    pool.close()
