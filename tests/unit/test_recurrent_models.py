@@ -56,7 +56,9 @@ def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     rng = np.random.default_rng(7)
     noisy = [np.clip(t + rng.normal(0, 15, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
     single, recurrent = _score(_run("restore", noisy), truth), _score(_run("vrestore", noisy), truth)
-    assert recurrent > single + 0.2, (recurrent, single)
+    # The shipped restore, retrained on the larger photo set, came within 0.07 dB of vrestore on
+    # this clip (it was 0.2 dB behind); the memory must still add something over it.
+    assert recurrent > single + 0.03, (recurrent, single)
 
 
 def test_long_run_eval_scores_whole_clips_as_streams(monkeypatch: pytest.MonkeyPatch) -> None:
