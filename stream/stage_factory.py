@@ -128,15 +128,25 @@ def _load_engine(name: str, backend: str, precision: str | None) -> Any:
     return load_engine(name, backend=backend, precision=precision)
 
 
-def _task_of(name: str, installed: dict[str, Any]) -> str:
+def task_of(name: str, installed: dict[str, Any]) -> str | None:
+    """The stage a classical method, an installed model or a per-stream choice serves; None if unknown."""
     if name in CLASSICAL:
         return CLASSICAL[name]
     card = card_of(name, installed)
-    if card is not None:
-        return str(card.task)
+    return str(card.task) if card is not None else None
+
+
+def known_models(installed: dict[str, Any]) -> str:
+    """Every name a stage accepts, for error messages: classical methods, models, choices."""
     autos = [n + AUTO_SUFFIX for n in installed if auto_members(n + AUTO_SUFFIX, installed)]
-    known = sorted({*CLASSICAL, *installed, *autos})
-    raise StageError(f"unknown model {name!r}; expected one of: {', '.join(known)}")
+    return ", ".join(sorted({*CLASSICAL, *installed, *autos}))
+
+
+def _task_of(name: str, installed: dict[str, Any]) -> str:
+    task = task_of(name, installed)
+    if task is None:
+        raise StageError(f"unknown model {name!r}; expected one of: {known_models(installed)}")
+    return task
 
 
 def build_stages(req: ChainRequest) -> list[Stage]:

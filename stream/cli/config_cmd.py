@@ -29,8 +29,8 @@ def cmd_example(_args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from ganstream.stream.errors import ConfigError
     from ganstream.stream.service.config import load_config
-    from ganstream.stream.service.engines import model_task, unknown_model
-    from ganstream.stream.stage_factory import installed_models
+    from ganstream.stream.service.engines import unknown_model
+    from ganstream.stream.stage_factory import installed_models, task_of
     from ganstream.stream.uri import parse_source, redact
 
     settings = load_config(args.path)
@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConfigError(f"{args.path}: camera {cam.name!r}: source: {exc}") from None
         for model in cam.chain.models:
-            if model_task(model, installed) is None:
+            if task_of(model, installed) is None:
                 raise ConfigError(f"{args.path}: camera {cam.name!r}: {unknown_model(model, installed)}")
     print(f"{args.path}: ok, {len(settings.cameras)} camera(s)")
     for cam in settings.cameras:

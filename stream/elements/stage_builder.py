@@ -16,8 +16,9 @@ from ganstream.stream.stage_factory import (
     CLASSICAL,
     ChainRequest,
     build_stages,
-    card_of,
     installed_models,
+    known_models,
+    task_of,
 )
 from ganstream.stream.stages.base import Stage
 
@@ -39,14 +40,13 @@ def check_common(element: str, backend: str, precision: str) -> None:
 
 def model_task(element: str, model: str) -> str:
     """The stage a model serves (sr, restore, interp); a clear error for an unknown name."""
-    if model in CLASSICAL:
-        return CLASSICAL[model]
     installed = installed_models()
-    card = card_of(model, installed)
-    if card is not None:
-        return str(card.task)
-    known = ", ".join(sorted({*CLASSICAL, *installed}))
-    raise ElementSettingError(f"{element}: model={model!r} is not installed; expected one of: {known}")
+    task = task_of(model, installed)
+    if task is None:
+        raise ElementSettingError(
+            f"{element}: model={model!r} is not installed; expected one of: {known_models(installed)}"
+        )
+    return task
 
 
 def _one_stage(element: str, **wishes: Any) -> Stage:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ganstream.engines.input_choice import AUTO_SUFFIX, choice_members
+from ganstream.engines.input_choice import choice_members
 from ganstream.stream.batching import BatchingEngine, FrameEngine, SerialEngine, SharedEnhanceStage
 from ganstream.stream.errors import StageError
 from ganstream.stream.service.choice_stage import SharedChoiceStage
 from ganstream.stream.service.config import BatchingSettings, CameraSettings, EngineSettings
 from ganstream.stream.stage_factory import (
-    CLASSICAL,
     ChainRequest,
     auto_members,
     build_stages,
@@ -27,6 +26,8 @@ from ganstream.stream.stage_factory import (
     default_restore_model,
     default_sr_model,
     installed_models,
+    known_models,
+    task_of,
 )
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
@@ -97,20 +98,7 @@ def unknown_model(name: str, installed: dict[str, Any]) -> str:
         missing = " and ".join(repr(m) for m in members if m not in installed)
         both = f"{members[0]!r} and {members[1]!r}"
         return f"chain.models: {name!r} chooses between {both} per camera; {missing} not installed"
-    known = ", ".join(sorted({*CLASSICAL, *installed, *_choices(installed)}))
-    return f"chain.models: unknown model {name!r}; expected one of: {known}"
-
-
-def _choices(installed: dict[str, Any]) -> list[str]:
-    return [n + AUTO_SUFFIX for n in installed if auto_members(n + AUTO_SUFFIX, installed)]
-
-
-def model_task(name: str, installed: dict[str, Any]) -> str | None:
-    """The task of a classical method, an installed model or a per-camera choice between two."""
-    if name in CLASSICAL:
-        return CLASSICAL[name]
-    card = card_of(name, installed)
-    return str(card.task) if card is not None else None
+    return f"chain.models: unknown model {name!r}; expected one of: {known_models(installed)}"
 
 
 def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
@@ -119,7 +107,7 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     installed = installed_models()
     chosen: dict[str, str] = {}
     for name in c.models:
-        task = model_task(name, installed)
+        task = task_of(name, installed)
         if task is None:
             raise StageError(f"camera '{cam.name}': {unknown_model(name, installed)}")
         chosen[task] = name

@@ -9,8 +9,8 @@ from ganstream.engines.input_choice import StreamChoice
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.service.choice_stage import SharedChoiceStage
 from ganstream.stream.service.config import BatchingSettings, CameraSettings, EngineSettings
-from ganstream.stream.service.engines import EnginePool, build_camera_stages, model_task, unknown_model
-from ganstream.stream.stage_factory import installed_models
+from ganstream.stream.service.engines import EnginePool, build_camera_stages, unknown_model
+from ganstream.stream.stage_factory import installed_models, task_of
 from ganstream.training.codec import h264_roundtrip
 from tests.unit.test_input_choice import scene
 
@@ -55,8 +55,8 @@ def test_each_camera_runs_the_model_its_frames_need_on_the_shared_engines() -> N
 
 def test_a_choice_is_a_known_model_to_serve_only_with_both_of_its_models() -> None:
     installed = installed_models()
-    assert model_task("sr2x-auto", installed) == "sr"
-    assert model_task("sr4x-auto", installed) is None  # no sr4x-clean is shipped
+    assert task_of("sr2x-auto", installed) == "sr"
+    assert task_of("sr4x-auto", installed) is None  # no sr4x-clean is shipped
     assert "'sr4x-clean' not installed" in unknown_model("sr4x-auto", installed)
     assert "sr2x-auto" in unknown_model("nosuch", installed)
 
