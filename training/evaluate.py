@@ -406,6 +406,49 @@ def per_clip_markdown(rows: list[Row]) -> list[str]:
     return lines
 
 
+# The classical floors no model may fall under on any clip or photo (sr: bicubic; restore: the
+# input itself and hqdn3d), and the margin that counts as under: differences within it are noise.
+FLOORS = {"sr": ("bicubic",), "restore": ("input", "hqdn3d")}
+FLOOR_MARGIN_DB = 0.05
+FLOOR_EXEMPT = ("lanczos", "bilinear", "input", "hqdn3d", "bicubic", NLMEANS_REF)
+
+
+def floor_check(rows: list[Row]) -> list[tuple[Row, str, int, int, float]]:
+    """(row, floor, items under it by more than FLOOR_MARGIN_DB, items, worst difference) per model row."""
+    out: list[tuple[Row, str, int, int, float]] = []
+    by_key = {(r.task, r.dataset, r.method): r for r in rows}
+    for r in rows:
+        if r.method in FLOOR_EXEMPT or not r.per_clip:
+            continue
+        for floor in FLOORS["sr" if r.task.startswith("sr") else "restore"]:
+            base = by_key.get((r.task, r.dataset, floor))
+            if base is None:
+                continue
+            diffs = [v - base.per_clip[c] for c, v in r.per_clip.items() if c in base.per_clip]
+            if diffs:
+                under = sum(d < -FLOOR_MARGIN_DB for d in diffs)
+                out.append((r, floor, under, len(diffs), min(diffs)))
+    return out
+
+
+def floor_markdown(rows: list[Row]) -> list[str]:
+    """The floors table: how many clips and photos each model leaves under the classical floor."""
+    checks = floor_check(rows)
+    if not checks:
+        return []
+    lines = [
+        "",
+        f"Floors: clips and photos where a model is more than {FLOOR_MARGIN_DB} dB under the classical floor "
+        "(sr: bicubic; restore: the input and hqdn3d), and its worst difference to it (dB)",
+        "",
+        "| task | input | method | floor | items under | worst |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for r, floor, under, n, worst in checks:
+        lines.append(f"| {r.task} | {r.dataset} | {r.method} | {floor} | {under} of {n} | {worst:+.2f} |")
+    return lines
+
+
 def _label(img: Image, text: str) -> Image:
     out = img.copy()
     cv2.rectangle(out, (0, 0), (min(out.shape[1], 8 + 7 * len(text)), 16), (0, 0, 0), -1)
@@ -529,6 +572,10 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
     mine = [r for r in rows if r.method == card.name]
     if not mine:
         return
+    floors: dict[str, dict[str, dict[str, float]]] = {}
+    for r, floor, under, n, worst in floor_check(mine + [r for r in rows if r.method in FLOOR_EXEMPT]):
+        if r.method == card.name:
+            floors.setdefault(r.dataset, {})[floor] = {"items_under": under, "items": n, "worst_db": round(worst, 3)}
     card.metrics[f"eval_{split}"] = {
         "reference": _reference(mine[0].task),
         "residual_gain": residual_gain,
@@ -540,6 +587,7 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
                 "worst_clip_vs_reference_db": round(min(r.per_clip_delta.values()), 3) if r.per_clip_delta else None,
                 "colour_bias_rgb": [round(b, 3) for b in r.bias],
                 "per_clip_vs_reference_db": {c: round(d, 3) for c, d in r.per_clip_delta.items()},
+                "floors": floors.get(r.dataset, {}),
             }
             for r in mine
         },
@@ -590,4 +638,4 @@ def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[st
         lines += ["", f"Speed against {NLMEANS_REF} (same frames, same run): "]
         denoisers = {r.method for r in rows if r.task == "restore"} - {NLMEANS_REF}
         lines[-1] += ", ".join(f"{k} {slowest / v:.1f}x" for k, v in timing.items() if k in denoisers and v > 0)
-    return "\n".join(lines + per_clip) + "\n"
+    return "\n".join(lines + floor_markdown(rows) + per_clip) + "\n"

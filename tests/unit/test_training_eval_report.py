@@ -83,3 +83,27 @@ def test_restore_is_scored_on_a_dim_scene_too() -> None:
     # The plain noisy set is unchanged by the dim one (its own random stream).
     again = _restore_sets([Clip("grey", frames)])
     assert np.array_equal(again["noise sigma 15"][0][0], sets["noise sigma 15"][0][0])
+
+
+def test_floors_count_the_items_a_model_leaves_under_the_input_and_hqdn3d() -> None:
+    """Never worse than the classical filter: every item is checked, not only the mean."""
+
+    def row(method: str, per_item: dict[str, float]) -> Row:
+        return Row("restore", "noise sigma 15", method, 30.0, 0.9, 1.0, 1.0, 0.0, per_clip=per_item)
+
+    rows = [
+        row("input", {"a": 25.0, "b": 25.0, "c": 25.0}),
+        row("hqdn3d", {"a": 28.0, "b": 28.0, "c": 28.0}),
+        row("nlmeans (tuned)", {"a": 40.0, "b": 40.0, "c": 40.0}),
+        # Above the input everywhere; under hqdn3d on b by a lot, on c by less than the margin.
+        row("restore", {"a": 31.0, "b": 27.0, "c": 27.97}),
+    ]
+    from ganstream.training.evaluate import floor_check
+
+    checks = {(r.method, floor): (under, n, worst) for r, floor, under, n, worst in floor_check(rows)}
+    assert set(checks) == {("restore", "input"), ("restore", "hqdn3d")}  # baselines are not checked
+    assert checks[("restore", "input")] == (0, 3, 2.0)
+    under, n, worst = checks[("restore", "hqdn3d")]
+    assert (under, n) == (1, 3) and abs(worst + 1.0) < 1e-9
+    text = format_markdown(rows, {}, {"restore": "test"})
+    assert "| restore | noise sigma 15 | restore | hqdn3d | 1 of 3 | -1.00 |" in text
