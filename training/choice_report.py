@@ -23,8 +23,7 @@ from tqdm import tqdm
 from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, blockiness, choice_members
 from ganstream.training.cli import DEFAULT_MODELS_DIR
 from ganstream.training.codec import h264_roundtrip
-from ganstream.training.dataset import load_pool
-from ganstream.training.evaluate import GainRunner, Image, _crop, load_runner, resolve_model
+from ganstream.training.evaluate import GainRunner, Image, load_runner, resolve_model, split_items
 from ganstream.training.metrics import psnr_y
 from ganstream.training.sources import SELECTION, TRAIN
 
@@ -39,18 +38,6 @@ class Item:
     input: str
     ratio: float  # the block-grid ratio, mean over the item's frames
     gain: float  # clean-input model minus compressed-input model, dB
-
-
-def split_items(data: Path, split: str, limit: int = 0) -> list[tuple[str, Image]]:
-    pool, _ = load_pool(data, split, min_side=64)
-    items = [(n, _crop(p[None], 8)) for n, p in zip(pool.names, pool.photos, strict=False)]
-    seen: dict[str, int] = {}
-    for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
-        clip = name.split("#")[0]
-        if seen.get(clip, 0) < RUNS_PER_CLIP:
-            seen[clip] = seen.get(clip, 0) + 1
-            items.append((name, _crop(np.stack(run[:RUN_FRAMES]), 8)))
-    return items[:limit] if limit else items
 
 
 def inputs_of(frames: Image) -> dict[str, Image]:
@@ -72,7 +59,9 @@ def measure(data: Path, split: str, choice: str, models_dir: Path, limit: int = 
         card, runner, _ = load_runner(resolve_model(m, models_dir), "ort", "fp32")
         runners.append(GainRunner(runner, card.task, int(card.scale)))
     out = []
-    for name, frames in tqdm(split_items(data, split, limit), desc=f"{split} items", unit="item"):
+    items = split_items(data, split, 8, RUNS_PER_CLIP, RUN_FRAMES)
+    for item in tqdm(items[:limit] if limit else items, desc=f"{split} items", unit="item"):
+        name, frames = item.name, item.frames
         for label, x in inputs_of(frames).items():
             clean, coded = (
                 float(np.mean([psnr_y(o, g, 2) for o, g in zip(r(x), frames, strict=True)])) for r in runners

@@ -210,19 +210,28 @@ def validation_items(data_dir: Path, multiple: int, max_frames: int = 0, split: 
     """Photos and clip runs of one held-out split; never the training split."""
     if split not in EVAL_SPLITS:
         raise ConfigError(f"eval: split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
+    items = split_items(data_dir, split, multiple)
+    return items[:max_frames] if max_frames else items
+
+
+def split_items(
+    data_dir: Path, split: str, multiple: int, runs_per_clip: int = CLIP_RUNS, run_frames: int = 0
+) -> list[Clip]:
+    """Every photo of `split` and the first `runs_per_clip` runs of each of its clips (their first
+    `run_frames` frames; 0: all), centre-cropped to at most MAX_SIDE and to a multiple of `multiple`.
+
+    Any split: `validation_items` is the held-out view for scores; the train split serves
+    diagnostics such as ``choice_report``.
+    """
     pool, _ = load_pool(data_dir, split, min_side=64)
-    items = []
-    for name, img in zip(pool.names, pool.photos, strict=False):
-        items.append(Clip(name, _crop(img[None], multiple)))
+    items = [Clip(name, _crop(img[None], multiple)) for name, img in zip(pool.names, pool.photos, strict=False)]
     seen: dict[str, int] = {}
     for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
         clip = name.split("#")[0]
-        if seen.get(clip, 0) >= CLIP_RUNS:
+        if seen.get(clip, 0) >= runs_per_clip:
             continue
         seen[clip] = seen.get(clip, 0) + 1
-        items.append(Clip(name, _crop(np.stack(run), multiple)))
-    if max_frames:
-        items = items[:max_frames]
+        items.append(Clip(name, _crop(np.stack(run[:run_frames] if run_frames else run), multiple)))
     return items
 
 

@@ -173,6 +173,15 @@ def test_eval_split_test_selects_only_test_entries(three_splits: Path) -> None:
         validation_items(three_splits, 4, split="train")
 
 
+def test_split_items_reads_the_train_split_for_diagnostics(three_splits: Path) -> None:
+    pytest.importorskip("torch")
+    from ganstream.training.evaluate import split_items
+
+    items = split_items(three_splits, "train", 4, runs_per_clip=1, run_frames=1)
+    assert [c.name.split("#")[0] for c in items] == ["train_photo", "train_clip"]
+    assert all(c.frames.shape[0] == 1 for c in items)  # run_frames keeps the first frame of the run
+
+
 def test_eval_cli_passes_the_split_and_the_table_names_it(
     three_splits: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
