@@ -18,7 +18,12 @@ def register(sub: Any) -> None:
         "recurrent: vsr2x / vrestore per frame (flow included) against sr2x / restore",
     )
     p.add_argument("--streams", default="1,4,8,16", help="serve: camera counts to run")
-    p.add_argument("--model", default="sr2x", help="serve: sr model (default sr2x; a random tiny one if not installed)")
+    p.add_argument(
+        "--model",
+        default="sr2x",
+        help="serve: sr model (default sr2x; a random tiny one if not installed); a per-camera choice "
+        "such as sr2x-auto measures both of its models",
+    )
     p.add_argument(
         "--against",
         default="",
@@ -79,9 +84,16 @@ def _cpus() -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from ganstream.engines.input_choice import choice_members
     from ganstream.stream.service.bench import HEADER, bench_serve, engine_batch_gain, format_row, open_bench_engine
 
     streams = [int(s) for s in args.streams.split(",") if s.strip()]
+    members = choice_members(args.model)
+    if members and not args.against:
+        # A per-camera choice has no engine of its own: serve batches each member's cameras on
+        # that member's engine, so the throughput that matters is each member's.
+        print(f"{args.model} is chosen per camera: {members[0]} for clean input, {members[1]} for compressed")
+        args = argparse.Namespace(**{**vars(args), "model": members[1], "against": members[0]})
     if args.against:
         return run_serve_models(args, streams)
     engine, note = open_bench_engine(args.model, args.backend)

@@ -58,3 +58,18 @@ def test_bench_serve_models_compares_throughput_in_one_run() -> None:
     assert "slow / doubler" in header
     row = format_models_row(results[0])
     assert row.startswith("| 1 |") and row.count("|") == header.splitlines()[0].count("|")
+
+
+def test_bench_serve_of_a_per_camera_choice_measures_both_of_its_models(capsys) -> None:  # type: ignore[no-untyped-def]
+    """sr2x-auto has no engine of its own: the bench runs its two shipped models, as serve batches them."""
+    import pytest
+
+    from ganstream.stream.cli import main
+
+    pytest.importorskip("onnxruntime")
+    assert main(["bench", "serve", "--model", "sr2x-auto", "--streams", "1", "--backend", "ort"]) == 0
+    out = capsys.readouterr().out
+    assert "sr2x-clean for clean input, sr2x for compressed" in out
+    assert "| streams | sr2x-clean (fps) | sr2x (fps) | sr2x / sr2x-clean |" in out
+    row = next(line for line in out.splitlines() if line.startswith("| 1 |"))
+    assert all(float(v) > 0 for v in row.strip("|").split("|")[1:3])
