@@ -71,7 +71,7 @@ def make_clip(
             Disc(
                 r,
                 _photo(photos[int(rng.integers(len(photos)))], 2 * r, 2 * r),
-                cv2.GaussianBlur(alpha, (3, 3), 0),
+                np.asarray(cv2.GaussianBlur(alpha, (3, 3), 0), np.float32),
                 np.array([rng.uniform(r, width - r), rng.uniform(r, height - r)]),
                 speed * np.array([np.cos(angle), np.sin(angle)]),
             )
