@@ -134,6 +134,12 @@ def register(sub: Any) -> None:
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
+    interp.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="rebuild frame i from frames i - S and i + S (default 1): S times the motion of the same real clips",
+    )
     ev.add_argument("--backend", default="auto", help="engine backend for models (auto: openvino for sr/restore)")
     ev.add_argument("--precision", default="fp32", help="sr/restore engine precision: fp32, bf16, fp16, int8")
     interp.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -309,6 +315,7 @@ def _eval_interp(args: argparse.Namespace, names: list[str]) -> int:
         max_width=args.max_width,
         backend=args.backend,
         json_path=args.json,
+        stride=args.stride,
     )
 
 

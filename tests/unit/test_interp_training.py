@@ -59,6 +59,24 @@ def test_eval_leave_one_out_against_blend_and_minterpolate(tmp_path: Path) -> No
     assert "minterpolate" in format_report(result) and folder.is_dir()
 
 
+def test_eval_at_a_stride_rebuilds_the_middle_of_frames_further_apart(tmp_path: Path) -> None:
+    """Stride 2: frame i from frames i - 2 and i + 2, twice the motion; minterpolate lines up."""
+    from ganstream.training.interp.clips import load_clip
+    from ganstream.training.interp.evaluate import left_out_indices
+
+    write_clip(tmp_path / "clips" / "pan", n=21)
+    assert left_out_indices(load_clip(tmp_path / "clips" / "pan"), 2) == [2, 6, 10, 14, 18]
+    result = run_eval([tmp_path / "clips"], ["flow"], ("blend", "minterpolate"), max_frames=11, stride=2)
+    m = result["methods"]
+    assert m["flow"]["frames"] == m["blend"]["frames"] == m["minterpolate"]["frames"] == 5
+    # A frame off would put minterpolate's answer 4 px away from the truth: not above blend.
+    assert m["minterpolate"]["psnr_y_db"] > m["blend"]["psnr_y_db"] + 3.0
+    assert m["flow"]["psnr_y_db"] > m["blend"]["psnr_y_db"] + 3.0
+    assert format_report(result).startswith("stride 2: frame i rebuilt from frames i - 2 and i + 2")
+    with pytest.raises(ConfigError, match="stride"):
+        run_eval([tmp_path / "clips"], ["flow"], ("blend",), stride=0)
+
+
 def test_eval_rejects_unknown_baselines(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="baseline"):
         run_eval([write_clip(tmp_path / "c")], ["flow"], ("bicubic",))

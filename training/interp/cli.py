@@ -73,7 +73,18 @@ def register(sub: Any) -> None:
     ev.add_argument(
         "--baseline", default="blend,minterpolate", help="comma list of blend, minterpolate, oracle-t (measured time)"
     )
-    ev.add_argument("--max-frames", type=int, default=61, help="frames read per clip (default 61)")
+    ev.add_argument(
+        "--max-frames",
+        type=int,
+        default=61,
+        help="frames read per clip (default 61; with --stride S, (N - 1) S + 1, the same number rebuilt)",
+    )
+    ev.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="rebuild frame i from frames i - S and i + S (default 1): S times the motion of the same real clips",
+    )
     ev.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled (default 640)")
     ev.add_argument("--backend", default="auto", help="engine backend for models (default auto)")
     ev.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -156,6 +167,7 @@ def eval_interp(
     max_width: int = 640,
     backend: str = "auto",
     json_path: Path | None = None,
+    stride: int = 1,
 ) -> int:
     """Leave-one-out evaluation, as `ganstream eval interp` runs it (models [] = the defaults)."""
     ns = argparse.Namespace(
@@ -166,6 +178,7 @@ def eval_interp(
         max_width=max_width,
         backend=backend,
         json=json_path,
+        stride=stride,
     )
     return _eval(ns)
 
@@ -180,7 +193,7 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         models = [m for m in args.model.split(",") if m]
     baselines = [b for b in args.baseline.split(",") if b]
-    result = run_eval(args.clips, models, baselines, args.max_frames, args.max_width, args.backend)
+    result = run_eval(args.clips, models, baselines, args.max_frames, args.max_width, args.backend, args.stride)
     print(format_report(result))
     if args.json:
         write_json(result, args.json)

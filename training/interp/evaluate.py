@@ -96,28 +96,35 @@ def flow_variant(spec: str) -> Synthesizer:
     return FlowSynth(options)
 
 
-def left_out_indices(clip: Clip) -> list[int]:
-    """Odd frames whose two neighbours are in the same shot as they are."""
-    return [i + 1 for i in same_shot_windows(clip.frames, 2) if (i + 1) % 2 == 1]
+def left_out_indices(clip: Clip, stride: int = 1) -> list[int]:
+    """Frames i = stride, 3 stride, 5 stride, ... whose sources i - stride and i + stride are in
+    the same shot as they are. Stride 1: the odd frames between the even ones; a larger stride
+    is the same clip with `stride` times the motion between the two source frames."""
+    return [i + stride for i in same_shot_windows(clip.frames, 2 * stride) if (i + stride) % (2 * stride) == stride]
 
 
 def evaluate_clip(
-    clip: Clip, synths: dict[str, Synthesizer], baselines: Sequence[str], scores: dict[str, MethodScore]
+    clip: Clip,
+    synths: dict[str, Synthesizer],
+    baselines: Sequence[str],
+    scores: dict[str, MethodScore],
+    stride: int = 1,
 ) -> int:
-    idx = left_out_indices(clip)
+    idx = left_out_indices(clip, stride)
     if not idx:
         return 0
+    s = stride
     for name, synth in synths.items():
-        synth.synthesize(clip.frames[idx[0] - 1], clip.frames[idx[0] + 1], [0.5])  # warm-up
+        synth.synthesize(clip.frames[idx[0] - s], clip.frames[idx[0] + s], [0.5])  # warm-up
         for i in idx:
-            (out,) = synth.synthesize(clip.frames[i - 1], clip.frames[i + 1], [0.5])
+            (out,) = synth.synthesize(clip.frames[i - s], clip.frames[i + s], [0.5])
             scores[name].psnr.append(psnr_y(out, clip.frames[i]))
             scores[name].ssim.append(ssim_y(out, clip.frames[i]))
         passes = []
         for _ in range(TIMING_PASSES):
             t0 = time.perf_counter()
             for i in idx:
-                synth.synthesize(clip.frames[i - 1], clip.frames[i + 1], [0.5])
+                synth.synthesize(clip.frames[i - s], clip.frames[i + s], [0.5])
             passes.append((time.perf_counter() - t0) / len(idx))
         scores[name].seconds += [min(passes)] * len(idx)
     if "oracle-t" in baselines:
@@ -126,15 +133,17 @@ def evaluate_clip(
 
         synth, timing = FlowSynth(), MeasuredTime()
         for i in idx:
-            f0, f1 = clip.frames[i - 1], clip.frames[i + 1]
+            f0, f1 = clip.frames[i - s], clip.frames[i + s]
             (out,) = synth.synthesize(f0, f1, [timing.t(f0, clip.frames[i], f1)])
             scores["oracle-t"].psnr.append(psnr_y(out, clip.frames[i]))
             scores["oracle-t"].ssim.append(ssim_y(out, clip.frames[i]))
     if "minterpolate" in baselines:
-        kept = clip.frames[0 : len(clip.frames) : 2]
-        made, per_frame = minterpolate_double(kept, clip.fps, passes=TIMING_PASSES)
+        # Kept frames 0, 2s, 4s, ... at the clip's rate over 2s; minterpolate doubles them, so
+        # its k-th made frame stands at k 2s + s.
+        kept = clip.frames[0 : len(clip.frames) : 2 * s]
+        made, per_frame = minterpolate_double(kept, clip.fps / s, passes=TIMING_PASSES)
         for i in idx:
-            out = made[(i - 1) // 2]
+            out = made[(i - s) // (2 * s)]
             scores["minterpolate"].psnr.append(psnr_y(out, clip.frames[i]))
             scores["minterpolate"].ssim.append(ssim_y(out, clip.frames[i]))
             scores["minterpolate"].seconds.append(per_frame)
@@ -148,7 +157,10 @@ def run_eval(
     max_frames: int = 61,
     max_width: int = 640,
     backend: str = "auto",
+    stride: int = 1,
 ) -> dict[str, Any]:
+    if stride < 1:
+        raise ConfigError(f"--stride must be 1 or more, got {stride}")
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ConfigError(f"--baseline: unknown {', '.join(unknown)}, expected some of {', '.join(BASELINES)}")
@@ -158,9 +170,9 @@ def run_eval(
     scores = {name: MethodScore(name) for name in [*synths, *(b for b in baselines if b not in synths)]}
     per_clip: list[dict[str, Any]] = []
     for path in find_clips(list(clips)):
-        clip = load_clip(path, max_frames=max_frames, max_width=max_width, start=clip_start(path))
+        clip = load_clip(path, max_frames=(max_frames - 1) * stride + 1, max_width=max_width, start=clip_start(path))
         before = {k: len(v.psnr) for k, v in scores.items()}
-        n = evaluate_clip(clip, synths, baselines, scores)
+        n = evaluate_clip(clip, synths, baselines, scores, stride)
         w, h = clip.size
         row: dict[str, Any] = {"clip": clip.name, "size": f"{w}x{h}", "frames": n}
         for k, v in scores.items():
@@ -170,7 +182,7 @@ def run_eval(
     for s in synths.values():
         s.close()
     summary = {k: v.summary() for k, v in scores.items()}
-    return {"methods": summary, "clips": per_clip, "ratios": _ratios(summary)}
+    return {"methods": summary, "clips": per_clip, "ratios": _ratios(summary), "stride": stride}
 
 
 def _ratios(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -190,7 +202,9 @@ def _ratios(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]
 
 
 def format_report(result: dict[str, Any]) -> str:
-    lines = [f"{'method':<16}{'PSNR-Y dB':>10}{'SSIM-Y':>9}{'ms/frame':>10}{'frames':>8}"]
+    stride = int(result.get("stride", 1))
+    lines = [f"stride {stride}: frame i rebuilt from frames i - {stride} and i + {stride}"] if stride > 1 else []
+    lines += [f"{'method':<16}{'PSNR-Y dB':>10}{'SSIM-Y':>9}{'ms/frame':>10}{'frames':>8}"]
     for name, s in result["methods"].items():
         lines.append(f"{name:<16}{s['psnr_y_db']:>10.2f}{s['ssim_y']:>9.4f}{s['ms_per_frame']:>10.1f}{s['frames']:>8d}")
     for name, r in result["ratios"].items():
