@@ -41,7 +41,12 @@ def register(sub: Any) -> None:
     common.add_argument(
         "--steps", type=int, default=None, help="total steps (default 3000; with --resume: keep the run's)"
     )
-    common.add_argument("--minutes", type=float, default=None, help="stop after this long in total (default: no limit)")
+    common.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after this long in total, earlier segments of a resumed run included (default: no limit)",
+    )
     common.add_argument("--batch", type=int, default=16)
     common.add_argument("--crop", type=int, default=0, help="ground-truth crop size (default: 64 x scale)")
     common.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")

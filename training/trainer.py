@@ -436,7 +436,19 @@ def _worker_init(_: int) -> None:
 def resume_config(run_dir: Path, steps: int | None = None, minutes: float | None = None) -> TrainConfig:
     """The run's config, optionally with a new step total or time bound (both change only when given)."""
     cfg = TrainConfig.load(run_dir)
-    read_state(run_dir)  # fail early with a clear line if there is no checkpoint
+    state = read_state(run_dir)  # fail early with a clear line if there is no checkpoint
+    done_steps, done_minutes = int(state.get("step", 0)), float(state.get("elapsed_s", 0.0)) / 60.0
+    # Both bounds are the run's totals: one already reached would train a single step and stop,
+    # which looks like a crash. Say so, with the figure that gives the intended extension.
+    if steps is not None and steps <= done_steps:
+        raise ConfigError(
+            f"{run_dir} is already at step {done_steps}; --steps is the run's total (e.g. --steps {done_steps + 1000})"
+        )
+    if minutes is not None and 0 < minutes <= done_minutes:
+        raise ConfigError(
+            f"{run_dir} has already trained {done_minutes:.1f} minutes; --minutes is the run's total time "
+            f"(e.g. --minutes {done_minutes + 30:.0f} for 30 more)"
+        )
     if steps is not None:
         cfg.steps = steps
     if minutes is not None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganstream.training.errors import ConfigError
+
 torch = pytest.importorskip("torch")
 
 from ganstream.engines.card import ModelCard  # noqa: E402
@@ -81,6 +83,23 @@ def test_resume_continues_bit_exact(data_dir: Path, tmp_path: Path) -> None:
     state = json.loads((tmp_path / "halves" / "ckpt" / "state.json").read_text())
     assert state["step"] == 4 and len(state["validation"]) == 2
     assert (tmp_path / "halves" / "metrics.jsonl").is_file()
+
+
+def test_resume_refuses_a_bound_the_run_has_already_reached(data_dir: Path, tmp_path: Path) -> None:
+    """--steps and --minutes are totals: one already reached would train one step and stop."""
+    from ganstream.training.trainer import resume_config
+
+    Trainer(_cfg(data_dir, steps=2), tmp_path / "run").run()
+    state_path = tmp_path / "run" / "ckpt" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["elapsed_s"] = 600.0  # as if it had trained 10 minutes
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(ConfigError, match=r"already at step 2; --steps is the run's total \(e.g. --steps 1002\)"):
+        resume_config(tmp_path / "run", steps=2)
+    with pytest.raises(ConfigError, match=r"already trained 10.0 minutes.*--minutes 40 for 30 more"):
+        resume_config(tmp_path / "run", minutes=5)
+    cfg = resume_config(tmp_path / "run", steps=6, minutes=15)
+    assert (cfg.steps, cfg.max_minutes) == (6, 15)
 
 
 def test_gan_stage_trains_from_a_psnr_run_and_exports(data_dir: Path, tmp_path: Path) -> None:
