@@ -422,9 +422,10 @@ FLOOR_MARGIN_DB = 0.05
 FLOOR_EXEMPT = ("lanczos", "bilinear", "input", "hqdn3d", "bicubic", NLMEANS_REF)
 
 
-def floor_check(rows: list[Row]) -> list[tuple[Row, str, int, int, float]]:
-    """(row, floor, items under it by more than FLOOR_MARGIN_DB, items, worst difference) per model row."""
-    out: list[tuple[Row, str, int, int, float]] = []
+def floor_check(rows: list[Row]) -> list[tuple[Row, str, int, int, float, str]]:
+    """(row, floor, items under it by more than FLOOR_MARGIN_DB, items, worst difference, worst
+    item) per model row."""
+    out: list[tuple[Row, str, int, int, float, str]] = []
     by_key = {(r.task, r.dataset, r.method): r for r in rows}
     for r in rows:
         if r.method in FLOOR_EXEMPT or not r.per_clip:
@@ -433,10 +434,11 @@ def floor_check(rows: list[Row]) -> list[tuple[Row, str, int, int, float]]:
             base = by_key.get((r.task, r.dataset, floor))
             if base is None:
                 continue
-            diffs = [v - base.per_clip[c] for c, v in r.per_clip.items() if c in base.per_clip]
+            diffs = {c: v - base.per_clip[c] for c, v in r.per_clip.items() if c in base.per_clip}
             if diffs:
-                under = sum(d < -FLOOR_MARGIN_DB for d in diffs)
-                out.append((r, floor, under, len(diffs), min(diffs)))
+                under = sum(d < -FLOOR_MARGIN_DB for d in diffs.values())
+                worst = min(diffs, key=lambda c: diffs[c])
+                out.append((r, floor, under, len(diffs), diffs[worst], worst))
     return out
 
 
@@ -450,11 +452,11 @@ def floor_markdown(rows: list[Row]) -> list[str]:
         f"Floors: clips and photos where a model is more than {FLOOR_MARGIN_DB} dB under the classical floor "
         "(sr: bicubic; restore: the input and hqdn3d), and its worst difference to it (dB)",
         "",
-        "| task | input | method | floor | items under | worst |",
-        "| --- | --- | --- | --- | ---: | ---: |",
+        "| task | input | method | floor | items under | worst | worst item |",
+        "| --- | --- | --- | --- | ---: | ---: | --- |",
     ]
-    for r, floor, under, n, worst in checks:
-        lines.append(f"| {r.task} | {r.dataset} | {r.method} | {floor} | {under} of {n} | {worst:+.2f} |")
+    for r, floor, under, n, worst, item in checks:
+        lines.append(f"| {r.task} | {r.dataset} | {r.method} | {floor} | {under} of {n} | {worst:+.2f} | {item} |")
     return lines
 
 
@@ -581,10 +583,15 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
     mine = [r for r in rows if r.method == card.name]
     if not mine:
         return
-    floors: dict[str, dict[str, dict[str, float]]] = {}
-    for r, floor, under, n, worst in floor_check(mine + [r for r in rows if r.method in FLOOR_EXEMPT]):
+    floors: dict[str, dict[str, dict[str, Any]]] = {}
+    for r, floor, under, n, worst, item in floor_check(mine + [r for r in rows if r.method in FLOOR_EXEMPT]):
         if r.method == card.name:
-            floors.setdefault(r.dataset, {})[floor] = {"items_under": under, "items": n, "worst_db": round(worst, 3)}
+            floors.setdefault(r.dataset, {})[floor] = {
+                "items_under": under,
+                "items": n,
+                "worst_db": round(worst, 3),
+                "worst_item": item,
+            }
     card.metrics[f"eval_{split}"] = {
         "reference": _reference(mine[0].task),
         "residual_gain": residual_gain,

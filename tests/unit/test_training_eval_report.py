@@ -100,10 +100,10 @@ def test_floors_count_the_items_a_model_leaves_under_the_input_and_hqdn3d() -> N
     ]
     from ganstream.training.evaluate import floor_check
 
-    checks = {(r.method, floor): (under, n, worst) for r, floor, under, n, worst in floor_check(rows)}
+    checks = {(r.method, floor): (under, n, worst) for r, floor, under, n, worst, _ in floor_check(rows)}
     assert set(checks) == {("restore", "input"), ("restore", "hqdn3d")}  # baselines are not checked
     assert checks[("restore", "input")] == (0, 3, 2.0)
     under, n, worst = checks[("restore", "hqdn3d")]
     assert (under, n) == (1, 3) and abs(worst + 1.0) < 1e-9
     text = format_markdown(rows, {}, {"restore": "test"})
-    assert "| restore | noise sigma 15 | restore | hqdn3d | 1 of 3 | -1.00 |" in text
+    assert "| restore | noise sigma 15 | restore | hqdn3d | 1 of 3 | -1.00 | b |" in text
