@@ -391,12 +391,20 @@ def _reference(task_label: str) -> str:
     return "bicubic" if task_label.startswith("sr") else NLMEANS_REF
 
 
+# The classical methods scored beside the models: no per-clip column and no floor of their own.
+BASELINE_METHODS = ("lanczos", "bilinear", "input", "hqdn3d", "bicubic", NLMEANS_REF)
+# The classical floors no model may fall under on any clip or photo (sr: bicubic; restore: the
+# input itself and hqdn3d), and the margin that counts as under: differences within it are noise.
+FLOORS = {"sr": ("bicubic",), "restore": ("input", "hqdn3d")}
+FLOOR_MARGIN_DB = 0.05
+
+
 def per_clip_markdown(rows: list[Row]) -> list[str]:
     """One table per task and input: every clip's Y-PSNR difference to the reference method."""
     lines: list[str] = []
     for key in dict.fromkeys((r.task, r.dataset) for r in rows):
         group = [r for r in rows if (r.task, r.dataset) == key and r.per_clip_delta and abs(r.delta) > 0]
-        group = [r for r in group if r.method not in ("lanczos", "bilinear", "input", "hqdn3d")] or group
+        group = [r for r in group if r.method not in BASELINE_METHODS] or group
         if not group:
             continue
         clips = list(group[0].per_clip_delta)
@@ -415,20 +423,13 @@ def per_clip_markdown(rows: list[Row]) -> list[str]:
     return lines
 
 
-# The classical floors no model may fall under on any clip or photo (sr: bicubic; restore: the
-# input itself and hqdn3d), and the margin that counts as under: differences within it are noise.
-FLOORS = {"sr": ("bicubic",), "restore": ("input", "hqdn3d")}
-FLOOR_MARGIN_DB = 0.05
-FLOOR_EXEMPT = ("lanczos", "bilinear", "input", "hqdn3d", "bicubic", NLMEANS_REF)
-
-
 def floor_check(rows: list[Row]) -> list[tuple[Row, str, int, int, float, str]]:
     """(row, floor, items under it by more than FLOOR_MARGIN_DB, items, worst difference, worst
     item) per model row."""
     out: list[tuple[Row, str, int, int, float, str]] = []
     by_key = {(r.task, r.dataset, r.method): r for r in rows}
     for r in rows:
-        if r.method in FLOOR_EXEMPT or not r.per_clip:
+        if r.method in BASELINE_METHODS or not r.per_clip:
             continue
         for floor in FLOORS["sr" if r.task.startswith("sr") else "restore"]:
             base = by_key.get((r.task, r.dataset, floor))
@@ -584,7 +585,7 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
     if not mine:
         return
     floors: dict[str, dict[str, dict[str, Any]]] = {}
-    for r, floor, under, n, worst, item in floor_check(mine + [r for r in rows if r.method in FLOOR_EXEMPT]):
+    for r, floor, under, n, worst, item in floor_check(rows):
         if r.method == card.name:
             floors.setdefault(r.dataset, {})[floor] = {
                 "items_under": under,
