@@ -27,6 +27,24 @@ from fastapi.staticfiles import StaticFiles
 from ganstream.stream.service.web.preview import VIEWS, CameraPreview, PreviewTap
 from ganstream.stream.stats import RunStats
 
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A streaming response that always closes its body generator when the stream ends.
+
+    When the viewer goes away, Starlette stops iterating the body (the send fails) but leaves the
+    async generator suspended: its `finally` (the preview unsubscribing) only ran when garbage
+    collection got to it, sometimes many seconds later, with an encoder working for nobody.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
 STATIC = Path(__file__).resolve().parent / "static"
 BOUNDARY = "ganstream-frame"
 SNAPSHOT_TIMEOUT_S = 5.0
@@ -189,7 +207,7 @@ def add_web_routes(app: FastAPI, board: Board, history: History) -> None:
                     head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                     yield head.encode() + jpeg + b"\r\n"
 
-        return StreamingResponse(
+        return ClosingStreamingResponse(
             parts(),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
