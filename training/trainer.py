@@ -43,6 +43,7 @@ from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
 from ganstream.training.plot import plot_run
 from ganstream.training.presets import generator_arch
+from ganstream.training.resume_bounds import check_resume_bounds
 
 VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 levels
 
@@ -437,18 +438,7 @@ def resume_config(run_dir: Path, steps: int | None = None, minutes: float | None
     """The run's config, optionally with a new step total or time bound (both change only when given)."""
     cfg = TrainConfig.load(run_dir)
     state = read_state(run_dir)  # fail early with a clear line if there is no checkpoint
-    done_steps, done_minutes = int(state.get("step", 0)), float(state.get("elapsed_s", 0.0)) / 60.0
-    # Both bounds are the run's totals: one already reached would train a single step and stop,
-    # which looks like a crash. Say so, with the figure that gives the intended extension.
-    if steps is not None and steps <= done_steps:
-        raise ConfigError(
-            f"{run_dir} is already at step {done_steps}; --steps is the run's total (e.g. --steps {done_steps + 1000})"
-        )
-    if minutes is not None and 0 < minutes <= done_minutes:
-        raise ConfigError(
-            f"{run_dir} has already trained {done_minutes:.1f} minutes; --minutes is the run's total time "
-            f"(e.g. --minutes {done_minutes + 30:.0f} for 30 more)"
-        )
+    check_resume_bounds(run_dir, int(state.get("step", 0)), float(state.get("elapsed_s", 0.0)), steps, minutes)
     if steps is not None:
         cfg.steps = steps
     if minutes is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -104,6 +105,11 @@ def test_training_resumes_where_it_stopped(tiny_run: Path) -> None:
         train(cfg)
     assert train(cfg, resume=True).step == 6
     assert json.loads((tiny_run / "state.json").read_text())["step"] == 6
+    # The bounds are the run's totals: one already reached is refused, with the figure to give.
+    with pytest.raises(ConfigError, match=r"already at step 6; --steps is the run's total \(e\.g\. --steps 1006\)"):
+        train(cfg, resume=True)
+    with pytest.raises(ConfigError, match="--minutes is the run's total time"):
+        train(TrainConfig(**{**asdict(cfg), "steps": 100, "minutes": 1e-6}), resume=True)
 
 
 def test_unknown_preset() -> None:

@@ -164,3 +164,21 @@ def test_shared_stages_batch_two_cameras_each_with_its_own_memory(tiny_vrestore:
         assert len(serial[c]) == len(batched[c]) == 3
         for s_out, b_out in zip(serial[c], batched[c], strict=True):
             assert int(np.abs(s_out.astype(int) - b_out).max()) <= 1
+
+
+def test_recurrent_training_resume_refuses_bounds_the_run_has_reached(tmp_path: Path) -> None:
+    """`train recurrent --resume`: --steps and --minutes are the run's totals, as in the other trainers."""
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = TemporalConfig(init=str(root / "engines" / "models" / "restore"), out=str(tmp_path / "run"), threads=1)
+    first = TemporalTrainer(cfg)
+    first.state.step, first.state.seconds = 500, 30 * 60.0
+    first._save()
+    resumed = TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "steps": 1500, "minutes": 60.0}), resume=True)
+    assert resumed.state.step == 500
+    with pytest.raises(ConfigError, match=r"already at step 500; --steps is the run's total \(e\.g\. --steps 1500\)"):
+        TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "steps": 500}), resume=True)
+    with pytest.raises(ConfigError, match=r"already trained 30\.0 minutes.*--minutes 60 for 30 more"):
+        TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "minutes": 20.0}), resume=True)

@@ -26,6 +26,7 @@ from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
 from ganstream.training.interp.metrics import psnr_y
+from ganstream.training.resume_bounds import check_resume_bounds
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ class Trainer:
         self.disc.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc.")})
         _restore_optimizer(self.opt_g, tensors, "opt_g", optim["opt_g"])
         _restore_optimizer(self.opt_d, tensors, "opt_d", optim["opt_d"])
+        check_resume_bounds(self.out, self.state.step, self.state.seconds, self.cfg.steps, self.cfg.minutes)
         log.info("resumed %s at step %d", self.out, self.state.step)
 
     def _save_best(self) -> None:

@@ -39,6 +39,7 @@ from ganstream.training.checkpoint import load_model_folder
 from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, degrade_batch
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
+from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class TemporalTrainer:
                 log.warning("%s: optimizer state from an older layout; Adam's moments start afresh", self.out)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
+        check_resume_bounds(self.out, self.state.step, self.state.seconds, self.cfg.steps, self.cfg.minutes)
         log.info("resumed %s at step %d", self.out, self.state.step)
 
     # -- data ----------------------------------------------------------------------------
