@@ -29,6 +29,7 @@ CLASSICAL: dict[str, str] = {
     "nlmeans": "restore",
     "blend": "interp",
     "flow": "interp",
+    "flow-large": "interp",
 }
 BACKENDS = ("auto", "openvino", "ort", "torch", "trt")
 
@@ -213,6 +214,8 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
         synth = interp_mod.BlendSynth()
     elif name == "flow":
         synth = interp_mod.FlowSynth()
+    elif name == "flow-large":
+        synth = interp_mod.FlowSynth(large_motion=True)
     else:
         synth = interp_mod.synth_for_engine(_load_engine(name, req.backend, req.precision))
     stage: Stage = interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)

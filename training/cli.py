@@ -293,7 +293,7 @@ def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
 
 def _is_interp_model(name: str) -> bool:
     """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
-    if name in ("interp", "flow", "flow-plain", "blend") or name.startswith(("interp", "flow:")):
+    if name in ("interp", "flow", "flow-large", "flow-plain", "blend") or name.startswith(("interp", "flow:")):
         return True
     from ganstream.stream.stage_factory import installed_models
 

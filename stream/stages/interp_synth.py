@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ganstream.engines.flow import Fallback, FlowEstimator, FlowOptions, Warper, fuse_warped, intermediate_flows
+from ganstream.engines.flow_projection import FlowProjector, pick_agreeing
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Pixels
 from ganstream.stream.stages.interp_rules import crop_to, pad_to_multiple
@@ -36,16 +37,26 @@ CLASSICAL_FLOW = FlowOptions("ultrafast", 1, finest_scale=1)
 
 class FlowSynth:
     """DIS flow + Super SloMo intermediate flows + backward warping + averaging, with the
-    cross-fade mixed in where the two warps disagree (`Fallback`)."""
+    cross-fade mixed in where the two warps disagree (`Fallback`).
 
-    name = "flow"
+    `large_motion` (``--model flow-large``) adds the flows from t found by forward projection
+    (``ganstream.engines.flow_projection``) and keeps, per pixel, the pair of warps that agree
+    better: small objects that move further than their own size between frames stay in the
+    in-between frame, at about twice the synthesis time.
+    """
 
     def __init__(
-        self, options: FlowOptions | None = None, fixed_point_warp: bool = True, fallback: Fallback | None = None
+        self,
+        options: FlowOptions | None = None,
+        fixed_point_warp: bool = True,
+        fallback: Fallback | None = None,
+        large_motion: bool = False,
     ) -> None:
         self.flow = FlowEstimator(options or CLASSICAL_FLOW)
         self.warper = Warper(fixed_point=fixed_point_warp)
         self.fallback = fallback or Fallback()  # Fallback(share=0): the plain average of the warps
+        self.projector = FlowProjector() if large_motion else None
+        self.name = "flow-large" if large_motion else "flow"
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
         if not ts:
@@ -56,6 +67,12 @@ class FlowSynth:
             ft0, ft1 = flows.at(t)
             w0 = self.warper.warp(frame0, ft0)
             w1 = self.warper.warp(frame1, ft1)
+            if self.projector is not None:
+                h, w = frame0.shape[:2]
+                pair = self.projector.at_half_size(flows.flow01, flows.flow10, t, h, w)
+                if pair is not None:
+                    projected = (self.warper.warp(frame0, pair[0]), self.warper.warp(frame1, pair[1]))
+                    w0, w1 = pick_agreeing((w0, w1), projected)
             out.append(fuse_warped(w0, w1, frame0, frame1, t, self.fallback))
         return out
 

@@ -57,3 +57,15 @@ def test_chained_restore_sr_interpolate(clip25: Path, tmp_path: Path) -> None:
     p = ffprobe(out)
     assert (p.frames, p.fps, p.width, p.height) == (50, Fraction(50), 320, 192)
     assert "interpolate flow" in proc.stderr
+
+
+def test_flow_large_runs_on_a_file(clip25: Path, tmp_path: Path) -> None:
+    """`--model flow-large` (forward-projected flows too): the same clock and frames as `flow`."""
+    out = tmp_path / "large.mp4"
+    proc = run_cli(
+        "run", "--source", str(clip25), "--interpolate", "2", "--model", "flow-large", "--sink", str(out), "--no-progress"
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    p = ffprobe(out)
+    assert (p.frames, p.fps, p.width, p.height) == (50, Fraction(50), 160, 96)
+    assert "interpolate flow-large x2" in proc.stdout + proc.stderr

@@ -61,6 +61,8 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
+    if name == "flow-large":  # forward-projected flows too, for objects that move further than their size
+        return FlowSynth(large_motion=True)
     if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
         return FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0))
     if name.startswith("flow:"):
