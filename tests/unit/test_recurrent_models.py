@@ -56,10 +56,11 @@ def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     rng = np.random.default_rng(7)
     noisy = [np.clip(t + rng.normal(0, 20, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
     single, recurrent = _score(_run("restore", noisy), truth), _score(_run("vrestore", noisy), truth)
-    # The memory pays off as the noise grows. With the shipped restore (retrained twice on the
-    # larger photo set since vrestore was made from an older one) vrestore's lead on this clip
-    # measured -0.18 dB at sigma 10, +0.03 at sigma 15, +0.18 at sigma 20 and +0.23 at sigma 25.
-    assert recurrent > single + 0.1, (recurrent, single)
+    # The memory pays off as the noise grows. vrestore retrained from the shipped restore: its
+    # lead on this clip measured -0.09 dB at sigma 10, +0.11 at sigma 15, +0.27 at sigma 20 and
+    # +0.34 at sigma 25 (the vrestore before it, made from an older restore: -0.18, +0.03,
+    # +0.18, +0.23).
+    assert recurrent > single + 0.15, (recurrent, single)
 
 
 def test_long_run_eval_scores_whole_clips_as_streams(monkeypatch: pytest.MonkeyPatch) -> None:
