@@ -51,7 +51,7 @@ class GanstreamInterpolate(Gst.Element):
         "ganstream frame interpolation",
         "Filter/Effect/Video",
         "Raises the frame rate of RGB video by synthesising in-between frames (an installed interp model, "
-        "or the blend baseline); scene cuts are repeated, not blended",
+        "the classical flow or flow-large, or the blend baseline); scene cuts are repeated, not blended",
         AUTHOR,
     )
     __gsttemplates__ = _TEMPLATES
@@ -59,7 +59,8 @@ class GanstreamInterpolate(Gst.Element):
         "model": (
             str,
             "Model",
-            "Installed interp model (e.g. interp) or the baseline blend; empty = interp when installed, else blend",
+            "Installed interp model (e.g. interp), or flow, flow-large or blend; "
+            "empty = interp when installed, else flow",
             "",
             _READY_ONLY,
         ),
