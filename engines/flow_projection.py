@@ -15,8 +15,8 @@ projection (Bao et al., 2019) and softmax splatting (Niklaus and Liu, 2020) do:
 - a moving pixel also covers the 2x2 pixels around its place at t (no cracks in a moving
   object); pixels nothing lands on keep the approximation.
 
-The projection runs at half the flow's size (a quarter of the pixels; the flows are smooth) and is
-median-filtered against the one-pixel cracks that rounding leaves.
+The projection runs at half the flow's size (a quarter of the pixels; the flows are smooth) and
+its result is median-filtered (3x3) against single stray vectors.
 """
 
 from __future__ import annotations
