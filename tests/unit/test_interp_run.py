@@ -63,7 +63,8 @@ def test_flow_large_runs_on_a_file(clip25: Path, tmp_path: Path) -> None:
     """`--model flow-large` (forward-projected flows too): the same clock and frames as `flow`."""
     out = tmp_path / "large.mp4"
     proc = run_cli(
-        "run", "--source", str(clip25), "--interpolate", "2", "--model", "flow-large", "--sink", str(out), "--no-progress"
+        "run", "--source", str(clip25), "--interpolate", "2", "--model", "flow-large",
+        "--sink", str(out), "--no-progress",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     p = ffprobe(out)
