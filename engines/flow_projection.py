@@ -21,6 +21,8 @@ its result is median-filtered (3x3) against single stray vectors.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -56,17 +58,27 @@ class FlowProjector:
         mismatch = cv2.magnitude(*cv2.split(cv2.add(fa, back)))
         return np.asarray(mismatch <= CONSISTENT_PX + CONSISTENT_SHARE * cv2.magnitude(fa[..., 0], fa[..., 1]))
 
-    def at(self, flow01: Flow, flow10: Flow, t: float) -> tuple[Flow, Flow]:
-        """(F_t0, F_t1) at the flows' size: projected where a pixel lands, the approximation elsewhere."""
+    def ranks(self, flow01: Flow, flow10: Flow) -> tuple[Ranks, Ranks]:
+        """Each pixel's rank in a conflict and whether it moves, per direction: the same for every t."""
+        out = []
+        for flow, back in ((flow01, flow10), (flow10, flow01)):
+            motion = cv2.magnitude(flow[..., 0], flow[..., 1]).ravel()
+            priority = np.minimum(motion * 16.0, MOTION_LEVELS).astype(np.int64) + 1
+            priority += CONSISTENT_BONUS * self._consistent(flow, back).ravel()
+            out.append(Ranks(priority, np.flatnonzero(motion >= 0.5)))
+        return out[0], out[1]
+
+    def at(self, flow01: Flow, flow10: Flow, t: float, ranks: tuple[Ranks, Ranks] | None = None) -> tuple[Flow, Flow]:
+        """(F_t0, F_t1) at the flows' size: projected where a pixel lands, the approximation elsewhere.
+        `ranks` (from `ranks`) saves recomputing them for each t of one pair of flows."""
         h, w = flow01.shape[:2]
         n = h * w
         xs, ys = self._xy(h, w)
         targets, keys, to0, to1 = [], [], [], []
-        for k, (flow, back, s) in enumerate(((flow01, flow10, t), (flow10, flow01, 1.0 - t))):
+        pair_ranks = ranks or self.ranks(flow01, flow10)
+        for k, (flow, s) in enumerate(((flow01, t), (flow10, 1.0 - t))):
             x, y = (xs + s * flow[..., 0]).ravel(), (ys + s * flow[..., 1]).ravel()
-            motion = cv2.magnitude(flow[..., 0], flow[..., 1]).ravel()
-            priority = np.minimum(motion * 16.0, MOTION_LEVELS).astype(np.int64) + 1
-            priority += CONSISTENT_BONUS * self._consistent(flow, back).ravel()
+            priority, moving = pair_ranks[k].priority, pair_ranks[k].moving
             index = np.arange(k * n, (k + 1) * n, dtype=np.int64)
             # Every pixel lands where it is at t, rounded. A moving one also lands on the rest of
             # the 2x2 pixels around that place, one rank lower: with rounding alone a motion of
@@ -75,7 +87,6 @@ class FlowProjector:
             inside = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
             keys.append((priority * 2 + 1) * (2 * n) + index)  # ties: the source index, not numpy's order
             targets.append(np.where(inside, qy * w + qx, -1))
-            moving = np.flatnonzero(motion >= 0.5)
             fx, fy = np.floor(x[moving]).astype(np.int64), np.floor(y[moving]).astype(np.int64)
             for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
                 cx, cy = fx + dx, fy + dy
@@ -100,17 +111,42 @@ class FlowProjector:
             np.asarray(cv2.medianBlur(ft1.reshape(h, w, 2), 3), dtype=np.float32),
         )
 
-    def at_half_size(self, flow01: Flow, flow10: Flow, t: float, height: int, width: int) -> tuple[Flow, Flow] | None:
-        """`at` on every other pixel of the flows, brought to (height, width) in frame pixels; None
-        when nothing moves `SMALL_MOTION_PX` or more (the approximation holds, nothing to add)."""
+    def prepare(self, flow01: Flow, flow10: Flow, height: int, width: int) -> Projection | None:
+        """The projection of a pair of flows (at their working size) for frames of (height, width):
+        every other pixel, ranked once for all t; None when nothing moves `SMALL_MOTION_PX` or more
+        (the approximation holds, nothing to add)."""
         scale = max(width / flow01.shape[1], height / flow01.shape[0])
         if max(float(np.abs(flow01).max()), float(np.abs(flow10).max())) * scale < SMALL_MOTION_PX:
             return None
         f01 = np.ascontiguousarray(flow01[::2, ::2]) * 0.5
         f10 = np.ascontiguousarray(flow10[::2, ::2]) * 0.5
-        ft0, ft1 = self.at(f01, f10, t)
-        sx, sy = width / ft0.shape[1], height / ft0.shape[0]
-        size = (width, height)
+        return Projection(self, f01, f10, self.ranks(f01, f10), height, width)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """One direction's pixels: rank in a conflict (consistency, then motion) and which ones move."""
+
+    priority: npt.NDArray[np.int64]
+    moving: npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A pair of half-size flows ready to be projected to any t (`FlowProjector.prepare`)."""
+
+    projector: FlowProjector
+    flow01: Flow
+    flow10: Flow
+    ranks: tuple[Ranks, Ranks]
+    height: int
+    width: int
+
+    def at(self, t: float) -> tuple[Flow, Flow]:
+        """(F_t0, F_t1) at the frames' size, in frame pixels."""
+        ft0, ft1 = self.projector.at(self.flow01, self.flow10, t, self.ranks)
+        sx, sy = self.width / ft0.shape[1], self.height / ft0.shape[0]
+        size = (self.width, self.height)
         return tuple(  # type: ignore[return-value]
             np.asarray(
                 cv2.multiply(cv2.resize(f, size, interpolation=cv2.INTER_NEAREST), (sx, sy, 0.0, 0.0)),  # type: ignore[call-overload]

@@ -62,17 +62,16 @@ class FlowSynth:
         if not ts:
             return []
         flows = self.flow.working(frame0, frame1)
+        h, w = frame0.shape[:2]
+        projection = self.projector.prepare(flows.flow01, flows.flow10, h, w) if self.projector else None
         out: list[Pixels] = []
         for t in ts:
             ft0, ft1 = flows.at(t)
             w0 = self.warper.warp(frame0, ft0)
             w1 = self.warper.warp(frame1, ft1)
-            if self.projector is not None:
-                h, w = frame0.shape[:2]
-                pair = self.projector.at_half_size(flows.flow01, flows.flow10, t, h, w)
-                if pair is not None:
-                    projected = (self.warper.warp(frame0, pair[0]), self.warper.warp(frame1, pair[1]))
-                    w0, w1 = pick_agreeing((w0, w1), projected)
+            if projection is not None:
+                p0, p1 = projection.at(t)
+                w0, w1 = pick_agreeing((w0, w1), (self.warper.warp(frame0, p0), self.warper.warp(frame1, p1)))
             out.append(fuse_warped(w0, w1, frame0, frame1, t, self.fallback))
         return out
 

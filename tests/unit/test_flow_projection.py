@@ -83,6 +83,6 @@ def test_flow_large_changes_nothing_where_everything_moves_less_than_its_size() 
 def test_a_still_scene_skips_the_projection() -> None:
     flow = np.zeros((60, 80, 2), np.float32)
     flow[10:20, 10:20] = (1.5, -1.0)  # under 4 px everywhere
-    assert FlowProjector().at_half_size(flow, -flow, 0.5, 60, 80) is None
+    assert FlowProjector().prepare(flow, -flow, 60, 80) is None
     flow[10:20, 10:20] = (2.5, -1.0)  # 5 px in a frame twice the flows' size
-    assert FlowProjector().at_half_size(flow, -flow, 0.5, 120, 160) is not None
+    assert FlowProjector().prepare(flow, -flow, 120, 160) is not None
