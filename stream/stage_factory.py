@@ -143,10 +143,28 @@ def known_models(installed: dict[str, Any]) -> str:
     return ", ".join(sorted({*CLASSICAL, *installed, *autos}))
 
 
+# Models that the project can make but does not ship (they did not beat the shipped default on
+# the selection split): how to make one, for the error a user gets when asking for it.
+NOT_SHIPPED = {
+    "vsr2x": "train it with `ganstream train recurrent --init engines/models/sr2x`, then "
+    "`ganstream export RUN --name vsr2x` (docs/temporal.md)",
+    "interp": "train it with `ganstream train interp --data data --val data`, then "
+    "`ganstream export RUN --name interp` (docs/interpolation.md)",
+}
+
+
+def unknown_model_message(name: str, installed: dict[str, Any]) -> str:
+    """Why `name` cannot run: what is known instead, and how to make a model that is not shipped."""
+    text = f"unknown model {name!r}; expected one of: {known_models(installed)}"
+    if name in NOT_SHIPPED:
+        text += f". {name!r} is not installed: {NOT_SHIPPED[name]}"
+    return text
+
+
 def _task_of(name: str, installed: dict[str, Any]) -> str:
     task = task_of(name, installed)
     if task is None:
-        raise StageError(f"unknown model {name!r}; expected one of: {known_models(installed)}")
+        raise StageError(unknown_model_message(name, installed))
     return task
 
 

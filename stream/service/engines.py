@@ -26,8 +26,8 @@ from ganstream.stream.stage_factory import (
     default_restore_model,
     default_sr_model,
     installed_models,
-    known_models,
     task_of,
+    unknown_model_message,
 )
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
@@ -98,7 +98,7 @@ def unknown_model(name: str, installed: dict[str, Any]) -> str:
         missing = " and ".join(repr(m) for m in members if m not in installed)
         both = f"{members[0]!r} and {members[1]!r}"
         return f"chain.models: {name!r} chooses between {both} per camera; {missing} not installed"
-    return f"chain.models: unknown model {name!r}; expected one of: {known_models(installed)}"
+    return f"chain.models: {unknown_model_message(name, installed)}"
 
 
 def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:

@@ -105,6 +105,8 @@ def test_config_cli_example_and_check(tmp_path: Path) -> None:
     assert len(lines) == 1 and "batching.max_batch" in lines[0] and "Traceback" not in bad.stderr
     path.write_text('[[cameras]]\nname = "a"\nsource = "test:ball"\nchain = { models = ["nosuch"] }\n')
     assert "camera 'a': chain.models: unknown model 'nosuch'" in run_cli("config", "check", str(path)).stderr
+    path.write_text('[[cameras]]\nname = "a"\nsource = "test:ball"\nchain = { models = ["interp"] }\n')
+    assert "ganstream train interp" in run_cli("config", "check", str(path)).stderr  # how to make one
     path.write_text('[[cameras]]\nname = "a"\nsource = "test:ball"\nchain = { models = ["sr2x-auto"] }\n')
     assert "ok, 1 camera(s)" in run_cli("config", "check", str(path), check=True).stdout  # chosen per camera
     path.write_text('[[cameras]]\nname = "a"\nsource = "bogus://x"\n')
