@@ -14,6 +14,7 @@ from ganstream.stream.errors import StageError
 from ganstream.stream.stage_factory import (
     BACKENDS,
     CLASSICAL,
+    NOT_SHIPPED,
     ChainRequest,
     build_stages,
     installed_models,
@@ -43,9 +44,10 @@ def model_task(element: str, model: str) -> str:
     installed = installed_models()
     task = task_of(model, installed)
     if task is None:
-        raise ElementSettingError(
-            f"{element}: model={model!r} is not installed; expected one of: {known_models(installed)}"
-        )
+        text = f"{element}: model={model!r} is not installed; expected one of: {known_models(installed)}"
+        if model in NOT_SHIPPED:
+            text += f"; {NOT_SHIPPED[model]}"
+        raise ElementSettingError(text)
     return task
 
 

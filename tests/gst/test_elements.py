@@ -176,6 +176,8 @@ def test_a_missing_model_is_a_gstreamer_error(gst_env: dict[str, str]) -> None:
     assert done.returncode != 0
     assert "ganstream_restore: model='no-such-model' is not installed" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+    done = launch(gst_env, f"{SOURCE.format(n=3)} ! ganstream_sr model=vsr2x ! fakesink", timeout=60)
+    assert "ganstream train recurrent" in done.stdout + done.stderr  # how to make the model not shipped
 
 
 @pytest.mark.parametrize(
