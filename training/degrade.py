@@ -72,6 +72,20 @@ RESTORE_DEGRADE = DegradeConfig(
 )
 
 
+DEGRADE_PRESETS = ("default", "clean", "compressed")
+
+
+def degrade_preset(name: str, task: str) -> DegradeConfig:
+    """The named mix for `task` ("sr" or "restore"): "clean" is a downscale only (no blur, noise or codec)."""
+    if name == "clean":
+        return DegradeConfig(clean_prob=1.0, h264_prob=0.0)
+    if name == "compressed" and task == "sr":
+        return SR_COMPRESSED_DEGRADE
+    if name != "default":
+        raise ValueError(f"degrade must be default, clean or (sr only) compressed, got {name!r}")
+    return RESTORE_DEGRADE if task == "restore" else SR_DEGRADE
+
+
 @dataclass
 class Recipe:
     """The random draws for one pair, so both frames get the same degradation."""

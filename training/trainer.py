@@ -37,7 +37,7 @@ from ganstream.training.checkpoint import (
 )
 from ganstream.training.config import CONFIG_FILE, TrainConfig
 from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_crops
-from ganstream.training.degrade import RESTORE_DEGRADE, SR_COMPRESSED_DEGRADE, SR_DEGRADE, DegradeConfig
+from ganstream.training.degrade import DegradeConfig, degrade_preset
 from ganstream.training.discriminator import UNetDiscriminatorSN
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
@@ -64,13 +64,10 @@ def _body_of(arch: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _degrade_preset(cfg: TrainConfig) -> DegradeConfig:
-    if cfg.degrade == "clean":
-        return DegradeConfig(clean_prob=1.0, h264_prob=0.0)
-    if cfg.degrade == "compressed" and cfg.task == "sr":
-        return SR_COMPRESSED_DEGRADE
-    if cfg.degrade != "default":
-        raise ConfigError(f"degrade must be default, clean or (sr only) compressed, got {cfg.degrade!r}")
-    return RESTORE_DEGRADE if cfg.task == "restore" else SR_DEGRADE
+    try:
+        return degrade_preset(cfg.degrade, cfg.task)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def machine_description() -> str:

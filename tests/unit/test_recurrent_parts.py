@@ -182,3 +182,26 @@ def test_recurrent_training_resume_refuses_bounds_the_run_has_reached(tmp_path: 
         TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "steps": 500}), resume=True)
     with pytest.raises(ConfigError, match=r"already trained 30\.0 minutes.*--minutes 60 for 30 more"):
         TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "minutes": 20.0}), resume=True)
+
+
+def test_recurrent_training_clean_mix_is_a_plain_downscale(tmp_path: Path) -> None:
+    """`train recurrent --degrade clean` (to continue sr2x-clean): no blur, noise or codec in the input."""
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal.data import SequencePool
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
+
+    root = Path(__file__).resolve().parents[2]
+    init = str(root / "engines" / "models" / "sr2x-clean")
+    trainer = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run"), threads=1, degrade="clean"))
+    pool = SequencePool(clips={"scene": [_scene(k, 96, 96) for k in range(8)]}, photos=[])
+    lr, hr = trainer.batch(pool, step=3)
+    assert lr.shape[-3:-1] == (hr.shape[-3] // 2, hr.shape[-2] // 2)
+    # a downscale of a smooth scene stays within a few levels of an area downscale: no noise, no blocks
+    import cv2
+
+    area = np.stack([[cv2.resize(f, lr.shape[-2:-4:-1], interpolation=cv2.INTER_AREA) for f in s] for s in hr])
+    assert float(np.abs(lr.astype(np.float32) - area).mean()) < 1.5
+    default = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run2"), threads=1))
+    assert default.degrade.h264_prob > 0 and trainer.degrade.h264_prob == 0
+    with pytest.raises(ConfigError, match="--degrade must be one of"):
+        TemporalConfig(init=init, degrade="blurry")

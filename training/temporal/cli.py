@@ -37,6 +37,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--val-every", type=float, default=300.0, help="seconds between validations (default 300)")
+    p.add_argument(
+        "--degrade",
+        choices=("default", "clean", "compressed"),
+        default="default",
+        help="training input mix: the task's default, clean (downscale only: to continue sr2x-clean) or "
+        "compressed (sr: mostly H.264)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -48,7 +55,7 @@ def _train(args: argparse.Namespace) -> int:
         init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
-        val_every_s=args.val_every,
+        val_every_s=args.val_every, degrade=args.degrade,
     )  # fmt: skip
     if args.resume:
         saved = json.loads((args.out / "config.json").read_text())

@@ -36,7 +36,7 @@ from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
 from ganstream.training.checkpoint import load_model_folder
-from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, degrade_batch
+from ganstream.training.degrade import DEGRADE_PRESETS, degrade_batch, degrade_preset
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
@@ -69,12 +69,17 @@ class TemporalConfig:
     val_every_s: float = 300.0
     seed: int = 0
     threads: int = 2
+    # the training input's mix (training/degrade.py): "clean" for a model that continues a
+    # clean-input one (sr2x-clean), whose sharpening the default mix's blur and codec would undo
+    degrade: str = "default"
 
     def __post_init__(self) -> None:
         if self.length < 2:
             raise ConfigError(f"--length must be at least 2 frames, got {self.length}")
         if self.crop % 4:
             raise ConfigError(f"--crop must be a multiple of 4, got {self.crop}")
+        if self.degrade not in DEGRADE_PRESETS:
+            raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TemporalConfig:
@@ -139,6 +144,10 @@ class TemporalTrainer:
         self.model, self.init_card = load_init(Path(cfg.init))
         self.scale = self.model.scale
         self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions())
+        try:
+            self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
         self.opt = torch.optim.Adam(
@@ -179,8 +188,7 @@ class TemporalTrainer:
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, step])
         hr = np.stack([sample_sequence(pool, cfg.length, cfg.crop, rng, cfg.clip_prob) for _ in range(cfg.batch)])
-        degrade = RESTORE_DEGRADE if self.scale == 1 else SR_DEGRADE
-        return degrade_batch(hr, self.scale, degrade, rng), hr
+        return degrade_batch(hr, self.scale, self.degrade, rng), hr
 
     def validation(self, data_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
         """(input, truth) frame stacks of the selection split's clips, degraded as `ganstream eval` does."""
