@@ -44,6 +44,12 @@ def register(sub: Any) -> None:
         help="training input mix: the task's default, clean (downscale only: to continue sr2x-clean) or "
         "compressed (sr: mostly H.264)",
     )
+    p.add_argument(
+        "--clip-prob",
+        type=float,
+        default=0.6,
+        help="share of sequences cut from real clips; the rest are photographs moving by whole pixels (default 0.6)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -55,7 +61,7 @@ def _train(args: argparse.Namespace) -> int:
         init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
-        val_every_s=args.val_every, degrade=args.degrade,
+        val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob,
     )  # fmt: skip
     if args.resume:
         saved = json.loads((args.out / "config.json").read_text())

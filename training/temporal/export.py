@@ -22,7 +22,7 @@ from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec
 from ganstream.training.errors import CheckpointError
 from ganstream.training.export import ExportResult, export_generator
 
-RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames")
+RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade")
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 

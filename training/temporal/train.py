@@ -78,6 +78,8 @@ class TemporalConfig:
             raise ConfigError(f"--length must be at least 2 frames, got {self.length}")
         if self.crop % 4:
             raise ConfigError(f"--crop must be a multiple of 4, got {self.crop}")
+        if not 0.0 <= self.clip_prob <= 1.0:
+            raise ConfigError(f"--clip-prob must be between 0 and 1, got {self.clip_prob}")
         if self.degrade not in DEGRADE_PRESETS:
             raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
 
