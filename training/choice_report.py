@@ -74,6 +74,33 @@ def _psnr(out: Image, truth: Image) -> float:
     return float(np.mean([psnr_y(o, g, 2) for o, g in zip(out, truth, strict=True)]))
 
 
+def _chosen(rows: list[Item], middle: float) -> np.ndarray:
+    """Each item's gain over the compressed model when a single reading above `middle` picks that model."""
+    gains = np.array([i.gain for i in rows])
+    return np.where(np.array([i.ratio <= middle for i in rows]), gains, 0.0)
+
+
+def sweep(items: list[Item], middles: list[float]) -> str:
+    """The choice's loss to the oracle per input if the band's middle were each of `middles` (the
+    band keeps its width): the table a threshold is chosen with."""
+    labels = list(dict.fromkeys(i.input for i in items))
+    now = (CLEAN_BELOW + COMPRESSED_ABOVE) / 2
+    lines = [
+        "| band middle | " + " | ".join(labels) + " | mean |",
+        "| ---: | " + " | ".join("---:" for _ in labels) + " | ---: |",
+    ]
+    for middle in sorted({*middles, now}):
+        losses = []
+        for label in labels:
+            rows = [i for i in items if i.input == label]
+            oracle = np.maximum(np.array([i.gain for i in rows]), 0.0)
+            losses.append(float(oracle.mean() - _chosen(rows, middle).mean()))
+        mark = " (now)" if abs(middle - now) < 1e-9 else ""
+        cells = " | ".join(f"{x:.3f}" for x in losses)
+        lines.append(f"| {middle:.2f}{mark} | {cells} | {np.mean(losses):.3f} |")
+    return "\n".join(lines)
+
+
 def report(items: list[Item]) -> str:
     lines = [
         "| input | items | clean model better | clean minus compressed model | choice vs compressed model | "
@@ -85,7 +112,7 @@ def report(items: list[Item]) -> str:
         gains = np.array([i.gain for i in rows])
         # A single reading per item: above the band's middle the stream starts on the compressed model.
         clean = np.array([i.ratio <= (CLEAN_BELOW + COMPRESSED_ABOVE) / 2 for i in rows])
-        chosen = np.where(clean, gains, 0.0)
+        chosen = _chosen(rows, (CLEAN_BELOW + COMPRESSED_ABOVE) / 2)
         oracle = np.maximum(gains, 0.0)
         misread = int(np.sum(clean != (gains > 0)))
         lines.append(
@@ -102,8 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--choice", default="sr2x-auto")
     p.add_argument("--models-dir", type=Path, default=Path(DEFAULT_MODELS_DIR))
     p.add_argument("--max-items", type=int, default=0, help="first N items only (0: all)")
+    p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at band middles 1.06 to 1.30")
+    p.add_argument("--items", action="store_true", help="also every item's block-grid ratio and gain")
     args = p.parse_args(argv)
-    print(report(measure(args.data, args.split, args.choice, args.models_dir, args.max_items)))
+    items = measure(args.data, args.split, args.choice, args.models_dir, args.max_items)
+    print(report(items))
+    if args.sweep:
+        print()
+        print(sweep(items, [round(1.06 + 0.02 * k, 2) for k in range(13)]))
+    if args.items:
+        print()
+        print("| item | input | block-grid ratio | clean minus compressed model |")
+        print("| --- | --- | ---: | ---: |")
+        for i in sorted(items, key=lambda i: i.ratio):
+            print(f"| {i.name} | {i.input} | {i.ratio:.3f} | {i.gain:+.3f} |")
     return 0
 
 

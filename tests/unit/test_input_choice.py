@@ -105,7 +105,7 @@ def test_default_sr_model_chooses_per_stream_when_both_models_are_installed() ->
 
 
 def test_choice_report_scores_the_rule_against_the_oracle() -> None:
-    from ganstream.training.choice_report import Item, inputs_of, report
+    from ganstream.training.choice_report import Item, inputs_of, report, sweep
 
     items = [
         Item("a", "clean (area)", 1.00, +0.6),  # read clean, clean model better: no loss
@@ -116,5 +116,12 @@ def test_choice_report_scores_the_rule_against_the_oracle() -> None:
     rows = {line.split(" | ")[0].strip("| "): line for line in report(items).splitlines()[2:]}
     assert "| +0.300 | +0.500 | 0.200 | 1 |" in rows["clean (area)"]
     assert "| -0.250 | +0.000 | 0.250 | 1 |" in rows["H.264 CRF 30"]
+    table = sweep(items, [1.06, 1.25]).splitlines()[2:]
+    # at 1.06 "d" still reads clean; at 1.25 "b" reads clean too and only "d" is lost
+    assert table == [
+        "| 1.06 | 0.200 | 0.250 | 0.225 |",
+        "| 1.11 (now) | 0.200 | 0.250 | 0.225 |",
+        "| 1.25 | 0.000 | 0.250 | 0.125 |",
+    ]
     shapes = {k: v.shape for k, v in inputs_of(np.stack([scene(64, 96)] * 2)).items()}
     assert shapes == {k: (2, 32, 48, 3) for k in shapes} and len(shapes) == 5
