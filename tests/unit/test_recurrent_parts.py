@@ -205,3 +205,12 @@ def test_recurrent_training_clean_mix_is_a_plain_downscale(tmp_path: Path) -> No
     assert default.degrade.h264_prob > 0 and trainer.degrade.h264_prob == 0
     with pytest.raises(ConfigError, match="--degrade must be one of"):
         TemporalConfig(init=init, degrade="blurry")
+    with pytest.raises(ConfigError, match="--clip-prob must be between 0 and 1"):
+        TemporalConfig(init=init, clip_prob=1.5)
+    # real clips only: the (flat, so recognisable) photograph is never drawn; by default it is
+    pool = SequencePool(
+        clips={"scene": [_scene(k, 96, 96) for k in range(8)]}, photos=[np.full((160, 160, 3), 7, np.uint8)]
+    )
+    only_clips = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run3"), threads=1, clip_prob=1.0))
+    assert not any((s == 7).all() for s in only_clips.batch(pool, step=5)[1])
+    assert any((s == 7).all() for s in default.batch(pool, step=5)[1])
