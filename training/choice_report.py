@@ -74,28 +74,32 @@ def _psnr(out: Image, truth: Image) -> float:
     return float(np.mean([psnr_y(o, g, 2) for o, g in zip(out, truth, strict=True)]))
 
 
-def _chosen(rows: list[Item], middle: float) -> np.ndarray:
-    """Each item's gain over the compressed model when a single reading above `middle` picks that model."""
-    gains = np.array([i.gain for i in rows])
-    return np.where(np.array([i.ratio <= middle for i in rows]), gains, 0.0)
+# A single reading per item: above the band's middle the stream starts on the compressed model.
+BAND_MIDDLE = (CLEAN_BELOW + COMPRESSED_ABOVE) / 2
+
+
+def _reads_clean(rows: list[Item], middle: float = BAND_MIDDLE) -> np.ndarray:
+    return np.array([i.ratio <= middle for i in rows])
 
 
 def sweep(items: list[Item], middles: list[float]) -> str:
     """The choice's loss to the oracle per input if the band's middle were each of `middles` (the
     band keeps its width): the table a threshold is chosen with."""
-    labels = list(dict.fromkeys(i.input for i in items))
-    now = (CLEAN_BELOW + COMPRESSED_ABOVE) / 2
+    by_input: dict[str, list[Item]] = {}
+    for i in items:
+        by_input.setdefault(i.input, []).append(i)
     lines = [
-        "| band middle | " + " | ".join(labels) + " | mean |",
-        "| ---: | " + " | ".join("---:" for _ in labels) + " | ---: |",
+        "| band middle | " + " | ".join(by_input) + " | mean |",
+        "| ---: | " + " | ".join("---:" for _ in by_input) + " | ---: |",
     ]
-    for middle in sorted({*middles, now}):
+    for middle in sorted({*middles, BAND_MIDDLE}):
         losses = []
-        for label in labels:
-            rows = [i for i in items if i.input == label]
-            oracle = np.maximum(np.array([i.gain for i in rows]), 0.0)
-            losses.append(float(oracle.mean() - _chosen(rows, middle).mean()))
-        mark = " (now)" if abs(middle - now) < 1e-9 else ""
+        for rows in by_input.values():
+            gains = np.array([i.gain for i in rows])
+            losses.append(
+                float(np.maximum(gains, 0.0).mean() - np.where(_reads_clean(rows, middle), gains, 0.0).mean())
+            )
+        mark = " (now)" if abs(middle - BAND_MIDDLE) < 1e-9 else ""
         cells = " | ".join(f"{x:.3f}" for x in losses)
         lines.append(f"| {middle:.2f}{mark} | {cells} | {np.mean(losses):.3f} |")
     return "\n".join(lines)
@@ -110,9 +114,8 @@ def report(items: list[Item]) -> str:
     for label in dict.fromkeys(i.input for i in items):
         rows = [i for i in items if i.input == label]
         gains = np.array([i.gain for i in rows])
-        # A single reading per item: above the band's middle the stream starts on the compressed model.
-        clean = np.array([i.ratio <= (CLEAN_BELOW + COMPRESSED_ABOVE) / 2 for i in rows])
-        chosen = _chosen(rows, (CLEAN_BELOW + COMPRESSED_ABOVE) / 2)
+        clean = _reads_clean(rows)
+        chosen = np.where(clean, gains, 0.0)
         oracle = np.maximum(gains, 0.0)
         misread = int(np.sum(clean != (gains > 0)))
         lines.append(

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ganstream.training.codec import h264_roundtrip
+from ganstream.training.errors import ConfigError
 
 Image = npt.NDArray[np.uint8]
 _INTERP = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
@@ -82,7 +83,7 @@ def degrade_preset(name: str, task: str) -> DegradeConfig:
     if name == "compressed" and task == "sr":
         return SR_COMPRESSED_DEGRADE
     if name != "default":
-        raise ValueError(f"degrade must be default, clean or (sr only) compressed, got {name!r}")
+        raise ConfigError(f"degrade must be default, clean or (sr only) compressed, got {name!r}")
     return RESTORE_DEGRADE if task == "restore" else SR_DEGRADE
 
 

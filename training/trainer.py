@@ -49,7 +49,7 @@ VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 l
 
 
 def degrade_config(cfg: TrainConfig) -> DegradeConfig:
-    base = _degrade_preset(cfg)
+    base = degrade_preset(cfg.degrade, cfg.task)
     if cfg.h264_prob is not None:
         base = replace(base, h264_prob=cfg.h264_prob)
     if cfg.clean_prob is not None:
@@ -61,13 +61,6 @@ def _body_of(arch: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """An arch without its scale: generators with equal bodies share every tensor but the last layer's."""
     params = {k: v for k, v in arch.get("params", {}).items() if k != "scale"}
     return arch.get("name", ""), params
-
-
-def _degrade_preset(cfg: TrainConfig) -> DegradeConfig:
-    try:
-        return degrade_preset(cfg.degrade, cfg.task)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def machine_description() -> str:

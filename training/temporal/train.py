@@ -146,10 +146,7 @@ class TemporalTrainer:
         self.model, self.init_card = load_init(Path(cfg.init))
         self.scale = self.model.scale
         self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions())
-        try:
-            self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
         self.opt = torch.optim.Adam(
