@@ -130,9 +130,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  task       {card.task}, scale x{card.scale}, window {card.window}")
     if card.recurrent:
         flow = card.recurrent.get("flow", {})
+        k = card.recurrent.get("neighbours", 0)
         print(
             f"  recurrent  previous output fed back as '{card.recurrent.get('state_input', 'previous')}', "
-            f"aligned by DIS {flow.get('preset', 'ultrafast')} flow (docs/temporal.md)"
+            f"aligned by DIS {flow.get('preset', 'ultrafast')} flow"
+            + (f", with {k} previous input frame(s)" if k else "")
+            + " (docs/temporal.md)"
         )
     ins = ", ".join(f"{t.name} {t.dtype}{list(t.shape)}" for t in card.inputs)
     outs = ", ".join(f"{t.name} {t.dtype}{list(t.shape)}" for t in card.outputs)

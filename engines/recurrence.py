@@ -15,6 +15,12 @@ bicubic-upscaled for SR: the network learned that this means "nothing known yet"
 behaves as the single-frame model. Training (``ganstream.training.temporal``) runs this very
 class between its steps, so the runtime feeds the network exactly what it was trained on.
 
+With ``neighbours`` = k > 0 (``vrestore`` trained with ``--neighbours``) the state input also
+carries the k previous *input* frames, warped onto the current frame along the same flow (the
+older ones warped once per frame since): the raw neighbours of a causal window, whose noise is
+independent of the current frame's, next to the model's own fed-back output. Without a state
+they are the frame itself.
+
 Resets are the caller's decision (scene cuts, reconnects, size changes, long gaps): the
 stages in ``ganstream.stream.stages.enhance`` make them.
 """
@@ -41,6 +47,12 @@ class RecurrenceSpec:
     scale: int = 1
     state_input: str = STATE_INPUT
     flow: FlowOptions = field(default_factory=FlowOptions)
+    neighbours: int = 0  # previous input frames carried beside the previous output
+
+    @property
+    def state_channels(self) -> int:
+        """Channels of the state input: the folded previous output, then the warped neighbours."""
+        return 3 * self.scale * self.scale + 3 * self.neighbours
 
     @classmethod
     def from_card(cls, card: Any) -> RecurrenceSpec | None:
@@ -53,10 +65,12 @@ class RecurrenceSpec:
             scale=int(card.scale),
             state_input=str(rec.get("state_input", STATE_INPUT)),
             flow=FlowOptions(preset=str(flow.get("preset", "ultrafast")), downscale=int(flow.get("downscale", 1))),
+            neighbours=int(rec.get("neighbours", 0)),
         )
 
     def to_card(self) -> dict[str, Any]:
-        return {"state_input": self.state_input, "flow": asdict(self.flow), "fold": self.scale}
+        card = {"state_input": self.state_input, "flow": asdict(self.flow), "fold": self.scale}
+        return {**card, "neighbours": self.neighbours} if self.neighbours else card
 
 
 def fold(image: Image, scale: int) -> Image:
@@ -77,6 +91,15 @@ def initial_state(frame: Image, scale: int) -> Image:
     return np.asarray(cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
 
 
+def initial_previous(frame: Image, spec: RecurrenceSpec) -> Image:
+    """The whole state input when nothing is known yet: the initial state folded, then the frame as
+    each of its own neighbours."""
+    folded = fold(initial_state(frame, spec.scale), spec.scale)
+    if not spec.neighbours:
+        return folded
+    return np.ascontiguousarray(np.concatenate([folded] + [frame] * spec.neighbours, axis=2))
+
+
 class Recurrence:
     """Per-stream state of a recurrent model: the previous input (grey) and the previous output."""
 
@@ -86,7 +109,9 @@ class Recurrence:
         self._warper = Warper()
         self._grey: Image | None = None
         self._output: Image | None = None
+        self._inputs: Image | None = None  # the previous input frames (neighbours), on the previous grid
         self._pending_grey: Image | None = None
+        self._pending_inputs: Image | None = None
         self.resets = 0  # how often the state was dropped (scene cuts, reconnects, ...), for reports
         self.steps = 0  # frames run with a real previous output
 
@@ -97,21 +122,28 @@ class Recurrence:
     def reset(self) -> None:
         if self._output is not None:
             self.resets += 1
-        self._grey = self._output = None
+        self._grey = self._output = self._inputs = None
 
     def previous_for(self, frame: Image) -> Image:
         """The state input for `frame` (uint8 (h, w, 3*s*s)); call `update` with the model's output next."""
-        s = self.spec.scale
+        s, k = self.spec.scale, self.spec.neighbours
         grey = self._flow.grey(frame)
-        prev_grey, prev_out = self._grey, self._output
+        prev_grey, prev_out, prev_inputs = self._grey, self._output, self._inputs
         self._pending_grey = grey
         if prev_grey is None or prev_out is None or prev_grey.shape != grey.shape:
-            return fold(initial_state(frame, s), s)
+            self._pending_inputs = np.concatenate([frame] * k, axis=2) if k else None
+            return initial_previous(frame, self.spec)
         flow = self._flow.calc(grey, prev_grey)  # current -> previous, at the working size
-        flow = resize_flow(flow, prev_out.shape[0], prev_out.shape[1])  # the output's size and pixels
         self.steps += 1
-        return fold(self._warper.warp(prev_out, flow), s)
+        warped = fold(self._warper.warp(prev_out, resize_flow(flow, prev_out.shape[0], prev_out.shape[1])), s)
+        if not k or prev_inputs is None:
+            return warped
+        h, w = frame.shape[:2]
+        neighbours = np.asarray(self._warper.warp(prev_inputs, resize_flow(flow, h, w)), dtype=np.uint8)
+        # the newest first: this frame, then the older ones, one frame further back each
+        self._pending_inputs = np.concatenate((frame, neighbours[:, :, : 3 * (k - 1)]), axis=2)
+        return np.ascontiguousarray(np.concatenate((warped, neighbours), axis=2))
 
     def update(self, output: Image) -> None:
         """Keep the model's output for `frame` (the one `previous_for` was last called with)."""
-        self._grey, self._output = self._pending_grey, output
+        self._grey, self._output, self._inputs = self._pending_grey, output, self._pending_inputs

@@ -117,7 +117,7 @@ class RecurrentRunner:
         return RecurrentRunner(self.engine, gain)
 
     def __call__(self, frames: Image) -> Image:
-        from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, fold, initial_state
+        from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, initial_previous
         from ganstream.engines.strength import strength_for
 
         spec = RecurrenceSpec.from_card(self.engine.card)
@@ -125,7 +125,7 @@ class RecurrentRunner:
         s = spec.scale
 
         def single(f: Image) -> Image:
-            return np.asarray(self.engine.infer(f[None], fold(initial_state(f, s), s)[None])[0])
+            return np.asarray(self.engine.infer(f[None], initial_previous(f, spec)[None])[0])
 
         rec = Recurrence(spec)
         previous: list[Image] = []  # the memory the current frame ran with

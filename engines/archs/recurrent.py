@@ -12,8 +12,12 @@ with extra input channels for the previous output. `from_single_frame` copies a 
 single-frame model and zero-initialises the new channels, so training starts from exactly the
 single-frame model and can only learn to use the recurrence on top of it.
 
-Modules take float32 NCHW RGB in [0, 1]: the frame (N, 3, h, w) and the folded previous output
-(N, 3 * scale**2, h, w); they return (N, 3, h * scale, w * scale).
+With ``neighbours`` = k the state also carries the k previous input frames, warped to this one
+(``ganstream.engines.recurrence``): their channels follow the folded output's, and
+`with_neighbours` widens a trained model with them at zero, so it starts as that model.
+
+Modules take float32 NCHW RGB in [0, 1]: the frame (N, 3, h, w) and the state, the folded previous
+output then the neighbours (N, 3 * scale**2 + 3 * k, h, w); they return (N, 3, h * scale, w * scale).
 """
 
 from __future__ import annotations
@@ -24,20 +28,24 @@ from torch import nn
 
 from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact, _body
 
+MAX_NEIGHBOURS = 4
+
 
 class RecurrentCompact(nn.Module):
     """Frame + folded previous output -> enhanced frame; scale 1 (restore) or 2-4 (SR)."""
 
-    def __init__(self, scale: int = 2, num_feat: int = 32, num_conv: int = 8) -> None:
+    def __init__(self, scale: int = 2, num_feat: int = 32, num_conv: int = 8, neighbours: int = 0) -> None:
         super().__init__()
         if scale not in (1, 2, 3, 4):
             raise ValueError(f"RecurrentCompact: scale must be 1, 2, 3 or 4, got {scale}")
-        self.scale, self.num_feat, self.num_conv = scale, num_feat, num_conv
-        self.state_channels = 3 * scale * scale
+        if not 0 <= neighbours <= MAX_NEIGHBOURS:
+            raise ValueError(f"RecurrentCompact: neighbours must be 0 to {MAX_NEIGHBOURS}, got {neighbours}")
+        self.scale, self.num_feat, self.num_conv, self.neighbours = scale, num_feat, num_conv, neighbours
+        self.state_channels = 3 * scale * scale + 3 * neighbours
         if scale == 1:
-            # restore: both at half resolution behind a pixel-unshuffle, as RestoreCompact
+            # restore: all at half resolution behind a pixel-unshuffle, as RestoreCompact
             self.unshuffle = nn.PixelUnshuffle(2)
-            self.body = _body(24, 12, num_feat, num_conv)
+            self.body = _body(12 + 4 * self.state_channels, 12, num_feat, num_conv)
             self.shuffle = nn.PixelShuffle(2)
         else:
             self.body = _body(3 + self.state_channels, 3 * scale * scale, num_feat, num_conv)
@@ -60,7 +68,31 @@ class RecurrentCompact(nn.Module):
         return base + self.shuffle(self.body(torch.cat((x - 0.5, previous - 0.5), dim=1)))
 
 
-def from_single_frame(single: nn.Module) -> RecurrentCompact:
+def _widened(
+    model: RecurrentCompact, first_weight: torch.Tensor, body_state: dict[str, torch.Tensor]
+) -> RecurrentCompact:
+    """`model` with `body_state` loaded and `first_weight` in the first input channels of its first
+    convolution; the channels beyond it stay zero."""
+    conv = model.body[0]
+    assert isinstance(conv, nn.Conv2d)
+    new_first = torch.zeros_like(conv.weight)
+    new_first[:, : first_weight.shape[1]] = first_weight
+    model.body.load_state_dict({**body_state, "0.weight": new_first})
+    return model
+
+
+def with_neighbours(model: RecurrentCompact, neighbours: int) -> RecurrentCompact:
+    """`model` taking `neighbours` previous input frames as well, unused until trained."""
+    if neighbours < model.neighbours:
+        raise ValueError(f"with_neighbours: the model already takes {model.neighbours} neighbours, not {neighbours}")
+    if neighbours == model.neighbours:
+        return model
+    wide = RecurrentCompact(model.scale, model.num_feat, model.num_conv, neighbours)
+    state = model.body.state_dict()
+    return _widened(wide, state["0.weight"], state)
+
+
+def from_single_frame(single: nn.Module, neighbours: int = 0) -> RecurrentCompact:
     """A recurrent model equal to `single` (SRVGGCompact or RestoreCompact) until it is trained."""
     if isinstance(single, SRVGGCompact):
         scale, body = single.scale, single.body
@@ -72,21 +104,13 @@ def from_single_frame(single: nn.Module) -> RecurrentCompact:
         raise ValueError(f"from_single_frame: expected SRVGGCompact or RestoreCompact, got {type(single).__name__}")
     convs = [m for m in body.modules() if isinstance(m, nn.Conv2d)]
     num_feat, num_conv = convs[0].out_channels, len(convs) - 2
-    model = RecurrentCompact(scale=scale, num_feat=num_feat, num_conv=num_conv)
+    model = RecurrentCompact(scale=scale, num_feat=num_feat, num_conv=num_conv, neighbours=neighbours)
     state = body.state_dict()
-    first_w = state["0.weight"]
-    conv = model.body[0]
-    assert isinstance(conv, nn.Conv2d)
-    new_first = conv.weight.detach().clone()
-    new_first.zero_()
-    new_first[:, : first_w.shape[1]] = first_w
-    state["0.weight"] = new_first
-    model.body.load_state_dict(state)
-    return model
+    return _widened(model, state["0.weight"], state)
 
 
 class RecurrentUint8NHWC(nn.Module):
-    """The exported I/O: ``input`` uint8 (N, h, w, 3), ``previous`` uint8 (N, h, w, 3 * scale**2)."""
+    """The exported I/O: ``input`` uint8 (N, h, w, 3), ``previous`` uint8 (N, h, w, state_channels)."""
 
     def __init__(self, model: RecurrentCompact) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ganstream.engines.input_choice import InputChoice
-from ganstream.engines.recurrence import RecurrenceSpec, fold, initial_state
+from ganstream.engines.recurrence import RecurrenceSpec, initial_previous
 from ganstream.engines.restore_strength import RestoreStrength
 from ganstream.engines.strength import StreamStrength, strength_for
 from ganstream.stream.errors import StageError
@@ -27,7 +27,7 @@ def single_frame_inputs(engine: Any, pixels: Pixels) -> tuple[Pixels, ...]:
     x = np.ascontiguousarray(pixels[np.newaxis])
     if spec is None:
         return (x,)
-    return x, fold(initial_state(pixels, spec.scale), spec.scale)[np.newaxis]
+    return x, initial_previous(pixels, spec)[np.newaxis]
 
 
 def strength_inputs(engine: Any, pixels: Pixels, previous: Pixels | None) -> tuple[Pixels, ...]:
@@ -48,8 +48,10 @@ def memory_for(engine: Any) -> StreamMemory | None:
 def memory_summary(memory: StreamMemory | None) -> str:
     if memory is None:
         return ""
+    k = memory.recurrence.spec.neighbours
+    fed = "previous output" + (f" and {k} previous input frame(s)" if k else "")
     return (
-        f"  recurrent: previous output fed back via DIS flow, causal (no added latency); "
+        f"  recurrent: {fed} fed back via DIS flow, causal (no added latency); "
         f"{memory.recurrence.steps} frames used it, resets: {memory.report()}"
     )
 

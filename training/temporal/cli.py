@@ -50,6 +50,13 @@ def register(sub: Any) -> None:
         default=0.6,
         help="share of sequences cut from real clips; the rest are photographs moving by whole pixels (default 0.6)",
     )
+    p.add_argument(
+        "--neighbours",
+        type=int,
+        default=0,
+        help="previous input frames fed beside the previous output, warped to the current frame (a causal "
+        "window; default 0: the output alone); a model with fewer is widened with the new inputs at zero",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -61,7 +68,7 @@ def _train(args: argparse.Namespace) -> int:
         init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
-        val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob,
+        val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
     )  # fmt: skip
     if args.resume:
         saved = json.loads((args.out / "config.json").read_text())

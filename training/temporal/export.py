@@ -1,8 +1,9 @@
 """Export a recurrent run (``ganstream train recurrent``) as a model folder: ONNX + safetensors + card.
 
-Graph I/O: ``input`` uint8 (N, h, w, 3), the frame; ``previous`` uint8 (N, h, w, 3 * scale**2),
-the previous output warped to this frame and folded onto its grid (the runtime computes it:
-``ganstream.engines.recurrence``); output uint8 (N, h * scale, w * scale, 3). The card's
+Graph I/O: ``input`` uint8 (N, h, w, 3), the frame; ``previous`` uint8 (N, h, w, 3 * scale**2 +
+3 * neighbours), the previous output warped to this frame and folded onto its grid, then the
+warped previous input frames (the runtime computes it: ``ganstream.engines.recurrence``);
+output uint8 (N, h * scale, w * scale, 3). The card's
 ``recurrent`` field names the state input and the flow the network was trained with. The
 export is checked against torch with onnxruntime on random inputs of a size it was not traced
 with.
@@ -22,12 +23,12 @@ from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec
 from ganstream.training.errors import CheckpointError
 from ganstream.training.export import ExportResult, export_generator
 
-RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade")
+RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade", "neighbours")
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 
-def input_specs(scale: int) -> list[TensorSpec]:
-    return [TensorSpec("input"), TensorSpec(STATE_INPUT, shape=("N", "H", "W", 3 * scale * scale))]
+def input_specs(spec: RecurrenceSpec) -> list[TensorSpec]:
+    return [TensorSpec("input"), TensorSpec(STATE_INPUT, shape=("N", "H", "W", spec.state_channels))]
 
 
 def load_run_model(run: Path) -> tuple[RecurrentCompact, dict[str, Any], ModelCard]:
@@ -39,7 +40,7 @@ def load_run_model(run: Path) -> tuple[RecurrentCompact, dict[str, Any], ModelCa
         weights = load_file(str(run / "best.safetensors"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{run}: not a recurrent run (config.json, best.safetensors: {exc})") from None
-    model, init_card = load_init(Path(cfg["init"]))
+    model, init_card = load_init(Path(cfg["init"]), int(cfg.get("neighbours", 0)))
     model.load_state_dict(weights)
     return model.eval(), cfg, init_card
 
@@ -54,28 +55,39 @@ def export_model(
 ) -> ExportResult:
     """``models_dir/name``: the shared export (``training.export.export_generator``) with the state input."""
     scale = model.scale
+    spec = RecurrenceSpec(scale=scale, neighbours=model.neighbours)
+    params = {"scale": scale, "num_feat": model.num_feat, "num_conv": model.num_conv}
+    if model.neighbours:
+        params["neighbours"] = model.neighbours
     what = f"x{scale} super-resolution" if scale > 1 else "denoising / compression-artifact removal"
     return export_generator(
         model,
-        {"name": "recurrent", "params": {"scale": scale, "num_feat": model.num_feat, "num_conv": model.num_conv}},
+        {"name": "recurrent", "params": params},
         models_dir,
         name,
         task=init_card.task,
         scale=scale,
         wrapped=RecurrentUint8NHWC(model),
         limits=init_card.limits,  # same body, same constraints (restore: even sizes)
-        inputs=input_specs(scale),
-        recurrent=RecurrenceSpec(scale=scale).to_card(),
+        inputs=input_specs(spec),
+        recurrent=spec.to_card(),
         training=training,
         metrics=metrics,
         description=init_card.description
-        if init_card.recurrent
+        if init_card.recurrent and RecurrenceSpec.from_card(init_card) == spec
         else (
             f"Recurrent {what} for video: each frame with the previous output, warped by DIS flow and "
-            f"folded onto the frame's grid (started from '{init_card.name}')."
+            f"folded onto the frame's grid{_with_neighbours(spec)} (started from '{init_card.name}')."
         ),
         tolerance=PARITY_TOLERANCE,
     )
+
+
+def _with_neighbours(spec: RecurrenceSpec) -> str:
+    if not spec.neighbours:
+        return ""
+    frames = "the previous input frame" if spec.neighbours == 1 else f"the {spec.neighbours} previous input frames"
+    return f", with {frames} warped along the same flow"
 
 
 def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> ExportResult:
@@ -84,7 +96,8 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
     training = {
         "command": f"ganstream train recurrent --init {cfg['init']} --out {run} --minutes {cfg['minutes']:g} "
         f"--crop {cfg['crop']} --batch {cfg['batch']} --length {cfg['length']} --lr {cfg['lr']:g} "
-        f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}",
+        f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}"
+        + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else ""),
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),

@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs import build_generator
-from ganstream.engines.archs.recurrent import RecurrentCompact, from_single_frame
+from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, from_single_frame, with_neighbours
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
@@ -72,6 +72,8 @@ class TemporalConfig:
     # the training input's mix (training/degrade.py): "clean" for a model that continues a
     # clean-input one (sr2x-clean), whose sharpening the default mix's blur and codec would undo
     degrade: str = "default"
+    # previous input frames fed beside the previous output (a causal window; 0: the output alone)
+    neighbours: int = 0
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -80,6 +82,8 @@ class TemporalConfig:
             raise ConfigError(f"--crop must be a multiple of 4, got {self.crop}")
         if not 0.0 <= self.clip_prob <= 1.0:
             raise ConfigError(f"--clip-prob must be between 0 and 1, got {self.clip_prob}")
+        if not 0 <= self.neighbours <= MAX_NEIGHBOURS:
+            raise ConfigError(f"--neighbours must be 0 to {MAX_NEIGHBOURS}, got {self.neighbours}")
         if self.degrade not in DEGRADE_PRESETS:
             raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
 
@@ -99,8 +103,9 @@ class TemporalState:
     single_frame_psnr: float = float("nan")  # the init model on the same validation frames
 
 
-def load_init(folder: Path) -> tuple[RecurrentCompact, ModelCard]:
-    """A recurrent model from `folder`: converted from a single-frame model, or continued."""
+def load_init(folder: Path, neighbours: int = 0) -> tuple[RecurrentCompact, ModelCard]:
+    """A recurrent model from `folder` taking `neighbours` previous input frames: converted from a
+    single-frame model, or continued (widened with the neighbours at zero where it had fewer)."""
     card = ModelCard.load(folder)
     if card.task not in ("sr", "restore"):
         raise ConfigError(f"--init {folder}: a {card.task} model; give an sr or restore model")
@@ -108,8 +113,10 @@ def load_init(folder: Path) -> tuple[RecurrentCompact, ModelCard]:
     net = build_generator(arch)
     net.load_state_dict(weights)
     if isinstance(net, RecurrentCompact):
-        return net, card
-    return from_single_frame(net), card
+        if net.neighbours > neighbours:
+            raise ConfigError(f"--init {folder}: takes {net.neighbours} neighbours; --neighbours cannot be fewer")
+        return with_neighbours(net, neighbours), card
+    return from_single_frame(net, neighbours), card
 
 
 def _charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -143,9 +150,9 @@ class TemporalTrainer:
         self.out = Path(cfg.out)
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.model, self.init_card = load_init(Path(cfg.init))
+        self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
         self.scale = self.model.scale
-        self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions())
+        self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
