@@ -125,7 +125,7 @@ class Recurrence:
         self._grey = self._output = self._inputs = None
 
     def previous_for(self, frame: Image) -> Image:
-        """The state input for `frame` (uint8 (h, w, 3*s*s)); call `update` with the model's output next."""
+        """The state input for `frame`, uint8 (h, w, spec.state_channels); call `update` with the output next."""
         s, k = self.spec.scale, self.spec.neighbours
         grey = self._flow.grey(frame)
         prev_grey, prev_out, prev_inputs = self._grey, self._output, self._inputs

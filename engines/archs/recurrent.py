@@ -27,12 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganstream.engines.archs.srvgg import RestoreCompact, SRVGGCompact, _body
+from ganstream.engines.recurrence import RecurrenceSpec
 
 MAX_NEIGHBOURS = 4
 
 
 class RecurrentCompact(nn.Module):
-    """Frame + folded previous output -> enhanced frame; scale 1 (restore) or 2-4 (SR)."""
+    """Frame + folded previous output (+ warped neighbours) -> enhanced frame; scale 1 (restore) or 2-4 (SR)."""
 
     def __init__(self, scale: int = 2, num_feat: int = 32, num_conv: int = 8, neighbours: int = 0) -> None:
         super().__init__()
@@ -41,7 +42,7 @@ class RecurrentCompact(nn.Module):
         if not 0 <= neighbours <= MAX_NEIGHBOURS:
             raise ValueError(f"RecurrentCompact: neighbours must be 0 to {MAX_NEIGHBOURS}, got {neighbours}")
         self.scale, self.num_feat, self.num_conv, self.neighbours = scale, num_feat, num_conv, neighbours
-        self.state_channels = 3 * scale * scale + 3 * neighbours
+        self.state_channels = RecurrenceSpec(scale=scale, neighbours=neighbours).state_channels
         if scale == 1:
             # restore: all at half resolution behind a pixel-unshuffle, as RestoreCompact
             self.unshuffle = nn.PixelUnshuffle(2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -21,12 +20,7 @@ from ganstream.stream.stages.enhance import EnhanceStage
 from ganstream.training.errors import ConfigError
 from ganstream.training.temporal.export import export_model
 from ganstream.training.temporal.train import TemporalConfig, load_init
-
-
-def _scene(seed: int, h: int, w: int) -> np.ndarray:
-    """A smooth random scene that DIS flow can follow, uint8 RGB."""
-    small = np.random.default_rng(seed).integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
-    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+from tests.unit.tiny_recurrent import export_tiny_vrestore, smooth_scene
 
 
 @pytest.mark.parametrize("single", [RestoreCompact(num_feat=8, num_conv=2), SRVGGCompact(2, num_feat=8, num_conv=2)])
@@ -52,7 +46,7 @@ def test_recurrence_carries_the_previous_inputs_along_the_motion() -> None:
     spec = RecurrenceSpec(scale=1, neighbours=2)
     assert spec.state_channels == 9 and spec.to_card()["neighbours"] == 2
     rec = Recurrence(spec)
-    wide = _scene(1, 64, 112)
+    wide = smooth_scene(1, 64, 112)
     frames = [np.ascontiguousarray(wide[8:56, 8 + 3 * i : 72 + 3 * i]) for i in range(3)]  # a pan, 3 px a frame
     first = rec.previous_for(frames[0])
     np.testing.assert_array_equal(first, initial_previous(frames[0], spec))
@@ -76,7 +70,7 @@ def test_recurrence_carries_the_previous_inputs_along_the_motion() -> None:
 def test_sr_neighbours_stay_on_the_input_grid() -> None:
     spec = RecurrenceSpec(scale=2, neighbours=1)
     rec = Recurrence(spec)
-    lr = _scene(2, 48, 64)
+    lr = smooth_scene(2, 48, 64)
     rec.previous_for(lr)
     rec.update(initial_state(lr, 2))
     prev = rec.previous_for(lr)
@@ -97,15 +91,8 @@ def test_neighbour_options_are_checked(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_window(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small recurrent restore model with two neighbours and non-zero state weights, exported."""
-    torch.manual_seed(1)
-    model = from_single_frame(RestoreCompact(num_feat=8, num_conv=2), neighbours=2)
-    first = model.body[0]
-    assert isinstance(first, nn.Conv2d)
-    with torch.no_grad():
-        first.weight[:, model.frame_channels :].normal_(0, 0.05)
-    init = ModelCard(name="restore", task="restore")
-    return export_model(model.eval(), tmp_path_factory.mktemp("models"), "vrestore-n2", init).folder
+    """The same with two neighbours."""
+    return export_tiny_vrestore(tmp_path_factory.mktemp("models"), "vrestore-n2", neighbours=2, seed=1)
 
 
 def test_export_with_neighbours_runs_the_same_on_every_cpu_backend(tiny_window: Path) -> None:
@@ -121,7 +108,7 @@ def test_export_with_neighbours_runs_the_same_on_every_cpu_backend(tiny_window: 
 def test_enhance_stage_feeds_the_neighbours(tiny_window: Path) -> None:
     stage = EnhanceStage(load_engine(tiny_window, backend="ort"), residual_gain=False)
     stage.configure(VideoSpec(64, 48))
-    scene = _scene(3, 48, 64)
+    scene = smooth_scene(3, 48, 64)
     noisy = [
         np.clip(scene + np.random.default_rng(i).normal(0, 10, scene.shape), 0, 255).astype(np.uint8) for i in range(3)
     ]

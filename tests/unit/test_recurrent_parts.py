@@ -19,16 +19,7 @@ from ganstream.stream.batching import BatchingEngine, SerialEngine, SharedEnhanc
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.stages.enhance import EnhanceStage
 from ganstream.stream.stages.recurrent_state import StreamMemory
-from ganstream.training.temporal.export import export_model
-
-
-def _scene(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
-    """A smooth random scene (flow can follow it), uint8 RGB."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
-    import cv2
-
-    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+from tests.unit.tiny_recurrent import export_tiny_vrestore, smooth_scene
 
 
 @pytest.mark.parametrize("single", [RestoreCompact(num_feat=8, num_conv=2), SRVGGCompact(2, num_feat=8, num_conv=2)])
@@ -58,7 +49,7 @@ def test_fold_is_torchs_pixel_unshuffle(scale: int) -> None:
 def test_recurrence_carries_the_previous_output_along_the_motion() -> None:
     spec = RecurrenceSpec(scale=2)
     rec = Recurrence(spec)
-    wide = _scene(1, 64, 96)
+    wide = smooth_scene(1, 64, 96)
     f0, f1 = wide[8:56, 8:72], wide[8:56, 11:75]  # the camera pans 3 px right
     first = rec.previous_for(f0)
     np.testing.assert_array_equal(first, fold(initial_state(f0, 2), 2))  # nothing known yet
@@ -79,7 +70,7 @@ def _frame(pixels: np.ndarray, seq: int, **meta: object) -> Frame:
 
 def test_memory_resets_at_cuts_reconnects_and_gaps_only() -> None:
     mem = StreamMemory(RecurrenceSpec(scale=1))
-    a, b = _scene(2), _scene(3)
+    a, b = smooth_scene(2), smooth_scene(3)
     seq = 0
 
     def step(pixels: np.ndarray, jump: int = 1, **meta: object) -> None:
@@ -111,15 +102,7 @@ def test_memory_resets_at_cuts_reconnects_and_gaps_only() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_vrestore(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small recurrent restore model with non-zero state weights, exported like a shipped one."""
-    torch.manual_seed(0)
-    model = from_single_frame(RestoreCompact(num_feat=8, num_conv=2))
-    first = model.body[0]
-    assert isinstance(first, nn.Conv2d)
-    with torch.no_grad():
-        first.weight[:, model.frame_channels :].normal_(0, 0.05)
-    init = ModelCard(name="restore", task="restore")
-    return export_model(model.eval(), tmp_path_factory.mktemp("models"), "vrestore-tiny", init).folder
+    return export_tiny_vrestore(tmp_path_factory.mktemp("models"), "vrestore-tiny")
 
 
 def test_export_runs_the_same_on_every_cpu_backend(tiny_vrestore: Path) -> None:
@@ -136,7 +119,7 @@ def test_export_runs_the_same_on_every_cpu_backend(tiny_vrestore: Path) -> None:
 def test_enhance_stage_feeds_back_and_reports_resets(tiny_vrestore: Path) -> None:
     stage = EnhanceStage(load_engine(tiny_vrestore, backend="ort"))
     assert stage.configure(VideoSpec(64, 48)) == VideoSpec(64, 48)
-    a, b = _scene(4), _scene(5)
+    a, b = smooth_scene(4), smooth_scene(5)
     outs = [stage.process(_frame(p, i))[0].pixels for i, p in enumerate([a, a, a, b])]
     assert stage.memory is not None and stage.memory.recurrence.steps == 2
     assert not np.array_equal(outs[0], outs[1])  # same frame, but the second one had a memory
@@ -145,7 +128,7 @@ def test_enhance_stage_feeds_back_and_reports_resets(tiny_vrestore: Path) -> Non
 
 def test_shared_stages_batch_two_cameras_each_with_its_own_memory(tiny_vrestore: Path) -> None:
     engine = load_engine(tiny_vrestore, backend="ort")
-    scenes = {"cam1": _scene(6), "cam2": _scene(7)}
+    scenes = {"cam1": smooth_scene(6), "cam2": smooth_scene(7)}
 
     def run(shared: object) -> dict[str, list[np.ndarray]]:
         stages = {c: SharedEnhanceStage(shared, c, fps=25.0, depth=2) for c in scenes}  # type: ignore[arg-type]
@@ -193,7 +176,7 @@ def test_recurrent_training_clean_mix_is_a_plain_downscale(tmp_path: Path) -> No
     root = Path(__file__).resolve().parents[2]
     init = str(root / "engines" / "models" / "sr2x-clean")
     trainer = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run"), threads=1, degrade="clean"))
-    pool = SequencePool(clips={"scene": [_scene(k, 96, 96) for k in range(8)]}, photos=[])
+    pool = SequencePool(clips={"scene": [smooth_scene(k, 96, 96) for k in range(8)]}, photos=[])
     lr, hr = trainer.batch(pool, step=3)
     assert lr.shape[-3:-1] == (hr.shape[-3] // 2, hr.shape[-2] // 2)
     # a downscale of a smooth scene stays within a few levels of an area downscale: no noise, no blocks
@@ -209,7 +192,7 @@ def test_recurrent_training_clean_mix_is_a_plain_downscale(tmp_path: Path) -> No
         TemporalConfig(init=init, clip_prob=1.5)
     # real clips only: the (flat, so recognisable) photograph is never drawn; by default it is
     pool = SequencePool(
-        clips={"scene": [_scene(k, 96, 96) for k in range(8)]}, photos=[np.full((160, 160, 3), 7, np.uint8)]
+        clips={"scene": [smooth_scene(k, 96, 96) for k in range(8)]}, photos=[np.full((160, 160, 3), 7, np.uint8)]
     )
     only_clips = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run3"), threads=1, clip_prob=1.0))
     assert not any((s == 7).all() for s in only_clips.batch(pool, step=5)[1])
