@@ -30,6 +30,7 @@ from ganstream.engines.feed import example_inputs
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
 from ganstream.stream.stages.enhance import (
+    blend_for,
     memory_for,
     memory_summary,
     residual_gain_for,
@@ -311,6 +312,7 @@ class SharedEnhanceStage:
         name: str | None = None,
         depth: int = 1,
         residual_gain: bool = True,
+        temporal_blend: bool = True,
     ) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
@@ -333,13 +335,19 @@ class SharedEnhanceStage:
         # Each camera measures its own residual strength (see ganstream.engines.residual_gain).
         self._previous: Pixels | None = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
+        # Each camera its own temporal blend (restore models); frames reach _finish in order.
+        self.blend = blend_for(engine, self.memory, temporal_blend)
 
     def _run_for_strength(self, pixels: Pixels) -> Pixels:
         inputs = tuple(x[0] for x in strength_inputs(self.engine, pixels, self._previous))
         return self.engine.infer_one(self.stream_id, inputs if len(inputs) > 1 else inputs[0], self._interval_s)
 
     def _finish(self, frame: Frame, out: Pixels) -> Frame:
-        return frame.with_pixels(self.gain.apply(frame.pixels, out) if self.gain is not None else out)
+        if self.gain is not None:
+            out = self.gain.apply(frame.pixels, out)
+        if self.blend is not None:
+            out = self.blend.apply(frame, out)
+        return frame.with_pixels(out)
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
         limits = getattr(self.engine.card, "limits", None)
@@ -353,6 +361,8 @@ class SharedEnhanceStage:
             self.gain.reset()
         if self.memory is not None:
             self.memory.reset("size change")
+        if self.blend is not None:
+            self.blend.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
@@ -383,7 +393,8 @@ class SharedEnhanceStage:
         return self._collect(0) if self._batcher is not None else []
 
     def summary_line(self) -> str:
-        return "\n".join(line for line in (memory_summary(self.memory), strength_summary(self.gain)) if line)
+        blend = self.blend.summary() if self.blend is not None else ""
+        return "\n".join(line for line in (memory_summary(self.memory), strength_summary(self.gain), blend) if line)
 
     def close(self) -> None:
         self.engine.detach(self.stream_id)

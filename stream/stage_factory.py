@@ -44,6 +44,7 @@ class ChainRequest:
     backend: str = "auto"
     precision: str | None = None
     residual_gain: bool = True  # the stream-measured strength (engines.strength)
+    temporal_blend: bool = True  # restore outputs averaged along the flow (engines.temporal_blend)
 
     def __post_init__(self) -> None:
         if self.sr is not None and self.sr not in (2, 3, 4):
@@ -214,7 +215,12 @@ def _enhance_or_classical(
         stage = EnhanceStage(choice, name=task, residual_gain=req.residual_gain)
         stage.label = f"{name} {choice.backend} {choice.precision}"
         return stage
-    return EnhanceStage(_load_engine(name, req.backend, req.precision), name=task, residual_gain=req.residual_gain)
+    return EnhanceStage(
+        _load_engine(name, req.backend, req.precision),
+        name=task,
+        residual_gain=req.residual_gain,
+        temporal_blend=req.temporal_blend,
+    )
 
 
 def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str, Any]) -> Stage:

@@ -135,6 +135,12 @@ def register(sub: Any) -> None:
         help="sr and restore models: auto (with the stream's measured strength, as `ganstream run` runs "
         "them), off (the bare network), both",
     )
+    ev.add_argument(
+        "--temporal-blend",
+        default="auto",
+        choices=("auto", "off", "both"),
+        help="restore models: auto (their outputs averaged along the flow, as `ganstream run` runs them), off, both",
+    )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
@@ -270,6 +276,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         split=args.split,
         residual_gain=args.residual_gain,
         record=args.record,
+        temporal_blend=args.temporal_blend,
     )
     return 0
 
@@ -283,7 +290,16 @@ def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
         raise ConfigError(f"--long-run: a stream needs at least 2 frames, got {args.long_run}")
     folders = [resolve_model(n, Path(args.models_dir)) for n in names]
     backend = "openvino" if args.backend == "auto" else args.backend
-    result = run_long(Path(args.clips), args.split, folders, args.long_run, args.side, backend, args.residual_gain)
+    result = run_long(
+        Path(args.clips),
+        args.split,
+        folders,
+        args.long_run,
+        args.side,
+        backend,
+        args.residual_gain,
+        args.temporal_blend,
+    )
     print(f"split {args.split}, whole clips as streams of up to {args.long_run} frames, {backend}:")
     print(format_long(result))
     if args.markdown:

@@ -169,14 +169,35 @@ def load_choice(
     return card, runs, f"{compressed.backend} {compressed.precision}"
 
 
-def check_residual_gain(residual_gain: str) -> None:
+def check_residual_gain(residual_gain: str, what: str = "residual_gain") -> None:
     if residual_gain not in ("auto", "off", "both"):
-        raise ConfigError(f"eval: residual_gain must be auto, off or both, got {residual_gain!r}")
+        raise ConfigError(f"eval: {what} must be auto, off or both, got {residual_gain!r}")
 
 
-def scored_runners(card: ModelCard, runner: Runner, residual_gain: str) -> dict[str, Runner]:
+class BlendRunner:
+    """`runner`'s outputs of one clip run (a new stream) through the stages' temporal blend
+    (``engines.temporal_blend``): what `ganstream run` does after a restore model."""
+
+    whole_run = True
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def __call__(self, frames: Image) -> Image:
+        from ganstream.engines.temporal_blend import TemporalBlend
+
+        whole = bool(getattr(self.runner, "whole_run", False))
+        outs = self.runner(frames) if whole else _run_batched(self.runner, frames)
+        blend = TemporalBlend()
+        return np.stack([blend.apply(f, o) for f, o in zip(frames, outs, strict=True)])
+
+
+def scored_runners(
+    card: ModelCard, runner: Runner, residual_gain: str, temporal_blend: str = "auto"
+) -> dict[str, Runner]:
     """The runs of one model an eval scores, by name: as `ganstream run` runs it (with the stream's
-    measured strength) unless `residual_gain` is "off", and the bare network too when "both"."""
+    measured strength, and for restore models the temporal blend) unless `residual_gain` /
+    `temporal_blend` is "off", and without it too when "both"."""
     with_gain = card.task in ("sr", "restore") and residual_gain != "off"
     runs: dict[str, Runner] = {}
     if isinstance(runner, RecurrentRunner):
@@ -185,7 +206,12 @@ def scored_runners(card: ModelCard, runner: Runner, residual_gain: str) -> dict[
         runs[card.name] = GainRunner(runner, card.task, card.scale) if with_gain else runner
     if with_gain and residual_gain == "both":
         runs[f"{card.name} (no gain)"] = runner
-    return runs
+    if card.task != "restore" or temporal_blend == "off":
+        return runs
+    blended: dict[str, Runner] = {name: BlendRunner(r) for name, r in runs.items()}
+    if temporal_blend == "both":
+        blended[f"{card.name} (no blend)"] = runs[card.name]
+    return blended
 
 
 def resolve_model(name: str, models_dir: Path) -> Path:
@@ -532,10 +558,13 @@ def run_eval(
     split: str = SELECTION,
     residual_gain: str = "auto",
     record: bool = False,
+    temporal_blend: str = "auto",
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
-    residual strength), "off" the bare network, "both" each twice."""
+    residual strength), "off" the bare network, "both" each twice. `temporal_blend` the same for
+    restore models' temporal blend."""
     check_residual_gain(residual_gain)
+    check_residual_gain(temporal_blend, "temporal_blend")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}
@@ -548,7 +577,9 @@ def run_eval(
             continue
         folders[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
-        groups.setdefault((card.task, card.scale), {}).update(scored_runners(card, runner, residual_gain))
+        groups.setdefault((card.task, card.scale), {}).update(
+            scored_runners(card, runner, residual_gain, temporal_blend)
+        )
         backends[card.name] = used
     rows: list[Row] = []
     timing: dict[str, float] = {}
@@ -574,11 +605,11 @@ def run_eval(
         markdown.write_text(text)
     if record:
         for folder in folders.values():
-            record_in_card(folder, rows, split, residual_gain)
+            record_in_card(folder, rows, split, residual_gain, temporal_blend)
     return rows
 
 
-def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str) -> None:
+def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str, temporal_blend: str = "auto") -> None:
     """Write this run's figures for the model into its card: ``metrics.eval_<split>``, per clip."""
     card = ModelCard.load(folder)
     mine = [r for r in rows if r.method == card.name]
@@ -596,6 +627,7 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
     card.metrics[f"eval_{split}"] = {
         "reference": _reference(mine[0].task),
         "residual_gain": residual_gain,
+        **({"temporal_blend": temporal_blend} if card.task == "restore" else {}),
         "machine": machine(),
         "sets": {
             r.dataset: {

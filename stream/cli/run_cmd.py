@@ -27,7 +27,7 @@ CONFIG_KEYS = {
     "latency", "lossless", "audio", "passthrough", "rtsp_transport", "rtsp_latency", "images_fps", "duration",
 }  # fmt: skip
 CONFIG_KEYS |= reliability_args.CONFIG_KEYS
-CONFIG_KEYS |= {"profile", "residual_gain"}
+CONFIG_KEYS |= {"profile", "residual_gain", "temporal_blend"}
 
 
 def _fraction(value: str) -> Fraction:
@@ -79,6 +79,12 @@ def register(sub: Any) -> None:
         help="keep as much of the model's correction as the stream's own frames show helps (auto, the "
         "default: sr against bicubic, restore against its input by the frames' measured noise), or all "
         "of it (off)",
+    )
+    stages.add_argument(
+        "--temporal-blend",
+        choices=("on", "off"),
+        help="restore: average each output with the stream's previous ones along the optical flow where "
+        "they agree (on, the default: removes more noise on still and slowly moving scenes), or not (off)",
     )
     p.add_argument(
         "--profile",
@@ -200,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         backend=o.get("backend", profile.backend),
         precision=o.get("precision"),
         residual_gain=o.get("residual_gain", "auto") != "off",
+        temporal_blend=o.get("temporal_blend", "on") != "off",
     )
     if request.empty and not o.get("passthrough"):
         request.sr = 2  # the default chain

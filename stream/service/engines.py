@@ -153,6 +153,7 @@ def _shared(
         name=task,
         depth=depth or (1 if realtime else 2),
         residual_gain=cam.chain.residual_gain,
+        temporal_blend=cam.chain.temporal_blend,
     )
 
 

@@ -12,7 +12,7 @@ from ganstream.engines.restore_strength import RestoreStrength
 from ganstream.engines.strength import StreamStrength, strength_for
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Frame, Pixels, VideoSpec
-from ganstream.stream.stages.recurrent_state import StreamMemory
+from ganstream.stream.stages.recurrent_state import StreamBlend, StreamMemory
 
 
 def residual_gain_for(engine: Any, run: Any, enabled: bool) -> StreamStrength | None:
@@ -43,6 +43,13 @@ def memory_for(engine: Any) -> StreamMemory | None:
     """The per-stream memory of a recurrent model (None for a single-frame one)."""
     spec = RecurrenceSpec.from_card(engine.card)
     return StreamMemory(spec) if spec is not None else None
+
+
+def blend_for(engine: Any, memory: StreamMemory | None, enabled: bool) -> StreamBlend | None:
+    """The per-stream temporal blend of a restore model's outputs (None for SR or when disabled)."""
+    if not enabled or str(engine.card.task) != "restore" or int(engine.card.scale) != 1:
+        return None
+    return StreamBlend(memory=memory)
 
 
 def memory_summary(memory: StreamMemory | None) -> str:
@@ -78,10 +85,13 @@ class EnhanceStage:
     Recurrent models (vsr2x, vrestore) also get their previous output, kept per stream and reset
     at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the SR residual
     strength is measured on single frames, the restore strength with the frame's own memory, and
-    the raw output is what is fed back.
+    the raw output is what is fed back. Restore models' outputs are then averaged along the flow
+    with the stream's previous ones where they agree (``temporal_blend``; ``engines.temporal_blend``).
     """
 
-    def __init__(self, engine: Any, name: str | None = None, residual_gain: bool = True) -> None:
+    def __init__(
+        self, engine: Any, name: str | None = None, residual_gain: bool = True, temporal_blend: bool = True
+    ) -> None:
         card = engine.card
         if card.task not in ("sr", "restore"):
             raise StageError(f"model '{card.name}' is a {card.task} model; an enhance stage needs sr or restore")
@@ -94,6 +104,7 @@ class EnhanceStage:
         self.choice = engine if isinstance(engine, InputChoice) else None
         self._previous: Any = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
+        self.blend = blend_for(engine, self.memory, temporal_blend)
 
     def _run_one(self, pixels: Any) -> Any:
         return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
@@ -113,6 +124,8 @@ class EnhanceStage:
             self.choice.reset()
         if self.memory is not None:
             self.memory.reset("size change")
+        if self.blend is not None:
+            self.blend.reset("size change")
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
@@ -127,6 +140,8 @@ class EnhanceStage:
         if self.gain is not None:
             self.gain.observe(frame.pixels, out)
             out = self.gain.apply(frame.pixels, out)
+        if self.blend is not None:
+            out = self.blend.apply(frame, out)
         return [frame.with_pixels(np.ascontiguousarray(out))]
 
     def flush(self) -> list[Frame]:
@@ -134,7 +149,8 @@ class EnhanceStage:
 
     def summary_line(self) -> str:
         choice = self.choice.summary() if self.choice is not None else ""
-        lines = (choice, memory_summary(self.memory), strength_summary(self.gain))
+        blend = self.blend.summary() if self.blend is not None else ""
+        lines = (choice, memory_summary(self.memory), strength_summary(self.gain), blend)
         return "\n".join(line for line in lines if line)
 
     def close(self) -> None:

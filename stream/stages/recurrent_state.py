@@ -1,4 +1,4 @@
-"""When a recurrent model's memory of one stream must be dropped, and the state it keeps otherwise.
+"""When a stream's memory must be dropped (a recurrent model's, a temporal blend's), and that state.
 
 A recurrent model (``vsr2x``, ``vrestore``) feeds its previous output back, moved onto the new
 frame by optical flow (``ganstream.engines.recurrence``). That memory is only valid while the
@@ -12,6 +12,8 @@ frames are consecutive views of one scene. `StreamMemory` drops it, counting why
 
 After a reset the model sees the frame itself as its previous output and behaves as its
 single-frame counterpart, so a reset costs quality for a few frames, never a visible artefact.
+`StreamBlend` keeps a restore stage's temporal blend of its outputs (``engines.temporal_blend``)
+under the same rules (`Continuity`): after a reset the output is the model's own again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections import Counter
 import numpy as np
 
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
+from ganstream.engines.temporal_blend import BlendOptions, TemporalBlend
 from ganstream.stream.frame import Frame, Pixels
 from ganstream.stream.stages.interp_rules import is_scene_cut, thumbnail
 
@@ -28,25 +31,26 @@ MAX_SEQ_GAP = 2  # one dropped frame is a small motion for the flow; more and th
 MAX_TIME_GAP_FRAMES = 4.0
 
 
-class StreamMemory:
-    """The recurrence of one stream plus the rules that reset it."""
+class Continuity:
+    """Whether a frame continues the stream of the frame before it (the reset rules above)."""
 
-    def __init__(self, spec: RecurrenceSpec) -> None:
-        self.recurrence = Recurrence(spec)
-        self.reasons: Counter[str] = Counter()
+    def __init__(self) -> None:
         self._thumb: np.ndarray | None = None
         self._seq: int | None = None
         self._pts: int | None = None
 
-    def reset(self, reason: str = "size change") -> None:
-        if self.recurrence.has_state:
-            self.reasons[reason] += 1
-        self.recurrence.reset()
+    def forget(self) -> None:
         self._thumb = self._seq = self._pts = None
 
-    def _why_reset(self, frame: Frame, thumb: np.ndarray) -> str | None:
-        if not self.recurrence.has_state:
-            return None
+    def why_not(self, frame: Frame) -> str | None:
+        """Why `frame` does not continue the previous one (None: it does, or there was none);
+        remembers `frame` for the next call."""
+        thumb = thumbnail(frame.pixels)
+        why = None if self._thumb is None else self._break(frame, thumb)
+        self._thumb, self._seq, self._pts = thumb, frame.seq, frame.pts
+        return why
+
+    def _break(self, frame: Frame, thumb: np.ndarray) -> str | None:
         if frame.meta.get("discont"):
             return "reconnect"
         # seq that does not move (callers that leave it at 0) says nothing; a jump or going back does
@@ -59,13 +63,27 @@ class StreamMemory:
             return "scene cut"
         return None
 
+
+class StreamMemory:
+    """The recurrence of one stream plus the rules that reset it."""
+
+    def __init__(self, spec: RecurrenceSpec) -> None:
+        self.recurrence = Recurrence(spec)
+        self.reasons: Counter[str] = Counter()
+        self._continuity = Continuity()
+
+    def reset(self, reason: str = "size change") -> None:
+        if self.recurrence.has_state:
+            self.reasons[reason] += 1
+        self.recurrence.reset()
+        self._continuity.forget()
+
     def previous_for(self, frame: Frame) -> Pixels:
         """The model's state input for `frame`, after any reset the frame calls for."""
-        thumb = thumbnail(frame.pixels)
-        why = self._why_reset(frame, thumb)
-        if why is not None:
+        why = self._continuity.why_not(frame)
+        if why is not None and self.recurrence.has_state:
             self.reset(why)
-        self._thumb, self._seq, self._pts = thumb, frame.seq, frame.pts
+            self._continuity.why_not(frame)  # the frame starts the new stretch
         return self.recurrence.previous_for(frame.pixels)
 
     def update(self, output: Pixels) -> None:
@@ -75,3 +93,39 @@ class StreamMemory:
     def report(self) -> str:
         """Resets by reason, for the run summary ("2 scene cut, 1 reconnect"; "none")."""
         return ", ".join(f"{n} {why}" for why, n in sorted(self.reasons.items())) or "none"
+
+
+class StreamBlend:
+    """The temporal blend of one stream's restore outputs (``engines.temporal_blend``) with the same
+    reset rules as a recurrent model's memory: the average restarts at cuts, reconnects, gaps and
+    size changes. `memory`: the stream's recurrent memory, whose flow it then reuses."""
+
+    def __init__(self, options: BlendOptions | None = None, memory: StreamMemory | None = None) -> None:
+        self.blend = TemporalBlend(options)
+        self.memory = memory
+        self.reasons: Counter[str] = Counter()
+        self._continuity = Continuity()
+
+    def reset(self, reason: str = "size change") -> None:
+        if self.blend.has_state:
+            self.reasons[reason] += 1
+        self.blend.reset()
+        self._continuity.forget()
+
+    def apply(self, frame: Frame, out: Pixels) -> Pixels:
+        """`out` (the stage's output for `frame`, same size) averaged with the stream's previous outputs."""
+        why = self._continuity.why_not(frame)
+        if why is not None and self.blend.has_state:
+            self.reset(why)
+            self._continuity.why_not(frame)
+        flow = self.memory.recurrence.last_flow if self.memory is not None else None
+        return self.blend.apply(frame.pixels, out, flow)
+
+    def summary(self) -> str:
+        o = self.blend.options
+        return (
+            f"  temporal blend: outputs averaged along the flow where within {self.blend.threshold:.1f} levels "
+            f"(input noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} frames, {self.blend.held:.1f} on the "
+            "last frame), "
+            f"resets: {', '.join(f'{n} {why}' for why, n in sorted(self.reasons.items())) or 'none'}"
+        )

@@ -75,17 +75,20 @@ def run_long(
     side: int = 480,
     backend: str = "openvino",
     residual_gain: str = "auto",
+    temporal_blend: str = "auto",
 ) -> LongRunResult:
     """Each whole clip of `split` as one stream per model. `residual_gain`: "auto" with the stream's
-    measured strength (as `ganstream run`), "off" the bare network, "both" each twice."""
+    measured strength (as `ganstream run`), "off" the bare network, "both" each twice;
+    `temporal_blend` the same for restore models' temporal blend."""
     if split == "train":
         raise ConfigError("eval recurrent: the train split scores nothing; use selection or test")
     check_residual_gain(residual_gain)
+    check_residual_gain(temporal_blend, "temporal_blend")
     runners: dict[str, Runner] = {}
     tasks, scales = set(), set()
     for folder in models:
         card, runner, _ = load_runner(folder, backend=backend)
-        runners.update(scored_runners(card, runner, residual_gain))
+        runners.update(scored_runners(card, runner, residual_gain, temporal_blend))
         tasks.add(card.task)
         scales.add(card.scale)
     if len(tasks) != 1 or len(scales) != 1 or (tasks == {"sr"} and scales != {2}):

@@ -1,0 +1,135 @@
+"""A motion-gated running average of a restore model's outputs along optical flow (numpy + OpenCV).
+
+A restore network removes most of a frame's noise; what it leaves is independent from frame to
+frame where the scene is not, as the noise itself was. Averaging consecutive *outputs*, each
+moved onto the current frame by optical flow, removes more of it: the recursive filter of a
+camera's temporal noise reduction (3DNR), run after the network instead of before it. Where the
+warped average disagrees with the current output (motion the flow missed, something appearing,
+a change of light) the pixel starts afresh from the current output, so moving objects do not
+ghost.
+
+Per pixel it keeps the average `acc` and how many frames it holds, `n` (capped at `cap`, so
+the oldest frames fade out and the average follows slow changes). For each frame:
+
+1. the flow from the current input frame back to the previous one (DIS, ``engines/flow.py``;
+   on the degraded input, as the recurrent models' own: ``engines/recurrence.py``),
+2. `acc` and `n` warped along it,
+3. `agree`: the warped average and the current output differ by less than the threshold (the
+   absolute difference in grey levels, smoothed over a few pixels, mean over the channels),
+4. k = min(n_warped, cap) where they agree, else 0; acc = (out + k * acc_warped) / (1 + k);
+   n = 1 + k.
+
+The threshold follows the noise of the stream's input (`per_sigma` times its white-noise sigma,
+Immerkaer's estimator of ``engines.restore_strength``, read every `every` frames; at most
+`threshold`): a noisy camera leaves a residue worth averaging, while clean or compressed input
+(sigma near 0: coding artifacts repeat from frame to frame and do not average away) passes
+almost unchanged. It adds no latency (causal) and one DIS flow per frame, or none when the
+recurrent model's flow is passed in. The values were chosen on the selection split at noise
+sigma 15 (docs/temporal.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.engines.flow import Flow, FlowEstimator, FlowOptions, Warper, resize_flow
+from ganstream.engines.restore_strength import noise_sigma
+
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class BlendOptions:
+    """How far the average may disagree with the current output, and how many frames it holds."""
+
+    threshold: float = 3.0  # at most this many grey levels, after smoothing over `smooth` pixels
+    per_sigma: float = 0.2  # the threshold per level of the input's measured noise sigma
+    cap: float = 8.0  # frames an average may hold (its share of the output: cap / (1 + cap))
+    smooth: float = 1.5  # Gaussian sigma of the disagreement, pixels: noise alone must not reset it
+    every: int = 25  # frames between two noise readings
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 0:
+            raise ValueError(f"BlendOptions: threshold must be > 0, got {self.threshold}")
+        if not self.cap >= 1:
+            raise ValueError(f"BlendOptions: cap must be >= 1, got {self.cap}")
+        if not self.smooth >= 0:
+            raise ValueError(f"BlendOptions: smooth must be >= 0, got {self.smooth}")
+        if not self.per_sigma > 0:
+            raise ValueError(f"BlendOptions: per_sigma must be > 0, got {self.per_sigma}")
+        if self.every < 1:
+            raise ValueError(f"BlendOptions: every must be >= 1, got {self.every}")
+
+
+class TemporalBlend:
+    """The running average of one stream's outputs; `reset` at a new stream, a cut or a gap."""
+
+    def __init__(self, options: BlendOptions | None = None, flow: FlowOptions | None = None) -> None:
+        self.options = options or BlendOptions()
+        self._flow = FlowEstimator(flow or FlowOptions())
+        self._warper = Warper()
+        self._grey: Image | None = None  # the previous input frame, grey at the flow's working size
+        self._acc: npt.NDArray[np.float32] | None = None
+        self._count: npt.NDArray[np.float32] | None = None
+        self.steps = 0  # frames blended with a previous average
+        self.held = 0.0  # mean frames the last output's pixels averaged (1.0: none blended)
+        self.sigma = 0.0  # the input's last measured noise sigma
+        self._frames = 0  # frames since the stream (re)started
+
+    @property
+    def threshold(self) -> float:
+        """The disagreement, in grey levels, under which the average is kept (from the input's noise)."""
+        return min(self.options.threshold, self.options.per_sigma * self.sigma)
+
+    @property
+    def has_state(self) -> bool:
+        return self._acc is not None
+
+    def reset(self) -> None:
+        self._grey = self._acc = self._count = None
+        self._frames = 0
+
+    def apply(self, frame: Image, out: Image, flow: Flow | None = None) -> Image:
+        """The blended output for input `frame` whose model output is `out` (same size for restore).
+
+        `flow`: the flow from `frame` back to the previous input frame, at any size (a recurrent
+        model's, already computed); None computes it here.
+        """
+        if self._frames % self.options.every == 0:
+            self.sigma = noise_sigma(frame)
+        self._frames += 1
+        grey = self._flow.grey(frame) if flow is None else None
+        current = out.astype(np.float32)
+        acc, count = self._acc, self._count
+        if acc is None or count is None or acc.shape != current.shape:
+            return self._start(grey, current, out)
+        if flow is None:
+            if grey is None or self._grey is None or self._grey.shape != grey.shape:
+                return self._start(grey, current, out)
+            flow = self._flow.calc(grey, self._grey)
+        h, w = current.shape[:2]
+        f = resize_flow(flow, h, w)
+        acc_w = np.asarray(self._warper.warp(acc, f), dtype=np.float32)
+        count_w = np.asarray(self._warper.warp(count, f), dtype=np.float32)
+        o = self.options
+        diff = acc_w - current
+        if o.smooth > 0:
+            diff = np.asarray(cv2.GaussianBlur(diff, (0, 0), o.smooth), dtype=np.float32)
+        agree = np.abs(diff).mean(axis=2) < self.threshold
+        k = np.where(agree, np.minimum(count_w, o.cap), 0.0).astype(np.float32)
+        self._acc = (current + k[..., None] * acc_w) / (1.0 + k[..., None])
+        self._count = 1.0 + k
+        self._grey = grey
+        self.steps += 1
+        self.held = float(self._count.mean())
+        return np.asarray(np.clip(self._acc + 0.5, 0, 255), dtype=np.uint8)
+
+    def _start(self, grey: Image | None, current: npt.NDArray[np.float32], out: Image) -> Image:
+        self._grey, self._acc = grey, current
+        self._count = np.ones(current.shape[:2], np.float32)
+        self.held = 1.0
+        return out

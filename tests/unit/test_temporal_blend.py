@@ -1,0 +1,157 @@
+"""The temporal blend of restore outputs (engines/temporal_blend.py) and its place in the stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganstream.engines import load_engine
+from ganstream.engines.flow import FlowEstimator
+from ganstream.engines.temporal_blend import BlendOptions, TemporalBlend
+from ganstream.stream.batching import SerialEngine, SharedEnhanceStage
+from ganstream.stream.frame import Frame, VideoSpec
+from ganstream.stream.stages.enhance import EnhanceStage
+from ganstream.training.evaluate import BlendRunner, scored_runners
+from tests.unit.tiny_recurrent import export_tiny_vrestore, smooth_scene
+
+
+def _frame(pixels: np.ndarray, seq: int, **meta: object) -> Frame:
+    return Frame(pixels, pts=seq * 40_000_000, duration=40_000_000, seq=seq, meta=dict(meta))
+
+
+def _with_residue(truth: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
+    """What a restore model leaves: the truth plus a little noise, independent per frame."""
+    return np.clip(truth + rng.normal(0, sigma, truth.shape), 0, 255).astype(np.uint8)
+
+
+def _noisy(truth: np.ndarray, rng: np.random.Generator, sigma: float = 15.0) -> np.ndarray:
+    """The camera's frame the model restored."""
+    return np.clip(truth + rng.normal(0, sigma, truth.shape), 0, 255).astype(np.uint8)
+
+
+def _err(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64))[6:-6, 6:-6].mean())
+
+
+def test_a_static_scene_averages_the_residual_noise_away() -> None:
+    rng = np.random.default_rng(0)
+    truth = smooth_scene(10, 96, 128)
+    blend = TemporalBlend()
+    outs = [_with_residue(truth, rng) for _ in range(8)]
+    got = [blend.apply(_noisy(truth, rng), o) for o in outs]
+    assert np.array_equal(got[0], outs[0])  # nothing to blend with yet
+    # eight frames held: the residue's error falls (by sqrt(8) with exact flow; DIS on noisy frames jitters)
+    assert _err(got[-1], truth) < 0.65 * _err(outs[-1], truth), (_err(got[-1], truth), _err(outs[-1], truth))
+    assert blend.steps == 7 and blend.held > 6.0
+    assert 13 < blend.sigma < 17 and 2.6 < blend.threshold <= 3.0
+
+
+def test_clean_or_compressed_input_passes_almost_unchanged() -> None:
+    """No noise in the input: nothing for the average to remove (coding artifacts repeat)."""
+    rng = np.random.default_rng(3)
+    truth = smooth_scene(10, 96, 128)
+    blend = TemporalBlend()
+    outs = [_with_residue(truth, rng, 0.3) for _ in range(4)]
+    got = [blend.apply(truth, o) for o in outs]
+    assert blend.sigma < 1.0 and blend.threshold < 0.2
+    assert int(np.abs(got[-1].astype(int) - outs[-1]).max()) <= 1
+
+
+def test_the_average_follows_a_pan_along_the_flow() -> None:
+    rng = np.random.default_rng(1)
+    # gentle gradients, as in footage: each warp resamples the average, which blurs steep ones
+    wide = (smooth_scene(11, 96, 192) * 0.3 + 90).astype(np.uint8)
+    views = [np.ascontiguousarray(wide[:, 3 * i : 3 * i + 128]) for i in range(6)]  # 3 px per frame
+    blend = TemporalBlend()
+    outs = [_with_residue(v, rng) for v in views]
+    got = [blend.apply(_noisy(v, rng), o) for v, o in zip(views, outs, strict=True)]
+    inner = (slice(6, -6), slice(6, -20))  # away from the edge that enters the frame
+    err_out = np.abs(outs[-1].astype(int) - views[-1])[inner].mean()
+    err_blend = np.abs(got[-1].astype(int) - views[-1])[inner].mean()
+    assert err_blend < 0.75 * err_out, (err_blend, err_out)
+
+
+def test_a_moving_object_does_not_ghost() -> None:
+    """Where the scene changed (an object left), the output is the current frame's, not the average."""
+    background = smooth_scene(12, 96, 128)
+    blend = TemporalBlend()
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        with_object = background.copy()
+        with_object[30:60, 40:70] = (250, 20, 20)
+        blend.apply(_noisy(with_object, rng), with_object)
+    out = blend.apply(_noisy(background, rng), background)  # the object is gone
+    assert int(np.abs(out.astype(int) - background)[30:60, 40:70].max()) <= 2
+
+
+def test_a_given_flow_is_the_one_it_would_compute() -> None:
+    rng = np.random.default_rng(2)
+    wide = smooth_scene(13, 64, 128)
+    views = [np.ascontiguousarray(wide[:, 2 * i : 2 * i + 96]) for i in range(3)]
+    outs = [_with_residue(v, rng) for v in views]
+    own, given = TemporalBlend(), TemporalBlend()
+    flow = FlowEstimator()
+    inputs = [_noisy(v, rng) for v in views]
+    for i, (v, o) in enumerate(zip(inputs, outs, strict=True)):
+        a = own.apply(v, o)
+        f = None if i == 0 else flow.calc(flow.grey(v), flow.grey(inputs[i - 1]))
+        b = given.apply(v, o, f)
+        assert np.array_equal(a, b)
+
+
+def test_bad_options_are_refused() -> None:
+    for bad in ({"threshold": 0.0}, {"cap": 0.5}, {"smooth": -1.0}, {"per_sigma": 0.0}, {"every": 0}):
+        with pytest.raises(ValueError, match="BlendOptions"):
+            BlendOptions(**bad)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def tiny_restore(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_tiny_vrestore(tmp_path_factory.mktemp("models"), "vrestore-tiny")
+
+
+def test_the_stage_blends_restore_outputs_and_restarts_at_a_cut(tiny_restore: Path) -> None:
+    engine = load_engine(tiny_restore, backend="ort")
+    blended = EnhanceStage(engine, residual_gain=False)
+    plain = EnhanceStage(load_engine(tiny_restore, backend="ort"), residual_gain=False, temporal_blend=False)
+    assert blended.blend is not None and plain.blend is None
+    for s in (blended, plain):
+        s.configure(VideoSpec(64, 48))
+    rng = np.random.default_rng(5)
+    a, b = smooth_scene(14), smooth_scene(15)
+    frames = [_noisy(a, rng), _noisy(a, rng), _noisy(a, rng), _noisy(b, rng)]
+    got = [blended.process(_frame(p, i))[0].pixels for i, p in enumerate(frames)]
+    ref = [plain.process(_frame(p, i))[0].pixels for i, p in enumerate(frames)]
+    assert np.array_equal(got[0], ref[0])  # first frame: nothing to blend
+    assert not np.array_equal(got[2], ref[2])
+    assert np.array_equal(got[3], ref[3])  # a scene cut: the model's own output again
+    assert "temporal blend" in blended.summary_line() and "1 scene cut" in blended.summary_line()
+    # the recurrent memory's flow is reused: the blend computes none of its own
+    assert blended.blend.memory is blended.memory
+
+
+def test_serve_stages_blend_each_camera_on_its_own(tiny_restore: Path) -> None:
+    engine = SerialEngine(load_engine(tiny_restore, backend="ort"))
+    scenes = {"cam1": smooth_scene(16), "cam2": smooth_scene(17)}
+    stages = {c: SharedEnhanceStage(engine, c, fps=25.0) for c in scenes}
+    for i in range(3):
+        for c, s in stages.items():
+            s.process(_frame(scenes[c], i))
+    for s in stages.values():
+        assert s.blend is not None and s.blend.blend.steps == 2
+
+
+def test_eval_scores_restore_models_with_and_without_the_blend(tiny_restore: Path) -> None:
+    engine = load_engine(tiny_restore, backend="ort")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(engine.infer(x, x), dtype=np.uint8)
+
+    card = engine.card
+    runs = scored_runners(card, run, "off", "both")
+    assert set(runs) == {card.name, f"{card.name} (no blend)"} and isinstance(runs[card.name], BlendRunner)
+    assert set(scored_runners(card, run, "off", "off")) == {card.name}
+    frames = np.stack([smooth_scene(18)] * 3)
+    assert runs[card.name](frames).shape == frames.shape
