@@ -1,7 +1,8 @@
 """`ganstream bench recurrent`: what a recurrent model costs per frame against its single-frame model.
 
 Both run as `ganstream run` runs them (an `EnhanceStage`: for the recurrent model, the DIS flow,
-the warp and the fold of its previous output included; SR with the residual gain), on the same
+the warp and the fold of its previous output included; SR with the residual gain; a restore
+model with the temporal blend of its outputs), against the bare single-frame model (no blend), on the same
 frames of the sample clip at 320x180, in interleaved rounds so a busy machine slows both alike.
 The figure the temporal models are held to: the ratio, and real time at 25 fps (40 ms/frame).
 """
@@ -64,7 +65,10 @@ def _round(stage: EnhanceStage, frames: list[np.ndarray]) -> float:
 
 
 def bench_pair(single: str, recurrent: str, backend: str, frames: list[np.ndarray], rounds: int) -> PairResult:
-    stages = [EnhanceStage(load_engine(name, backend=backend)) for name in (single, recurrent)]
+    stages = [
+        EnhanceStage(load_engine(single, backend=backend), temporal_blend=False),
+        EnhanceStage(load_engine(recurrent, backend=backend)),
+    ]
     try:
         for s in stages:  # compile and warm up, not timed
             _round(s, frames[:3])
