@@ -23,9 +23,9 @@ The threshold follows the noise of the stream's input (`per_sigma` times its whi
 Immerkaer's estimator of ``engines.restore_strength``, read every `every` frames; at most
 `threshold`): a noisy camera leaves a residue worth averaging, while clean or compressed input
 (sigma near 0: coding artifacts repeat from frame to frame and do not average away) passes
-almost unchanged. It adds no latency (causal) and one DIS flow per frame, or none when the
-recurrent model's flow is passed in. The values were chosen on the selection split at noise
-sigma 15 (docs/temporal.md).
+unchanged, without a flow call (`MIN_THRESHOLD`), as do frames too small for DIS. It adds no
+latency (causal) and one DIS flow per frame, or none when the recurrent model's flow is passed
+in. The values were chosen on the selection split at noise sigma 15 (docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ from ganstream.engines.flow import Flow, FlowEstimator, FlowOptions, Warper, res
 from ganstream.engines.restore_strength import noise_sigma
 
 Image = npt.NDArray[np.uint8]
+
+# Under this threshold (input sigma under 1.25 at 0.2 per level) nothing would agree closely
+# enough to blend: the flow and the warps are skipped.
+MIN_THRESHOLD = 0.25
+MIN_SIDE = 16  # DIS needs a frame at least this large
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,8 @@ class TemporalBlend:
         grey = self._flow.grey(frame) if flow is None else None
         current = out.astype(np.float32)
         acc, count = self._acc, self._count
-        if acc is None or count is None or acc.shape != current.shape:
+        small = min(current.shape[:2]) < MIN_SIDE
+        if acc is None or count is None or acc.shape != current.shape or small or self.threshold < MIN_THRESHOLD:
             return self._start(grey, current, out)
         if flow is None:
             if grey is None or self._grey is None or self._grey.shape != grey.shape:

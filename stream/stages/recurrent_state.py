@@ -19,13 +19,16 @@ under the same rules (`Continuity`): after a reset the output is the model's own
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
-from ganstream.engines.temporal_blend import BlendOptions, TemporalBlend
 from ganstream.stream.frame import Frame, Pixels
 from ganstream.stream.stages.interp_rules import is_scene_cut, thumbnail
+
+if TYPE_CHECKING:
+    from ganstream.engines.temporal_blend import BlendOptions
 
 MAX_SEQ_GAP = 2  # one dropped frame is a small motion for the flow; more and the memory is dropped
 MAX_TIME_GAP_FRAMES = 4.0
@@ -101,6 +104,8 @@ class StreamBlend:
     size changes. `memory`: the stream's recurrent memory, whose flow it then reuses."""
 
     def __init__(self, options: BlendOptions | None = None, memory: StreamMemory | None = None) -> None:
+        from ganstream.engines.temporal_blend import TemporalBlend
+
         self.blend = TemporalBlend(options)
         self.memory = memory
         self.reasons: Counter[str] = Counter()
