@@ -41,7 +41,7 @@ from ganstream.engines.restore_strength import noise_sigma
 
 Image = npt.NDArray[np.uint8]
 
-# Under this threshold (input sigma under 1.25 at 0.2 per level) nothing would agree closely
+# Under this threshold (input sigma under 1.9 at 2/15 per level) nothing would agree closely
 # enough to blend: the flow and the warps are skipped.
 MIN_THRESHOLD = 0.25
 MIN_SIDE = 16  # DIS needs a frame at least this large
@@ -52,8 +52,8 @@ class BlendOptions:
     """How far the average may disagree with the current output, and how many frames it holds."""
 
     threshold: float = 3.0  # at most this many grey levels, after smoothing over `smooth` pixels
-    per_sigma: float = 0.2  # the threshold per level of the input's measured noise sigma
-    cap: float = 8.0  # frames an average may hold (its share of the output: cap / (1 + cap))
+    per_sigma: float = 2 / 15  # the threshold per level of the input's measured noise sigma
+    cap: float = 2.0  # frames an average may hold (its share of the output: cap / (1 + cap))
     smooth: float = 1.5  # Gaussian sigma of the disagreement, pixels: noise alone must not reset it
     every: int = 25  # frames between two noise readings
 
