@@ -130,7 +130,7 @@ class StreamBlend:
         o = self.blend.options
         return (
             f"  temporal blend: outputs averaged along the flow where within {self.blend.threshold:.1f} levels "
-            f"(input noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} frames, {self.blend.held:.1f} on the "
-            "last frame), "
+            f"(input noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} previous outputs, "
+            f"{max(self.blend.held - 1, 0):.1f} on the last frame), "
             f"resets: {', '.join(f'{n} {why}' for why, n in sorted(self.reasons.items())) or 'none'}"
         )
