@@ -627,7 +627,8 @@ def record_in_card(folder: Path, rows: list[Row], split: str, residual_gain: str
     card.metrics[f"eval_{split}"] = {
         "reference": _reference(mine[0].task),
         "residual_gain": residual_gain,
-        **({"temporal_blend": temporal_blend} if card.task == "restore" else {}),
+        # the recorded rows are the model as `ganstream run` runs it: with the blend unless "off"
+        **({"temporal_blend": temporal_blend != "off"} if card.task == "restore" else {}),
         "machine": machine(),
         "sets": {
             r.dataset: {
