@@ -19,6 +19,7 @@ under the same rules (`Continuity`): after a reset the output is the model's own
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,6 +54,14 @@ class Continuity:
         self._thumb, self._seq, self._pts = thumb, frame.seq, frame.pts
         return why
 
+    def check(self, frame: Frame, has_state: bool, reset: Callable[[str], None]) -> None:
+        """`reset(reason)` when `frame` breaks the stream and there is state to drop (the reset
+        forgets the frames before); `frame` then starts the new stretch."""
+        why = self.why_not(frame)
+        if why is not None and has_state:
+            reset(why)
+            self.why_not(frame)
+
     def _break(self, frame: Frame, thumb: np.ndarray) -> str | None:
         if frame.meta.get("discont"):
             return "reconnect"
@@ -83,10 +92,7 @@ class StreamMemory:
 
     def previous_for(self, frame: Frame) -> Pixels:
         """The model's state input for `frame`, after any reset the frame calls for."""
-        why = self._continuity.why_not(frame)
-        if why is not None and self.recurrence.has_state:
-            self.reset(why)
-            self._continuity.why_not(frame)  # the frame starts the new stretch
+        self._continuity.check(frame, self.recurrence.has_state, self.reset)
         return self.recurrence.previous_for(frame.pixels)
 
     def update(self, output: Pixels) -> None:
@@ -95,13 +101,19 @@ class StreamMemory:
 
     def report(self) -> str:
         """Resets by reason, for the run summary ("2 scene cut, 1 reconnect"; "none")."""
-        return ", ".join(f"{n} {why}" for why, n in sorted(self.reasons.items())) or "none"
+        return report(self.reasons)
+
+
+def report(reasons: Counter[str]) -> str:
+    """Resets by reason, for the run summary ("2 scene cut, 1 reconnect"; "none")."""
+    return ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())) or "none"
 
 
 class StreamBlend:
     """The temporal blend of one stream's restore outputs (``engines.temporal_blend``) with the same
     reset rules as a recurrent model's memory: the average restarts at cuts, reconnects, gaps and
-    size changes. `memory`: the stream's recurrent memory, whose flow it then reuses."""
+    size changes. With the stream's recurrent `memory` it reuses that memory's flow and follows its
+    resets (a frame the memory restarted on has no flow, so the average restarts too)."""
 
     def __init__(self, options: BlendOptions | None = None, memory: StreamMemory | None = None) -> None:
         from ganstream.engines.temporal_blend import TemporalBlend
@@ -119,12 +131,10 @@ class StreamBlend:
 
     def apply(self, frame: Frame, out: Pixels) -> Pixels:
         """`out` (the stage's output for `frame`, same size) averaged with the stream's previous outputs."""
-        why = self._continuity.why_not(frame)
-        if why is not None and self.blend.has_state:
-            self.reset(why)
-            self._continuity.why_not(frame)
-        flow = self.memory.recurrence.last_flow if self.memory is not None else None
-        return self.blend.apply(frame.pixels, out, flow)
+        if self.memory is None:
+            self._continuity.check(frame, self.blend.has_state, self.reset)
+            return self.blend.apply(frame.pixels, out)
+        return self.blend.apply(frame.pixels, out, self.memory.recurrence.last_flow)
 
     def summary(self) -> str:
         o = self.blend.options
@@ -132,5 +142,5 @@ class StreamBlend:
             f"  temporal blend: outputs averaged along the flow where within {self.blend.threshold:.1f} levels "
             f"(input noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} previous outputs, "
             f"{max(self.blend.held - 1, 0):.1f} on the last frame), "
-            f"resets: {', '.join(f'{n} {why}' for why, n in sorted(self.reasons.items())) or 'none'}"
+            f"resets: {'those of the recurrent memory' if self.memory is not None else report(self.reasons)}"
         )

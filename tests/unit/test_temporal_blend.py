@@ -13,6 +13,7 @@ from ganstream.engines.temporal_blend import BlendOptions, TemporalBlend
 from ganstream.stream.batching import SerialEngine, SharedEnhanceStage
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.stages.enhance import EnhanceStage
+from ganstream.stream.stages.recurrent_state import StreamBlend
 from ganstream.training.evaluate import BlendRunner, scored_runners
 from tests.unit.tiny_recurrent import export_tiny_vrestore, smooth_scene
 
@@ -133,8 +134,22 @@ def test_the_stage_blends_restore_outputs_and_restarts_at_a_cut(tiny_restore: Pa
     assert not np.array_equal(got[2], ref[2])
     assert np.array_equal(got[3], ref[3])  # a scene cut: the model's own output again
     assert "temporal blend" in blended.summary_line() and "1 scene cut" in blended.summary_line()
+    assert "resets: those of the recurrent memory" in blended.summary_line()
     # the recurrent memory's flow is reused: the blend computes none of its own
     assert blended.blend.memory is blended.memory
+
+
+def test_without_a_recurrent_memory_the_blend_keeps_its_own_reset_rules() -> None:
+    rng = np.random.default_rng(7)
+    blend = StreamBlend()
+    a, b = smooth_scene(19, 64, 96), smooth_scene(20, 64, 96)
+    seq = 0
+    for pixels, jump, meta in ((a, 1, {}), (a, 1, {}), (b, 1, {}), (b, 1, {"discont": True}), (b, 5, {})):
+        seq += jump
+        noisy = _noisy(pixels, rng)
+        out = blend.apply(_frame(noisy, seq, **meta), pixels)
+    assert out is not None and blend.blend.steps == 1  # only the second frame continued a stream
+    assert "1 gap, 1 reconnect, 1 scene cut" in blend.summary()
 
 
 def test_serve_stages_blend_each_camera_on_its_own(tiny_restore: Path) -> None:
