@@ -169,9 +169,10 @@ def load_choice(
     return card, runs, f"{compressed.backend} {compressed.precision}"
 
 
-def check_residual_gain(residual_gain: str, what: str = "residual_gain") -> None:
-    if residual_gain not in ("auto", "off", "both"):
-        raise ConfigError(f"eval: {what} must be auto, off or both, got {residual_gain!r}")
+def check_eval_mode(value: str, what: str) -> None:
+    """An eval option that scores a model as `run` runs it (auto), without the step (off), or both."""
+    if value not in ("auto", "off", "both"):
+        raise ConfigError(f"eval: {what} must be auto, off or both, got {value!r}")
 
 
 class BlendRunner:
@@ -563,8 +564,8 @@ def run_eval(
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice. `temporal_blend` the same for
     restore models' temporal blend."""
-    check_residual_gain(residual_gain)
-    check_residual_gain(temporal_blend, "temporal_blend")
+    check_eval_mode(residual_gain, "residual_gain")
+    check_eval_mode(temporal_blend, "temporal_blend")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}

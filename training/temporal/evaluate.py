@@ -25,7 +25,7 @@ from ganstream.training.evaluate import (
     EVAL_H264_CRF,
     NOISE_SIGMA,
     Runner,
-    check_residual_gain,
+    check_eval_mode,
     load_runner,
     scored_runners,
 )
@@ -82,8 +82,8 @@ def run_long(
     `temporal_blend` the same for restore models' temporal blend."""
     if split == "train":
         raise ConfigError("eval recurrent: the train split scores nothing; use selection or test")
-    check_residual_gain(residual_gain)
-    check_residual_gain(temporal_blend, "temporal_blend")
+    check_eval_mode(residual_gain, "residual_gain")
+    check_eval_mode(temporal_blend, "temporal_blend")
     runners: dict[str, Runner] = {}
     tasks, scales = set(), set()
     for folder in models:
