@@ -143,7 +143,7 @@ def register(sub: Any) -> None:
     )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
-    interp.add_argument("--model", default=None, help="comma list: flow, flow-plain, interp, a model folder")
+    interp.add_argument("--model", default=None, help="comma list: flow, flow-large, flow-plain, interp, model folders")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
     interp.add_argument(
         "--stride",
@@ -309,7 +309,8 @@ def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
 
 def _is_interp_model(name: str) -> bool:
     """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
-    if name in ("interp", "flow", "flow-large", "flow-plain", "blend") or name.startswith(("interp", "flow:")):
+    classical = ("flow", "flow-large", "flow-plain", "flow-large-nosearch", "flow-search", "blend")
+    if name in ("interp", *classical) or name.startswith(("interp", "flow:")):
         return True
     from ganstream.stream.stage_factory import installed_models
 

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from ganstream.engines.flow import Fallback, FlowEstimator, FlowOptions, Warper, fuse_warped, intermediate_flows
+from ganstream.engines.block_search import BlockSearch
+from ganstream.engines.flow import (
+    Fallback,
+    FlowEstimator,
+    FlowOptions,
+    IntermediateFlows,
+    Warper,
+    fuse_warped,
+    intermediate_flows,
+)
 from ganstream.engines.flow_projection import FlowProjector, pick_agreeing
 from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Pixels
@@ -42,7 +51,9 @@ class FlowSynth:
     `large_motion` (``--model flow-large``) adds the flows from t found by forward projection
     (``ganstream.engines.flow_projection``) and keeps, per pixel, the pair of warps that agree
     better: small objects that move further than their own size between frames stay in the
-    in-between frame, at about twice the synthesis time.
+    in-between frame, at about twice the synthesis time. With it comes the block search
+    (``ganstream.engines.block_search``; `block_search` None follows `large_motion`): where DIS
+    lost an object too small and fast for its coarse levels, a template match finds it first.
     """
 
     def __init__(
@@ -51,11 +62,15 @@ class FlowSynth:
         fixed_point_warp: bool = True,
         fallback: Fallback | None = None,
         large_motion: bool = False,
+        block_search: bool | None = None,
     ) -> None:
         self.flow = FlowEstimator(options or CLASSICAL_FLOW)
         self.warper = Warper(fixed_point=fixed_point_warp)
         self.fallback = fallback or Fallback()  # Fallback(share=0): the plain average of the warps
         self.projector = FlowProjector() if large_motion else None
+        # The block search goes with the projection unless asked otherwise: it finds the motion
+        # that the projection then carries to t (`ganstream.engines.block_search`).
+        self.search = BlockSearch() if (large_motion if block_search is None else block_search) else None
         self.name = "flow-large" if large_motion else "flow"
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
@@ -63,6 +78,9 @@ class FlowSynth:
             return []
         flows = self.flow.working(frame0, frame1)
         h, w = frame0.shape[:2]
+        if self.search is not None:
+            g0, g1 = self.flow.grey(frame0), self.flow.grey(frame1)
+            flows = IntermediateFlows(*self.search.refine_pair(g0, g1, flows.flow01, flows.flow10), h, w)
         projection = self.projector.prepare(flows.flow01, flows.flow10, h, w) if self.projector else None
         out: list[Pixels] = []
         for t in ts:

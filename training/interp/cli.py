@@ -68,7 +68,9 @@ def register(sub: Any) -> None:
     )
     ev.add_argument("--clips", type=Path, nargs="+", required=True, help="clips or folders of clips")
     ev.add_argument(
-        "--model", default=None, help="comma list: flow, flow-plain, interp, a model folder... (default: flow + interp)"
+        "--model",
+        default=None,
+        help="comma list: flow, flow-large, flow-plain, interp, a model folder... (default: flow + interp)",
     )
     ev.add_argument(
         "--baseline", default="blend,minterpolate", help="comma list of blend, minterpolate, oracle-t (measured time)"

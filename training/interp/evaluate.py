@@ -61,8 +61,12 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
-    if name == "flow-large":  # forward-projected flows too, for objects that move further than their size
+    if name == "flow-large":  # forward-projected flows and the block search, for small fast objects
         return FlowSynth(large_motion=True)
+    if name == "flow-large-nosearch":  # flow-large of the previous release: the projection alone
+        return FlowSynth(large_motion=True, block_search=False)
+    if name == "flow-search":  # flow with the block search (not the default: no gain on the selection split)
+        return FlowSynth(block_search=True)
     if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
         return FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0))
     if name.startswith("flow:"):
