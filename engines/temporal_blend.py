@@ -41,9 +41,9 @@ from ganstream.engines.restore_strength import noise_sigma
 
 Image = npt.NDArray[np.uint8]
 
-# Under this threshold (input sigma under 1.9 at 2/15 per level) nothing would agree closely
-# enough to blend: the flow and the warps are skipped.
-MIN_THRESHOLD = 0.25
+# Under this threshold (input sigma under 1.9 at 4/15 per level: clean or compressed input)
+# nothing would agree closely enough to blend: the flow and the warps are skipped.
+MIN_THRESHOLD = 0.5
 MIN_SIDE = 16  # DIS needs a frame at least this large
 
 
@@ -51,11 +51,16 @@ MIN_SIDE = 16  # DIS needs a frame at least this large
 class BlendOptions:
     """How far the average may disagree with the current output, and how many frames it holds."""
 
-    threshold: float = 3.0  # at most this many grey levels, after smoothing over `smooth` pixels
-    per_sigma: float = 2 / 15  # the threshold per level of the input's measured noise sigma
+    threshold: float = 4.0  # at most this many grey levels, after smoothing over `smooth` pixels
+    per_sigma: float = 4 / 15  # the threshold per level of the input's measured noise sigma
     cap: float = 2.0  # frames an average may hold (its share of the output: cap / (1 + cap))
     smooth: float = 1.5  # Gaussian sigma of the disagreement, pixels: noise alone must not reset it
     every: int = 25  # frames between two noise readings
+    # Pixels whose flow is under `static_px` on both axes are taken as still and their flow set
+    # to exactly 0. On noisy input DIS reports fractions of a pixel of motion where nothing
+    # moves; warped along them, the average is resampled (blurred) at every frame and shifted
+    # off the scene, and the gate has to reset it. A warp by 0 is exact. 0 turns this off.
+    static_px: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.threshold > 0:
@@ -68,6 +73,8 @@ class BlendOptions:
             raise ValueError(f"BlendOptions: per_sigma must be > 0, got {self.per_sigma}")
         if self.every < 1:
             raise ValueError(f"BlendOptions: every must be >= 1, got {self.every}")
+        if not self.static_px >= 0:
+            raise ValueError(f"BlendOptions: static_px must be >= 0, got {self.static_px}")
 
 
 class TemporalBlend:
@@ -119,9 +126,12 @@ class TemporalBlend:
             flow = self._flow.calc(grey, self._grey)
         h, w = current.shape[:2]
         f = resize_flow(flow, h, w)
+        o = self.options
+        if o.static_px > 0:
+            still = (np.abs(f[..., 0]) < o.static_px) & (np.abs(f[..., 1]) < o.static_px)
+            f = np.where(still[..., None], np.float32(0.0), f).astype(np.float32)
         acc_w = np.asarray(self._warper.warp(acc, f), dtype=np.float32)
         count_w = np.asarray(self._warper.warp(count, f), dtype=np.float32)
-        o = self.options
         diff = acc_w - current
         if o.smooth > 0:
             diff = np.asarray(cv2.GaussianBlur(diff, (0, 0), o.smooth), dtype=np.float32)

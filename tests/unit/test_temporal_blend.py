@@ -47,7 +47,7 @@ def test_a_static_scene_averages_the_residual_noise_away() -> None:
     # error falls to about 0.45 of it with exact flow (DIS on noisy frames jitters)
     assert _err(got[-1], truth) < 0.65 * _err(outs[-1], truth), (_err(got[-1], truth), _err(outs[-1], truth))
     assert blend.steps == 7 and blend.held > 2.8
-    assert 13 < blend.sigma < 17 and 1.7 < blend.threshold < 2.3
+    assert 13 < blend.sigma < 17 and 3.4 < blend.threshold <= 4.0
 
 
 def test_clean_or_compressed_input_passes_almost_unchanged() -> None:
@@ -57,7 +57,7 @@ def test_clean_or_compressed_input_passes_almost_unchanged() -> None:
     blend = TemporalBlend()
     outs = [_with_residue(truth, rng, 0.3) for _ in range(4)]
     got = [blend.apply(truth, o) for o in outs]
-    assert blend.sigma < 1.0 and blend.threshold < 0.2
+    assert blend.sigma < 1.0 and blend.threshold < 0.3
     assert all(np.array_equal(g, o) for g, o in zip(got, outs, strict=True)) and blend.steps == 0
     tiny = TemporalBlend()  # smaller than DIS takes: passed through
     for _ in range(3):
@@ -176,3 +176,19 @@ def test_eval_scores_restore_models_with_and_without_the_blend(tiny_restore: Pat
     assert set(scored_runners(card, run, "off", "off")) == {card.name}
     frames = np.stack([smooth_scene(18)] * 3)
     assert runs[card.name](frames).shape == frames.shape
+
+
+def test_still_pixels_are_not_resampled() -> None:
+    """Sub-pixel flow on a still scene (DIS on noise) is taken as none: the average is not blurred."""
+    rng = np.random.default_rng(5)
+    truth = smooth_scene(11, 96, 128)
+    jitter = np.full((96, 128, 2), 0.4, np.float32)  # what DIS reports on noisy frames of a still scene
+    errors = {}
+    for static_px in (0.0, 1.0):
+        blend = TemporalBlend(BlendOptions(static_px=static_px))
+        outs = [_with_residue(truth, rng) for _ in range(8)]
+        got = [blend.apply(_noisy(truth, rng), o, flow=jitter) for o in outs]
+        errors[static_px] = _err(got[-1], truth)
+    # Measured: 1.82 levels of error with the 0.4 px warps (the average drifts off the scene and
+    # blurs), 0.79 with them taken as none.
+    assert errors[1.0] < 0.6 * errors[0.0], errors
