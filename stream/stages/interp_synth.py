@@ -10,11 +10,10 @@ inputs in its card) gets the frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ganstream.engines.block_search import BlockSearch
 from ganstream.engines.flow import (
     Fallback,
     FlowEstimator,
@@ -29,6 +28,9 @@ from ganstream.stream.errors import StageError
 from ganstream.stream.frame import Pixels
 from ganstream.stream.stages.interp_rules import crop_to, pad_to_multiple
 
+if TYPE_CHECKING:
+    from ganstream.engines.block_search import BlockSearch
+
 # Inputs of a flow-fed interp model (``interp``): both frames warped to t by the classical
 # flow, t, and the flows from t back to each frame; the source frames too in current models
 # (older ones fused the warps only). Warping happens here with cv2.remap, which is ~30x
@@ -42,6 +44,14 @@ FRAME_INPUTS = ("frame0", "frame1", "t")
 # selection splits (leave-one-out, luma PSNR; the test split decides nothing): +0.19 dB over the
 # preset's own level, every clip better (docs/interpolation.md), at about twice the flow's time.
 CLASSICAL_FLOW = FlowOptions("ultrafast", 1, finest_scale=1)
+
+
+def _block_search() -> BlockSearch:
+    # Imported when asked for: with one more module imported eagerly, GStreamer's plugin scan
+    # crashed in a fresh registry (the elements import this module; docs/gstreamer-elements.md).
+    from ganstream.engines.block_search import BlockSearch
+
+    return BlockSearch()
 
 
 class FlowSynth:
@@ -70,7 +80,7 @@ class FlowSynth:
         self.projector = FlowProjector() if large_motion else None
         # The block search goes with the projection unless asked otherwise: it finds the motion
         # that the projection then carries to t (`ganstream.engines.block_search`).
-        self.search = BlockSearch() if (large_motion if block_search is None else block_search) else None
+        self.search = _block_search() if (large_motion if block_search is None else block_search) else None
         self.name = "flow-large" if large_motion else "flow"
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
@@ -80,7 +90,8 @@ class FlowSynth:
         h, w = frame0.shape[:2]
         if self.search is not None:
             g0, g1 = self.flow.grey(frame0), self.flow.grey(frame1)
-            flows = IntermediateFlows(*self.search.refine_pair(g0, g1, flows.flow01, flows.flow10), h, w)
+            flow01, flow10 = self.search.refine_pair(g0, g1, flows.flow01, flows.flow10)
+            flows = IntermediateFlows(flow01, flow10, h, w)
         projection = self.projector.prepare(flows.flow01, flows.flow10, h, w) if self.projector else None
         out: list[Pixels] = []
         for t in ts:
