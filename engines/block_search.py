@@ -8,15 +8,19 @@ block matching (EPZS search, 16 px blocks); this module adds the same kind of se
 where the DIS flow failed, so it costs almost nothing on the frames where DIS is right:
 
 1. at half size, the residual |frame0 - frame1 warped along the flow| per 8x8 block (16x16 frame
-   pixels); blocks above `FAILED_LEVELS` that also changed between the frames are searched;
-2. each searched block (with a margin) is matched in frame1 over +-`SEARCH_PX` frame pixels
-   (OpenCV's `matchTemplate`, squared differences); the best vector is kept when its error is
-   below `ACCEPT_SHARE` of the error along the DIS flow;
+   pixels); blocks above `FAILED_LEVELS` that also changed between the frames are searched, the
+   worst first (at most `MAX_BLOCKS`);
+2. each searched block's failed pixels (with a margin of context) are matched in frame1 over
+   +-`SearchOptions.search_px` frame pixels (OpenCV's `matchTemplate`, masked squared
+   differences); the best whole-pixel vector is kept when its error is at most `ACCEPT_SHARE`
+   of the error of staying put;
 3. per pixel of a searched block, the block's vector replaces DIS's where it explains the pixel
-   better (smoothed residual), so the background around a small object keeps DIS's flow.
+   better (smoothed residual), so the background around a small object keeps DIS's flow;
+4. `refine_pair` searches both directions and keeps a vector only where the other direction's
+   flow sends it back: a patch matched one way only (occluded, resembling another) reverts.
 
 The corrected pair of flows then goes through the same steps as DIS's own (flows from t, forward
-projection, warps): `BlockSearch.refine` is a drop-in between DIS and `IntermediateFlows`.
+projection, warps): `BlockSearch.refine_pair` is a drop-in between DIS and `IntermediateFlows`.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ganstream.engines.flow import Flow, Image
+from ganstream.engines.flow import Flow, Image, Warper
 
 BLOCK = 8  # half-size pixels per block side (16 frame pixels, minterpolate's macroblock)
 MARGIN = 4  # half-size pixels of context around a block in its template
 FAILED_LEVELS = 12.0  # mean grey residual of a block along DIS's flow that counts as failed
 CHANGED_LEVELS = 8.0  # mean grey difference between the frames: a block that did not change is not searched
-ACCEPT_SHARE = 0.5  # the search's error must be at most this share of DIS's on the block
+ACCEPT_SHARE = 0.5  # the search's error must be at most this share of staying put's
 MAX_BLOCKS = 256  # a bound on the work per frame pair (the worst blocks first)
 CONSISTENT_PX = 2.0  # a searched vector is confirmed when the reverse flow returns within this
 CONSISTENT_SHARE = 0.1  # ... plus this share of the motion
@@ -55,15 +59,9 @@ class BlockSearch:
 
     def __init__(self, options: SearchOptions | None = None) -> None:
         self.options = options or SearchOptions()
-        self._grid: Flow | None = None
-        self.last_searched = 0  # blocks searched in the last call (for tests and the summary)
+        self._warper = Warper()  # float maps: the residual DIS's own flow leaves
+        self.last_searched = 0  # blocks searched in the last call
         self.last_replaced = 0  # of them, blocks whose vector was kept
-
-    def _base(self, height: int, width: int) -> Flow:
-        if self._grid is None or self._grid.shape[:2] != (height, width):
-            ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-            self._grid = np.ascontiguousarray(np.dstack((xs, ys)))
-        return self._grid
 
     def refine_pair(self, grey0: Image, grey1: Image, flow01: Flow, flow10: Flow) -> tuple[Flow, Flow]:
         """Both directions corrected (full-size grey frames and flows in frame pixels), keeping a
@@ -93,10 +91,7 @@ class BlockSearch:
         if rows < 1 or cols < 1:
             return flow01, None
         half = np.asarray(cv2.resize(flow01, (hw, hh), interpolation=cv2.INTER_AREA), dtype=np.float32) * 0.5
-        along = cv2.remap(
-            h1, cv2.add(self._base(hh, hw), half), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )  # type: ignore[call-overload]
-        residual = cv2.absdiff(h0, along)
+        residual = cv2.absdiff(h0, self._warper.warp(h1, half))
         area = (cols * BLOCK, rows * BLOCK)
         block_res = cv2.resize(residual[: area[1], : area[0]], (cols, rows), interpolation=cv2.INTER_AREA)
         block_chg = cv2.resize(cv2.absdiff(h0, h1)[: area[1], : area[0]], (cols, rows), interpolation=cv2.INTER_AREA)

@@ -92,10 +92,12 @@ class FlowEstimator:
 
     def working(self, frame0: Image, frame1: Image) -> IntermediateFlows:
         """Both DIS flows at the working size, ready to give the flows from any t."""
-        g0, g1 = self.grey(frame0), self.grey(frame1)
-        f01, f10 = self.calc(g0, g1), self.calc(g1, g0)
         h, w = frame0.shape[:2]
-        return IntermediateFlows(f01, f10, h, w)
+        return self.working_from_grey(self.grey(frame0), self.grey(frame1), h, w)
+
+    def working_from_grey(self, grey0: Image, grey1: Image, height: int, width: int) -> IntermediateFlows:
+        """`working` for frames of (height, width) already made grey by `grey`."""
+        return IntermediateFlows(self.calc(grey0, grey1), self.calc(grey1, grey0), height, width)
 
     def bidirectional(self, frame0: Image, frame1: Image) -> tuple[Flow, Flow]:
         """(flow01, flow10) at the frames' full size."""

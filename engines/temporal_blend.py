@@ -129,7 +129,9 @@ class TemporalBlend:
         o = self.options
         if o.static_px > 0:
             still = (np.abs(f[..., 0]) < o.static_px) & (np.abs(f[..., 1]) < o.static_px)
-            f = np.where(still[..., None], np.float32(0.0), f).astype(np.float32)
+            f = np.asarray(
+                np.where(still[..., None], np.float32(0.0), f), dtype=np.float32
+            )  # a copy: `flow` may be the caller's
         acc_w = np.asarray(self._warper.warp(acc, f), dtype=np.float32)
         count_w = np.asarray(self._warper.warp(count, f), dtype=np.float32)
         diff = acc_w - current

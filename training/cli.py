@@ -309,8 +309,9 @@ def _eval_long(args: argparse.Namespace, names: list[str]) -> int:
 
 def _is_interp_model(name: str) -> bool:
     """Frame-interpolation names (evaluated by the interp protocol, not the sr/restore one)."""
-    classical = ("flow", "flow-large", "flow-plain", "flow-large-nosearch", "flow-search", "blend")
-    if name in ("interp", *classical) or name.startswith(("interp", "flow:")):
+    from ganstream.training.interp.evaluate import CLASSICAL_SYNTHS
+
+    if name in ("interp", *CLASSICAL_SYNTHS) or name.startswith(("interp", "flow:")):
         return True
     from ganstream.stream.stage_factory import installed_models
 

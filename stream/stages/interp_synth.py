@@ -86,10 +86,12 @@ class FlowSynth:
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:
         if not ts:
             return []
-        flows = self.flow.working(frame0, frame1)
         h, w = frame0.shape[:2]
-        if self.search is not None:
+        if self.search is None:
+            flows = self.flow.working(frame0, frame1)
+        else:  # the search reads the same grey frames as DIS
             g0, g1 = self.flow.grey(frame0), self.flow.grey(frame1)
+            flows = self.flow.working_from_grey(g0, g1, h, w)
             flow01, flow10 = self.search.refine_pair(g0, g1, flows.flow01, flows.flow10)
             flows = IntermediateFlows(flow01, flow10, h, w)
         projection = self.projector.prepare(flows.flow01, flows.flow10, h, w) if self.projector else None

@@ -31,6 +31,8 @@ from ganstream.training.sources import clip_start
 log = logging.getLogger(__name__)
 
 BASELINES = ("blend", "minterpolate", "oracle-t")
+# The synthesizers `make_synth` builds without a model (besides `flow:` variants).
+CLASSICAL_SYNTHS = ("blend", "flow", "flow-large", "flow-large-nosearch", "flow-search", "flow-plain")
 # Every method's time is the best of this many whole passes over a clip: on a shared machine
 # the best pass is the one least disturbed by other work, for ffmpeg and for us alike.
 TIMING_PASSES = 3
