@@ -153,12 +153,17 @@ def intermediate_flows(flow01: Flow, flow10: Flow, t: float) -> tuple[Flow, Flow
 class Warper:
     """Backward warping with a cached pixel grid (one per frame size)."""
 
-    def __init__(self, fixed_point: bool = False) -> None:
+    def __init__(self, fixed_point: bool = False, cubic: bool = False) -> None:
         # Fixed-point maps (OpenCV's 1/32 px interpolation table): remaps ~40 % faster with the
         # same PSNR on the validation clips; off by default, since the interp network was trained
         # on float-map warps.
+        # `cubic`: bicubic instead of bilinear sampling. Bilinear sampling at a half-pixel offset
+        # is a [1/2, 1/2] blur; the in-between frame of `flow` is two such samples averaged, so
+        # every moving pixel lost detail (docs/interpolation.md, *Sharper warps*). About 3x the
+        # remap's time.
         self._grid: Flow | None = None
         self.fixed_point = fixed_point
+        self.interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
 
     def _base(self, height: int, width: int) -> Flow:
         if self._grid is None or self._grid.shape[:2] != (height, width):
@@ -167,13 +172,14 @@ class Warper:
         return self._grid
 
     def warp(self, image: npt.NDArray[Any], flow: Flow) -> npt.NDArray[Any]:
-        """image sampled at (x + flow_x, y + flow_y), bilinear, edges replicated; keeps its dtype."""
+        """image sampled at (x + flow_x, y + flow_y), bilinear (or bicubic, saturated to the
+        dtype's range), edges replicated; keeps its dtype."""
         where = cv2.add(self._base(flow.shape[0], flow.shape[1]), flow)  # one (H, W, 2) map
         if self.fixed_point and image.dtype == np.uint8:
             xy, frac = cv2.convertMaps(where, None, cv2.CV_16SC2)  # type: ignore[call-overload]
-            out = cv2.remap(image, xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out = cv2.remap(image, xy, frac, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
         else:
-            out = cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
+            out = cv2.remap(image, where, None, self.interpolation, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
         return np.asarray(out, dtype=image.dtype)
 
 

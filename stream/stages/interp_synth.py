@@ -70,12 +70,13 @@ class FlowSynth:
         self,
         options: FlowOptions | None = None,
         fixed_point_warp: bool = True,
+        cubic_warp: bool = True,
         fallback: Fallback | None = None,
         large_motion: bool = False,
         block_search: bool | None = None,
     ) -> None:
         self.flow = FlowEstimator(options or CLASSICAL_FLOW)
-        self.warper = Warper(fixed_point=fixed_point_warp)
+        self.warper = Warper(fixed_point=fixed_point_warp, cubic=cubic_warp)
         self.fallback = fallback or Fallback()  # Fallback(share=0): the plain average of the warps
         self.projector = FlowProjector() if large_motion else None
         # The block search goes with the projection unless asked otherwise: it finds the motion

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 BASELINES = ("blend", "minterpolate", "oracle-t")
 # The synthesizers `make_synth` builds without a model (besides `flow:` variants).
-CLASSICAL_SYNTHS = ("blend", "flow", "flow-large", "flow-large-nosearch", "flow-search", "flow-plain")
+CLASSICAL_SYNTHS = ("blend", "flow", "flow-bilinear", "flow-large", "flow-large-nosearch", "flow-search", "flow-plain")
 # Every method's time is the best of this many whole passes over a clip: on a shared machine
 # the best pass is the one least disturbed by other work, for ffmpeg and for us alike.
 TIMING_PASSES = 3
@@ -63,6 +63,8 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
+    if name == "flow-bilinear":  # `flow` of the previous release: bilinear warps
+        return FlowSynth(cubic_warp=False)
     if name == "flow-large":  # forward-projected flows and the block search, for small fast objects
         return FlowSynth(large_motion=True)
     if name == "flow-large-nosearch":  # flow-large of the previous release: the projection alone
@@ -70,7 +72,7 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
     if name == "flow-search":  # flow with the block search (not the default: no gain on the selection split)
         return FlowSynth(block_search=True)
     if name == "flow-plain":  # the classical path before the cross-fade fallback: the warps' plain average
-        return FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0))
+        return FlowSynth(FlowOptions(), fixed_point_warp=False, cubic_warp=False, fallback=Fallback(share=0.0))
     if name.startswith("flow:"):
         return flow_variant(name)
     from ganstream.engines import load_engine
@@ -100,7 +102,7 @@ def flow_variant(spec: str) -> Synthesizer:
     except ValueError as exc:
         raise ConfigError(f"interp variant {spec!r}: {exc}") from None
     if plain:
-        return FlowSynth(options, fixed_point_warp=False, fallback=Fallback(share=0.0))
+        return FlowSynth(options, fixed_point_warp=False, cubic_warp=False, fallback=Fallback(share=0.0))
     return FlowSynth(options)
 
 
