@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ganstream.engines.flow import Flow, FlowEstimator, FlowOptions, Warper, resize_flow
+from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, resize_flow
 
 Image = npt.NDArray[np.uint8]
 STATE_INPUT = "previous"
@@ -114,9 +114,6 @@ class Recurrence:
         self._pending_inputs: Image | None = None
         self.resets = 0  # how often the state was dropped (scene cuts, reconnects, ...), for reports
         self.steps = 0  # frames run with a real previous output
-        # The flow `previous_for` last computed (current -> previous input, at the working size);
-        # None when that frame had no state. A temporal blend of the outputs reuses it.
-        self.last_flow: Flow | None = None
 
     @property
     def has_state(self) -> bool:
@@ -133,12 +130,10 @@ class Recurrence:
         grey = self._flow.grey(frame)
         prev_grey, prev_out, prev_inputs = self._grey, self._output, self._inputs
         self._pending_grey = grey
-        self.last_flow = None
         if prev_grey is None or prev_out is None or prev_grey.shape != grey.shape:
             self._pending_inputs = np.concatenate([frame] * k, axis=2) if k else None
             return initial_previous(frame, self.spec)
         flow = self._flow.calc(grey, prev_grey)  # current -> previous, at the working size
-        self.last_flow = flow
         self.steps += 1
         warped = fold(self._warper.warp(prev_out, resize_flow(flow, prev_out.shape[0], prev_out.shape[1])), s)
         if not k or prev_inputs is None:

@@ -1,31 +1,31 @@
-"""A motion-gated running average of a restore model's outputs along optical flow (numpy + OpenCV).
+"""A motion-gated running average of a stream's frames along optical flow (numpy + OpenCV).
 
-A restore network removes most of a frame's noise; what it leaves is independent from frame to
-frame where the scene is not, as the noise itself was. Averaging consecutive *outputs*, each
-moved onto the current frame by optical flow, removes more of it: the recursive filter of a
-camera's temporal noise reduction (3DNR), run after the network instead of before it. Where the
-warped average disagrees with the current output (motion the flow missed, something appearing,
-a change of light) the pixel starts afresh from the current output, so moving objects do not
-ghost.
+Noise is independent from frame to frame where the scene is not. Averaging consecutive frames,
+each moved onto the current frame by optical flow, removes much of it: the recursive filter of a
+camera's temporal noise reduction (3DNR). The restore stages run it on their *input*, before the
+network, as a camera runs 3DNR before its spatial filter (``stream/stages/recurrent_state.py``,
+`StreamBlend`): the network then sees a frame with less noise, and what it removes of the rest
+is not averaged a second time. Where the warped average disagrees with the current frame (motion
+the flow missed, something appearing, a change of light) the pixel starts afresh from the
+current frame, so moving objects do not ghost.
 
 Per pixel it keeps the average `acc` and how many frames it holds, `n` (capped at `cap`, so
 the oldest frames fade out and the average follows slow changes). For each frame:
 
-1. the flow from the current input frame back to the previous one (DIS, ``engines/flow.py``;
-   on the degraded input, as the recurrent models' own: ``engines/recurrence.py``),
-2. `acc` and `n` warped along it,
-3. `agree`: the warped average and the current output differ by less than the threshold (the
+1. the flow from the current input frame back to the previous one (DIS, ``engines/flow.py``),
+2. `acc` and `n` warped along it (sub-pixel flow taken as none, `static_px`),
+3. `agree`: the warped average and the current frame differ by less than the threshold (the
    absolute difference in grey levels, smoothed over a few pixels, mean over the channels),
-4. k = min(n_warped, cap) where they agree, else 0; acc = (out + k * acc_warped) / (1 + k);
+4. k = min(n_warped, cap) where they agree, else 0; acc = (cur + k * acc_warped) / (1 + k);
    n = 1 + k.
 
-The threshold follows the noise of the stream's input (`per_sigma` times its white-noise sigma,
-Immerkaer's estimator of ``engines.restore_strength``, read every `every` frames; at most
-`threshold`): a noisy camera leaves a residue worth averaging, while clean or compressed input
-(sigma near 0: coding artifacts repeat from frame to frame and do not average away) passes
-unchanged, without a flow call (`MIN_THRESHOLD`), as do frames too small for DIS. It adds no
-latency (causal) and one DIS flow per frame, or none when the recurrent model's flow is passed
-in. The values were chosen on the selection split at noise sigma 15 (docs/temporal.md).
+`apply(frame, out)` averages `out` (the frame itself, or a model's output for it) along the
+flow of `frame`. The threshold follows the noise of the stream's input (`per_sigma` times its
+white-noise sigma, Immerkaer's estimator of ``engines.restore_strength``, read every `every`
+frames; at most `threshold`): clean or compressed input (sigma under `MIN_SIGMA`: coding
+artifacts repeat from frame to frame and do not average away) passes unchanged, without a flow
+call, as do frames too small for DIS. It adds no latency (causal) and one DIS flow per frame.
+The values were chosen on the selection split at noise sigma 15 (docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from ganstream.engines.restore_strength import noise_sigma
 
 Image = npt.NDArray[np.uint8]
 
-# Under this threshold (input sigma under 1.9 at 4/15 per level: clean or compressed input)
-# nothing would agree closely enough to blend: the flow and the warps are skipped.
-MIN_THRESHOLD = 0.5
+# Input noise sigma under which nothing is averaged (clean or compressed input: every train and
+# selection clip reads 0 to 0.8, H.264 CRF 30 0 to 0.4): the flow and the warps are skipped.
+MIN_SIGMA = 1.9
 MIN_SIDE = 16  # DIS needs a frame at least this large
 
 
@@ -51,8 +51,8 @@ MIN_SIDE = 16  # DIS needs a frame at least this large
 class BlendOptions:
     """How far the average may disagree with the current output, and how many frames it holds."""
 
-    threshold: float = 4.0  # at most this many grey levels, after smoothing over `smooth` pixels
-    per_sigma: float = 4 / 15  # the threshold per level of the input's measured noise sigma
+    threshold: float = 10.0  # at most this many grey levels, after smoothing over `smooth` pixels
+    per_sigma: float = 6 / 15  # the threshold per level of the input's measured noise sigma
     cap: float = 2.0  # frames an average may hold (its share of the output: cap / (1 + cap))
     smooth: float = 1.5  # Gaussian sigma of the disagreement, pixels: noise alone must not reset it
     every: int = 25  # frames between two noise readings
@@ -118,7 +118,7 @@ class TemporalBlend:
         current = out.astype(np.float32)
         acc, count = self._acc, self._count
         small = min(current.shape[:2]) < MIN_SIDE
-        if acc is None or count is None or acc.shape != current.shape or small or self.threshold < MIN_THRESHOLD:
+        if acc is None or count is None or acc.shape != current.shape or small or self.sigma < MIN_SIGMA:
             return self._start(grey, current, out)
         if flow is None:
             if grey is None or self._grey is None or self._grey.shape != grey.shape:

@@ -335,8 +335,8 @@ class SharedEnhanceStage:
         # Each camera measures its own residual strength (see ganstream.engines.residual_gain).
         self._previous: Pixels | None = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
-        # Each camera its own temporal blend (restore models); frames reach _finish in order.
-        self.blend = blend_for(engine, self.memory, temporal_blend)
+        # Each camera its own temporal filter of the input (restore models).
+        self.blend = blend_for(engine, temporal_blend)
 
     def _run_for_strength(self, pixels: Pixels) -> Pixels:
         inputs = tuple(x[0] for x in strength_inputs(self.engine, pixels, self._previous))
@@ -345,8 +345,6 @@ class SharedEnhanceStage:
     def _finish(self, frame: Frame, out: Pixels) -> Frame:
         if self.gain is not None:
             out = self.gain.apply(frame.pixels, out)
-        if self.blend is not None:
-            out = self.blend.apply(frame, out)
         return frame.with_pixels(out)
 
     def configure(self, spec: VideoSpec) -> VideoSpec:
@@ -366,6 +364,8 @@ class SharedEnhanceStage:
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
+        if self.blend is not None:
+            frame = self.blend.filter(frame)  # the model, its strength and the output see the filtered frame
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
         if self.memory is not None:
             self._previous = self.memory.previous_for(frame)

@@ -2,7 +2,7 @@
 
 The recurrent model runs as `ganstream run` runs it (an `EnhanceStage`: the DIS flow, the warp
 and the fold of its previous output included; SR with the residual gain; restore with the
-temporal blend of its outputs), the single-frame model bare (no blend), on the same frames of
+temporal filter of its input), the single-frame model bare (no blend), on the same frames of
 the sample clip at 320x180 (restore: with Gaussian noise of sigma 15 added, the blend's case),
 in interleaved rounds so a busy machine slows both alike.
 The figure the temporal models are held to: the ratio, and real time at 25 fps (40 ms/frame).
@@ -90,7 +90,7 @@ def bench_recurrent(backend: str = "auto", count: int = 30, rounds: int = 3) -> 
 
     have = installed_models()
     frames = _frames(count)
-    # Restore models run on a noisy camera's frames: the temporal blend only works (and costs) there.
+    # Restore models run on a noisy camera's frames: the temporal filter only works (and costs) there.
     rng = np.random.default_rng(0)
     noisy = [np.clip(f + rng.normal(0, NOISE_SIGMA, f.shape), 0, 255).astype(np.uint8) for f in frames]
     return [

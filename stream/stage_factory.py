@@ -44,7 +44,7 @@ class ChainRequest:
     backend: str = "auto"
     precision: str | None = None
     residual_gain: bool = True  # the stream-measured strength (engines.strength)
-    temporal_blend: bool = True  # restore outputs averaged along the flow (engines.temporal_blend)
+    temporal_blend: bool = True  # restore input averaged along the flow before the model (engines.temporal_blend)
 
     def __post_init__(self) -> None:
         if self.sr is not None and self.sr not in (2, 3, 4):

@@ -139,7 +139,7 @@ def register(sub: Any) -> None:
         "--temporal-blend",
         default="auto",
         choices=("auto", "off", "both"),
-        help="restore models: auto (their outputs averaged along the flow, as `ganstream run` runs them), off, both",
+        help="restore models: auto (input averaged along the flow first, as `ganstream run` runs them), off, both",
     )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")

@@ -176,8 +176,8 @@ def check_eval_mode(value: str, what: str) -> None:
 
 
 class BlendRunner:
-    """`runner`'s outputs of one clip run (a new stream) through the stages' temporal blend
-    (``engines.temporal_blend``): what `ganstream run` does after a restore model."""
+    """`runner` on one clip run (a new stream) whose frames first went through the stages'
+    temporal filter (``engines.temporal_blend``): what `ganstream run` does for a restore model."""
 
     whole_run = True
 
@@ -187,17 +187,17 @@ class BlendRunner:
     def __call__(self, frames: Image) -> Image:
         from ganstream.engines.temporal_blend import TemporalBlend
 
-        whole = bool(getattr(self.runner, "whole_run", False))
-        outs = self.runner(frames) if whole else _run_batched(self.runner, frames)
         blend = TemporalBlend()
-        return np.stack([blend.apply(f, o) for f, o in zip(frames, outs, strict=True)])
+        filtered = np.stack([blend.apply(f, f) for f in frames])
+        whole = bool(getattr(self.runner, "whole_run", False))
+        return self.runner(filtered) if whole else _run_batched(self.runner, filtered)
 
 
 def scored_runners(
     card: ModelCard, runner: Runner, residual_gain: str, temporal_blend: str = "auto"
 ) -> dict[str, Runner]:
     """The runs of one model an eval scores, by name: as `ganstream run` runs it (with the stream's
-    measured strength, and for restore models the temporal blend) unless `residual_gain` /
+    measured strength, and for restore models the temporal filter of the input) unless `residual_gain` /
     `temporal_blend` is "off", and without it too when "both"."""
     with_gain = card.task in ("sr", "restore") and residual_gain != "off"
     runs: dict[str, Runner] = {}
@@ -563,7 +563,7 @@ def run_eval(
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice. `temporal_blend` the same for
-    restore models' temporal blend."""
+    restore models' temporal filter."""
     check_eval_mode(residual_gain, "residual_gain")
     check_eval_mode(temporal_blend, "temporal_blend")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}

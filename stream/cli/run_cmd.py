@@ -83,8 +83,9 @@ def register(sub: Any) -> None:
     stages.add_argument(
         "--temporal-blend",
         choices=("on", "off"),
-        help="restore: average each output with the stream's previous ones along the optical flow where "
-        "they agree (on, the default: removes more noise on still and slowly moving scenes), or not (off)",
+        help="restore: average each input frame with the stream's previous ones along the optical flow where "
+        "they agree, before the model (on, the default: a camera's temporal noise reduction; removes more "
+        "noise on still and slowly moving scenes), or not (off)",
     )
     p.add_argument(
         "--profile",

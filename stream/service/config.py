@@ -84,7 +84,7 @@ class ChainSettings(_Strict):
     models: list[str] = Field(default_factory=list)
     backend: Literal["", "auto", "openvino", "ort", "torch", "trt", "triton"] = ""  # "": [engine].backend
     residual_gain: bool = True  # sr: keep only the share of the model's correction this camera's frames support
-    temporal_blend: bool = True  # restore: average outputs along the flow where they agree
+    temporal_blend: bool = True  # restore: average the input along the flow where frames agree, before the model
 
     @field_validator("interpolate")
     @classmethod

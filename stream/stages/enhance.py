@@ -45,11 +45,11 @@ def memory_for(engine: Any) -> StreamMemory | None:
     return StreamMemory(spec) if spec is not None else None
 
 
-def blend_for(engine: Any, memory: StreamMemory | None, enabled: bool) -> StreamBlend | None:
-    """The per-stream temporal blend of a restore model's outputs (None for SR or when disabled)."""
+def blend_for(engine: Any, enabled: bool) -> StreamBlend | None:
+    """The per-stream temporal filter of a restore model's input (None for SR or when disabled)."""
     if not enabled or str(engine.card.task) != "restore" or int(engine.card.scale) != 1:
         return None
-    return StreamBlend(memory=memory)
+    return StreamBlend()
 
 
 def memory_summary(memory: StreamMemory | None) -> str:
@@ -85,8 +85,9 @@ class EnhanceStage:
     Recurrent models (vsr2x, vrestore) also get their previous output, kept per stream and reset
     at scene cuts, reconnects, gaps and size changes (``recurrent_state``); the SR residual
     strength is measured on single frames, the restore strength with the frame's own memory, and
-    the raw output is what is fed back. Restore models' outputs are then averaged along the flow
-    with the stream's previous ones where they agree (``temporal_blend``; ``engines.temporal_blend``).
+    the raw output is what is fed back. Restore models get each input frame averaged along the
+    flow with the stream's previous ones where they agree, before the network (``temporal_blend``;
+    ``engines.temporal_blend``): a camera's temporal noise reduction ahead of the spatial one.
     """
 
     def __init__(
@@ -104,7 +105,7 @@ class EnhanceStage:
         self.choice = engine if isinstance(engine, InputChoice) else None
         self._previous: Any = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
-        self.blend = blend_for(engine, self.memory, temporal_blend)
+        self.blend = blend_for(engine, temporal_blend)
 
     def _run_one(self, pixels: Any) -> Any:
         return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
@@ -129,6 +130,8 @@ class EnhanceStage:
         return spec.with_size(spec.width * self.scale, spec.height * self.scale)
 
     def process(self, frame: Frame) -> list[Frame]:
+        if self.blend is not None:
+            frame = self.blend.filter(frame)
         if self.choice is not None:
             self.choice.observe(frame.pixels)
         if self.memory is None:
@@ -140,8 +143,6 @@ class EnhanceStage:
         if self.gain is not None:
             self.gain.observe(frame.pixels, out)
             out = self.gain.apply(frame.pixels, out)
-        if self.blend is not None:
-            out = self.blend.apply(frame, out)
         return [frame.with_pixels(np.ascontiguousarray(out))]
 
     def flush(self) -> list[Frame]:

@@ -1,4 +1,4 @@
-"""When a stream's memory must be dropped (a recurrent model's, a temporal blend's), and that state.
+"""When a stream's memory must be dropped (a recurrent model's, a temporal filter's), and that state.
 
 A recurrent model (``vsr2x``, ``vrestore``) feeds its previous output back, moved onto the new
 frame by optical flow (``ganstream.engines.recurrence``). That memory is only valid while the
@@ -12,8 +12,8 @@ frames are consecutive views of one scene. `StreamMemory` drops it, counting why
 
 After a reset the model sees the frame itself as its previous output and behaves as its
 single-frame counterpart, so a reset costs quality for a few frames, never a visible artefact.
-`StreamBlend` keeps a restore stage's temporal blend of its outputs (``engines.temporal_blend``)
-under the same rules (`Continuity`): after a reset the output is the model's own again.
+`StreamBlend` keeps a restore stage's temporal filter of its input frames (``engines.temporal_blend``)
+under the same rules (`Continuity`): after a reset the model sees the frame as it came.
 """
 
 from __future__ import annotations
@@ -110,16 +110,15 @@ def report(reasons: Counter[str]) -> str:
 
 
 class StreamBlend:
-    """The temporal blend of one stream's restore outputs (``engines.temporal_blend``) with the same
-    reset rules as a recurrent model's memory: the average restarts at cuts, reconnects, gaps and
-    size changes. With the stream's recurrent `memory` it reuses that memory's flow and follows its
-    resets (a frame the memory restarted on has no flow, so the average restarts too)."""
+    """The temporal filter of one stream's input frames before a restore model (``engines.temporal_blend``:
+    each frame averaged with the previous ones along the flow where they agree, a camera's 3DNR),
+    with the same reset rules as a recurrent model's memory: the average restarts at cuts,
+    reconnects, gaps and size changes."""
 
-    def __init__(self, options: BlendOptions | None = None, memory: StreamMemory | None = None) -> None:
+    def __init__(self, options: BlendOptions | None = None) -> None:
         from ganstream.engines.temporal_blend import TemporalBlend
 
         self.blend = TemporalBlend(options)
-        self.memory = memory
         self.reasons: Counter[str] = Counter()
         self._continuity = Continuity()
 
@@ -129,18 +128,16 @@ class StreamBlend:
         self.blend.reset()
         self._continuity.forget()
 
-    def apply(self, frame: Frame, out: Pixels) -> Pixels:
-        """`out` (the stage's output for `frame`, same size) averaged with the stream's previous outputs."""
-        if self.memory is None:
-            self._continuity.check(frame, self.blend.has_state, self.reset)
-            return self.blend.apply(frame.pixels, out)
-        return self.blend.apply(frame.pixels, out, self.memory.recurrence.last_flow)
+    def filter(self, frame: Frame) -> Frame:
+        """`frame` with its pixels averaged with the stream's previous frames where they agree."""
+        self._continuity.check(frame, self.blend.has_state, self.reset)
+        pixels = self.blend.apply(frame.pixels, frame.pixels)
+        return frame if pixels is frame.pixels else frame.with_pixels(pixels)
 
     def summary(self) -> str:
         o = self.blend.options
         return (
-            f"  temporal blend: outputs averaged along the flow where within {self.blend.threshold:.1f} levels "
-            f"(input noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} previous outputs, "
-            f"{max(self.blend.held - 1, 0):.1f} on the last frame), "
-            f"resets: {'those of the recurrent memory' if self.memory is not None else report(self.reasons)}"
+            f"  temporal filter: input averaged along the flow where within {self.blend.threshold:.1f} levels "
+            f"(noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} previous frames, "
+            f"{max(self.blend.held - 1, 0):.1f} on the last frame), resets: {report(self.reasons)}"
         )

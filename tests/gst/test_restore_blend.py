@@ -1,4 +1,4 @@
-"""`ganstream run --restore` on a noisy still camera: the temporal blend runs in the real pipeline,
+"""`ganstream run --restore` on a noisy still camera: the temporal filter runs in the real pipeline,
 removes more noise than the model alone, and `--temporal-blend off` turns it off."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def test_restore_blends_a_noisy_still_stream_and_can_be_turned_off(tmp_path: Pat
         assert len(written) == FRAMES, (mode, len(written))
         last = [cv2.imread(str(p)) for p in written[-5:]]
         scores[mode] = float(np.mean([_psnr(f, scene) for f in last]))
-    held = re.search(r"temporal blend: .* (\d+\.\d) on the last frame", summaries["on"])
+    held = re.search(r"temporal filter: .* (\d+\.\d) on the last frame", summaries["on"])
     assert held is not None, summaries["on"]
     assert float(held.group(1)) > 0.5  # most pixels averaged with earlier outputs
-    assert "temporal blend" not in summaries["off"]
+    assert "temporal filter" not in summaries["off"]
     assert scores["on"] > scores["off"] + 0.3, scores

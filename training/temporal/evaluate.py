@@ -79,7 +79,7 @@ def run_long(
 ) -> LongRunResult:
     """Each whole clip of `split` as one stream per model. `residual_gain`: "auto" with the stream's
     measured strength (as `ganstream run`), "off" the bare network, "both" each twice;
-    `temporal_blend` the same for restore models' temporal blend."""
+    `temporal_blend` the same for restore models' temporal filter."""
     if split == "train":
         raise ConfigError("eval recurrent: the train split scores nothing; use selection or test")
     check_eval_mode(residual_gain, "residual_gain")
