@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, resize_flow
+from ganstream.engines.flow import Flow, FlowEstimator, FlowOptions, Warper, resize_flow
 
 Image = npt.NDArray[np.uint8]
 STATE_INPUT = "previous"
@@ -124,8 +124,12 @@ class Recurrence:
             self.resets += 1
         self._grey = self._output = self._inputs = None
 
-    def previous_for(self, frame: Image) -> Image:
-        """The state input for `frame`, uint8 (h, w, spec.state_channels); call `update` with the output next."""
+    def previous_for(self, frame: Image, flow: Flow | None = None) -> Image:
+        """The state input for `frame`, uint8 (h, w, spec.state_channels); call `update` with the output next.
+
+        `flow`: the flow from `frame` back to the previous frame, computed with this spec's flow
+        options on the raw input (the temporal filter's, ``engines.temporal_blend``); None computes it.
+        """
         s, k = self.spec.scale, self.spec.neighbours
         grey = self._flow.grey(frame)
         prev_grey, prev_out, prev_inputs = self._grey, self._output, self._inputs
@@ -133,7 +137,8 @@ class Recurrence:
         if prev_grey is None or prev_out is None or prev_grey.shape != grey.shape:
             self._pending_inputs = np.concatenate([frame] * k, axis=2) if k else None
             return initial_previous(frame, self.spec)
-        flow = self._flow.calc(grey, prev_grey)  # current -> previous, at the working size
+        if flow is None:
+            flow = self._flow.calc(grey, prev_grey)  # current -> previous, at the working size
         self.steps += 1
         warped = fold(self._warper.warp(prev_out, resize_flow(flow, prev_out.shape[0], prev_out.shape[1])), s)
         if not k or prev_inputs is None:

@@ -91,6 +91,9 @@ class TemporalBlend:
         self.held = 0.0  # mean frames the last output's pixels averaged (1.0: none blended)
         self.sigma = 0.0  # the input's last measured noise sigma
         self._frames = 0  # frames since the stream (re)started
+        # The flow of the last `apply` (current -> previous input, at the flow's working size, before
+        # still pixels are set to 0); None when it computed none. A recurrent model's memory reuses it.
+        self.last_flow: Flow | None = None
 
     @property
     def threshold(self) -> float:
@@ -114,6 +117,7 @@ class TemporalBlend:
         if self._frames % self.options.every == 0:
             self.sigma = noise_sigma(frame)
         self._frames += 1
+        self.last_flow = None
         grey = self._flow.grey(frame) if flow is None else None
         current = out.astype(np.float32)
         acc, count = self._acc, self._count
@@ -124,6 +128,7 @@ class TemporalBlend:
             if grey is None or self._grey is None or self._grey.shape != grey.shape:
                 return self._start(grey, current, out)
             flow = self._flow.calc(grey, self._grey)
+        self.last_flow = flow
         h, w = current.shape[:2]
         f = resize_flow(flow, h, w)
         o = self.options

@@ -336,7 +336,7 @@ class SharedEnhanceStage:
         self._previous: Pixels | None = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
         # Each camera its own temporal filter of the input (restore models).
-        self.blend = blend_for(engine, temporal_blend)
+        self.blend = blend_for(engine, self.memory, temporal_blend)
 
     def _run_for_strength(self, pixels: Pixels) -> Pixels:
         inputs = tuple(x[0] for x in strength_inputs(self.engine, pixels, self._previous))
@@ -368,7 +368,7 @@ class SharedEnhanceStage:
             frame = self.blend.filter(frame)  # the model, its strength and the output see the filtered frame
         interval = self._interval_s or (frame.duration / 1e9 if frame.duration > 0 else 0.0)
         if self.memory is not None:
-            self._previous = self.memory.previous_for(frame)
+            self._previous = self.memory.previous_for(frame, self.blend.last_flow if self.blend else None)
             out = self.engine.infer_one(self.stream_id, (frame.pixels, self._previous), interval)
             self.memory.update(out)
             if self.gain is not None:

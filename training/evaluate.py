@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,9 @@ class RecurrentRunner:
     def with_gain(self, gain: bool) -> RecurrentRunner:
         return RecurrentRunner(self.engine, gain)
 
-    def __call__(self, frames: Image) -> Image:
+    def __call__(self, frames: Image, flows: Sequence[Any] | None = None) -> Image:
+        """`flows`: per frame, the flow back to the previous one that the temporal filter computed
+        (None where it computed none), reused by the memory as the stages do."""
         from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, initial_previous
         from ganstream.engines.strength import strength_for
 
@@ -136,8 +138,8 @@ class RecurrentRunner:
         # As the stages measure it: SR on single frames one scale down, restore with the frame's memory
         gain = strength_for(str(self.engine.card.task), s, single if s > 1 else with_memory) if self.gain else None
         outs = []
-        for f in frames:
-            previous[:] = [rec.previous_for(f)]
+        for i, f in enumerate(frames):
+            previous[:] = [rec.previous_for(f, flows[i] if flows is not None else None)]
             raw = np.asarray(self.engine.infer(f[None], previous[0][None])[0])
             rec.update(raw)
             if gain is not None:
@@ -185,12 +187,19 @@ class BlendRunner:
         self.runner = runner
 
     def __call__(self, frames: Image) -> Image:
+        from ganstream.engines.recurrence import RecurrenceSpec
         from ganstream.engines.temporal_blend import TemporalBlend
 
-        blend = TemporalBlend()
-        filtered = np.stack([blend.apply(f, f) for f in frames])
+        spec = RecurrenceSpec.from_card(self.runner.engine.card) if isinstance(self.runner, RecurrentRunner) else None
+        blend = TemporalBlend(flow=spec.flow if spec is not None else None)
+        filtered, flows = [], []
+        for f in frames:
+            filtered.append(blend.apply(f, f))
+            flows.append(blend.last_flow)
+        if isinstance(self.runner, RecurrentRunner):  # its memory reuses the filter's flow, as in the stages
+            return self.runner(np.stack(filtered), flows)
         whole = bool(getattr(self.runner, "whole_run", False))
-        return self.runner(filtered) if whole else _run_batched(self.runner, filtered)
+        return self.runner(np.stack(filtered)) if whole else _run_batched(self.runner, np.stack(filtered))
 
 
 def scored_runners(

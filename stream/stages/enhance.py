@@ -45,11 +45,12 @@ def memory_for(engine: Any) -> StreamMemory | None:
     return StreamMemory(spec) if spec is not None else None
 
 
-def blend_for(engine: Any, enabled: bool) -> StreamBlend | None:
-    """The per-stream temporal filter of a restore model's input (None for SR or when disabled)."""
+def blend_for(engine: Any, memory: StreamMemory | None, enabled: bool) -> StreamBlend | None:
+    """The per-stream temporal filter of a restore model's input (None for SR or when disabled),
+    computing its flow as the recurrent `memory` does, so that the memory reuses it."""
     if not enabled or str(engine.card.task) != "restore" or int(engine.card.scale) != 1:
         return None
-    return StreamBlend()
+    return StreamBlend(flow=memory.recurrence.spec.flow if memory is not None else None)
 
 
 def memory_summary(memory: StreamMemory | None) -> str:
@@ -105,7 +106,7 @@ class EnhanceStage:
         self.choice = engine if isinstance(engine, InputChoice) else None
         self._previous: Any = None  # the memory this frame ran with (recurrent restore models)
         self.gain = residual_gain_for(engine, self._run_for_strength, residual_gain)
-        self.blend = blend_for(engine, temporal_blend)
+        self.blend = blend_for(engine, self.memory, temporal_blend)
 
     def _run_one(self, pixels: Any) -> Any:
         return self.engine.infer(*single_frame_inputs(self.engine, pixels))[0]
@@ -137,7 +138,7 @@ class EnhanceStage:
         if self.memory is None:
             out = self._run_one(frame.pixels)
         else:
-            self._previous = self.memory.previous_for(frame)
+            self._previous = self.memory.previous_for(frame, self.blend.last_flow if self.blend else None)
             out = self.engine.infer(np.ascontiguousarray(frame.pixels[np.newaxis]), self._previous[np.newaxis])[0]
             self.memory.update(out)
         if self.gain is not None:

@@ -29,6 +29,7 @@ from ganstream.stream.frame import Frame, Pixels
 from ganstream.stream.stages.interp_rules import is_scene_cut, thumbnail
 
 if TYPE_CHECKING:
+    from ganstream.engines.flow import Flow, FlowOptions
     from ganstream.engines.temporal_blend import BlendOptions
 
 MAX_SEQ_GAP = 2  # one dropped frame is a small motion for the flow; more and the memory is dropped
@@ -90,10 +91,11 @@ class StreamMemory:
         self.recurrence.reset()
         self._continuity.forget()
 
-    def previous_for(self, frame: Frame) -> Pixels:
-        """The model's state input for `frame`, after any reset the frame calls for."""
+    def previous_for(self, frame: Frame, flow: Flow | None = None) -> Pixels:
+        """The model's state input for `frame`, after any reset the frame calls for; `flow` (the
+        temporal filter's, same options) spares computing it again."""
         self._continuity.check(frame, self.recurrence.has_state, self.reset)
-        return self.recurrence.previous_for(frame.pixels)
+        return self.recurrence.previous_for(frame.pixels, flow)
 
     def update(self, output: Pixels) -> None:
         """The model's raw output for the frame `previous_for` was last called with."""
@@ -113,12 +115,13 @@ class StreamBlend:
     """The temporal filter of one stream's input frames before a restore model (``engines.temporal_blend``:
     each frame averaged with the previous ones along the flow where they agree, a camera's 3DNR),
     with the same reset rules as a recurrent model's memory: the average restarts at cuts,
-    reconnects, gaps and size changes."""
+    reconnects, gaps and size changes. `flow`: the flow options (a recurrent model's own, so that
+    its memory can reuse the filter's flow: `last_flow`)."""
 
-    def __init__(self, options: BlendOptions | None = None) -> None:
+    def __init__(self, options: BlendOptions | None = None, flow: FlowOptions | None = None) -> None:
         from ganstream.engines.temporal_blend import TemporalBlend
 
-        self.blend = TemporalBlend(options)
+        self.blend = TemporalBlend(options, flow)
         self.reasons: Counter[str] = Counter()
         self._continuity = Continuity()
 
@@ -133,6 +136,11 @@ class StreamBlend:
         self._continuity.check(frame, self.blend.has_state, self.reset)
         pixels = self.blend.apply(frame.pixels, frame.pixels)
         return frame if pixels is frame.pixels else frame.with_pixels(pixels)
+
+    @property
+    def last_flow(self) -> Flow | None:
+        """The flow the last `filter` computed on the raw frames (None: none, e.g. clean input)."""
+        return self.blend.last_flow
 
     def summary(self) -> str:
         o = self.blend.options

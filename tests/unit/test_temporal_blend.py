@@ -15,7 +15,7 @@ from ganstream.stream.batching import SerialEngine, SharedEnhanceStage
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.stages.enhance import EnhanceStage
 from ganstream.stream.stages.recurrent_state import StreamBlend
-from ganstream.training.evaluate import BlendRunner, scored_runners
+from ganstream.training.evaluate import BlendRunner, RecurrentRunner, scored_runners
 from tests.unit.tiny_recurrent import export_tiny_vrestore, smooth_scene
 
 
@@ -140,6 +140,25 @@ def test_the_stage_filters_the_input_before_the_model_and_restarts_at_a_cut(tiny
     fed = [own.filter(_frame(p, i)).pixels for i, p in enumerate(frames)]
     assert not np.array_equal(fed[2], frames[2]) and np.array_equal(fed[3], frames[3])
     assert _err(fed[2], a) < 0.8 * _err(frames[2], a)  # less noise reaches the model
+
+
+def test_the_memory_reuses_the_filters_flow_and_the_eval_runs_as_the_stage(tiny_restore: Path) -> None:
+    """One DIS flow per frame: the recurrent memory takes the filter's (computed on the raw frames,
+    as the model was trained); and `ganstream eval` scores exactly what the stage outputs."""
+    engine = load_engine(tiny_restore, backend="ort")
+    stage = EnhanceStage(engine, residual_gain=False)
+    stage.configure(VideoSpec(64, 48))
+    assert stage.memory is not None and stage.blend is not None
+    own_calls = []
+    calc = stage.memory.recurrence._flow.calc
+    stage.memory.recurrence._flow.calc = lambda *a: own_calls.append(1) or calc(*a)  # type: ignore[method-assign]
+    rng = np.random.default_rng(8)
+    wide = smooth_scene(21, 48, 96)
+    frames = [_noisy(np.ascontiguousarray(wide[:, 2 * i : 2 * i + 64]), rng) for i in range(5)]
+    got = np.stack([stage.process(_frame(p, i))[0].pixels for i, p in enumerate(frames)])
+    assert stage.memory.recurrence.steps == 4 and not own_calls
+    runs = scored_runners(engine.card, RecurrentRunner(load_engine(tiny_restore, backend="ort")), "off", "auto")
+    assert np.array_equal(runs[engine.card.name](np.stack(frames)), got)
 
 
 def test_the_filter_keeps_its_own_reset_rules() -> None:
