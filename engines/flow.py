@@ -159,8 +159,8 @@ class Warper:
         # on float-map warps.
         # `cubic`: bicubic instead of bilinear sampling. Bilinear sampling at a half-pixel offset
         # is a [1/2, 1/2] blur; the in-between frame of `flow` is two such samples averaged, so
-        # every moving pixel lost detail (docs/interpolation.md, *Sharper warps*). About 3x the
-        # remap's time.
+        # every moving pixel lost detail (docs/interpolation.md, *The classical path*, step 3).
+        # About 3x the remap's time.
         self._grid: Flow | None = None
         self.fixed_point = fixed_point
         self.interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
