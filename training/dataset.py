@@ -111,7 +111,7 @@ def make_batch(
 
 
 class BatchStream(torch.utils.data.IterableDataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Batches for steps start, start+1, ... (used through a DataLoader worker so degradation overlaps training)."""
+    """Batches for steps start, start+1, ... (used through DataLoader workers so degradation overlaps training)."""
 
     def __init__(
         self, pool: Pool, batch: int, crop: int, scale: int, cfg: DegradeConfig, seed: int, start: int, rank: int
@@ -121,10 +121,14 @@ class BatchStream(torch.utils.data.IterableDataset[tuple[torch.Tensor, torch.Ten
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         pool, batch, crop, scale, cfg, seed = self.args
-        step = self.start
+        # Several DataLoader workers each get every n-th step (the loader takes them in turn), so
+        # the batches arrive in step order, as with one worker, and none is made twice.
+        info = torch.utils.data.get_worker_info()
+        first, stride = (info.id, info.num_workers) if info is not None else (0, 1)
+        step = self.start + first
         while True:
             yield make_batch(pool, batch, crop, scale, cfg, seed, step, self.rank)
-            step += 1
+            step += stride
 
 
 def validation_crops(pool: Pool, size: int, limit: int = 24) -> list[Image]:

@@ -3,6 +3,8 @@ export from a run, DDP with two CPU processes under torchrun, and the CLI's one-
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -68,6 +70,19 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch(data_dir: Path, tmp_
     before = loss()
     trainer.train_step(lr, hr)
     assert loss() < before
+
+
+def test_data_workers_deliver_each_step_once_and_in_order(data_dir: Path, tmp_path: Path) -> None:
+    """Two DataLoader workers share the steps: the batches equal the single-process ones, none twice."""
+    cfg = _cfg(data_dir)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.step = 3
+    alone = [lr for lr, _ in itertools.islice(trainer.batches(), 4)]
+    trainer.cfg = dataclasses.replace(cfg, workers=2)
+    shared = [lr for lr, _ in itertools.islice(trainer.batches(), 4)]
+    for a, b in zip(alone, shared, strict=True):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(shared[0], shared[1])
 
 
 def test_resume_continues_bit_exact(data_dir: Path, tmp_path: Path) -> None:
