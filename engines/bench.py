@@ -282,10 +282,10 @@ def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int
         if v.backend == "torch":
             import torch
 
-            x = torch.from_numpy(inputs[0]).cuda()
+            xs = [torch.from_numpy(a).cuda() for a in inputs]
 
-            def alone(e: Any = eng, x: Any = x) -> None:
-                e.run_tensor(x)
+            def alone(e: Any = eng, xs: Any = xs) -> None:
+                e.run_tensor(*xs)
                 torch.cuda.synchronize()
 
             sec = median_seconds(alone, iters=iters)

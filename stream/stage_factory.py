@@ -70,16 +70,18 @@ def installed_models() -> dict[str, Any]:
     return {m.name: m.card for m in list_models() if m.card is not None}
 
 
-# Backends the recurrent vrestore has run on here (parity and stream tests); on TensorRT, torch
-# on a GPU and Triton its two-input graph has not run yet, so --restore keeps the single-frame model.
-RECURRENT_DEFAULT_BACKENDS = ("openvino", "ort")
+# Backends the recurrent vrestore has run on (parity and stream tests; torch also on a CUDA GPU,
+# tests/gpu). On TensorRT and Triton its two-input graph has not run yet, so --restore keeps the
+# single-frame model there.
+RECURRENT_DEFAULT_BACKENDS = ("openvino", "ort", "torch")
 
 
 def default_restore_model(backend: str, installed: dict[str, Any], device: str = "cpu") -> str:
-    """What `--restore` runs when no model is named: vrestore where it has run (the CPU backends
-    on the CPU; docs/temporal.md), else restore, else the nlmeans baseline."""
-    on_cpu = device == "cpu" and _resolved_backend(backend) in RECURRENT_DEFAULT_BACKENDS
-    if "vrestore" in installed and on_cpu:
+    """What `--restore` runs when no model is named: vrestore where it has run (the CPU backends on
+    the CPU, torch on the CPU or a GPU; docs/temporal.md), else restore, else the nlmeans baseline."""
+    resolved = _resolved_backend(backend)
+    has_run = resolved in RECURRENT_DEFAULT_BACKENDS and (device == "cpu" or resolved == "torch")
+    if "vrestore" in installed and has_run:
         return "vrestore"
     return "restore" if "restore" in installed else "nlmeans"
 

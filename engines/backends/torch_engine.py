@@ -135,9 +135,10 @@ class TorchEngine(BackendEngine):
         self.frame_names = [s.name for s in fed]
         # uint8 inputs are images (scaled to [0, 1]); float NHWC ones are flows (pixels, kept)
         self.input_kinds = [_input_kind(s) for s in fed]
-        self.use_graphs = cuda and cuda_graphs and len(card.inputs) == 1
-        self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
-        self._pinned: dict[tuple[str, tuple[int, ...]], Any] = {}
+        # every input gets a static buffer, so recurrent and interp models replay graphs too
+        self.use_graphs = cuda and cuda_graphs
+        self._graphs: dict[tuple[tuple[tuple[int, ...], Any], ...], tuple[Any, list[Any], Any]] = {}
+        self._pinned: dict[tuple[str, tuple[int, ...], str], Any] = {}
         self.device = str(self.dev) + (" (cuda graphs)" if self.use_graphs else "")
         if cuda:
             torch.backends.cudnn.benchmark = True
@@ -150,60 +151,61 @@ class TorchEngine(BackendEngine):
             y = self.net(*ys)
         return y.float().mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
-    def _graph_for(self, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
-        """A captured CUDA graph with static input and output buffers for one input shape."""
+    def _graph_for(self, key: tuple[tuple[tuple[int, ...], Any], ...]) -> tuple[Any, list[Any], Any]:
+        """A captured CUDA graph with static input and output buffers for one set of input shapes and dtypes."""
         torch = self.torch
-        entry = self._graphs.get(shape)
+        entry = self._graphs.get(key)
         if entry is None:
-            static_in = torch.zeros(shape, dtype=torch.uint8, device=self.dev)
+            static_ins = [torch.zeros(shape, dtype=dtype, device=self.dev) for shape, dtype in key]
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side), torch.inference_mode():
                 for _ in range(3):  # warm up cudnn autotuning before capture
-                    self.forward(static_in)
+                    self.forward(*static_ins)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph), torch.inference_mode():
-                static_out = self.forward(static_in)
-            entry = self._graphs[shape] = (graph, static_in, static_out)
+                static_out = self.forward(*static_ins)
+            entry = self._graphs[key] = (graph, static_ins, static_out)
         return entry
 
-    def run_tensor(self, x: Any) -> Any:
-        """Device-resident path: uint8 NHWC tensor on this engine's device in, the same out.
+    def run_tensor(self, *xs: Any) -> Any:
+        """Device-resident path: the model's inputs (uint8 NHWC frames, float flows) on this engine's
+        device in, a uint8 NHWC tensor out.
 
         With CUDA graphs the returned tensor is the graph's static output buffer: it is
         overwritten by the next call, so copy it (or consume it) before calling again.
         """
         torch = self.torch
         if self.use_graphs:
-            graph, static_in, static_out = self._graph_for(tuple(x.shape))
-            static_in.copy_(x, non_blocking=True)
+            graph, static_ins, static_out = self._graph_for(tuple((tuple(x.shape), x.dtype) for x in xs))
+            for buf, x in zip(static_ins, xs, strict=True):
+                buf.copy_(x, non_blocking=True)
             graph.replay()
             return static_out
         with torch.inference_mode():
-            return self.forward(x)
+            return self.forward(*xs)
 
-    def _staging(self, role: str, shape: tuple[int, ...]) -> Any:
+    def _staging(self, role: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Any:
         """A pinned host buffer reused for every frame of one shape (allocating pinned memory is slow)."""
-        key = (role, shape)
+        key = (role, shape, dtype.str)
         buf = self._pinned.get(key)
         if buf is None:
-            buf = self._pinned[key] = self.torch.empty(shape, dtype=self.torch.uint8, pin_memory=True)
+            buf = self._pinned[key] = self.torch.from_numpy(np.empty(shape, dtype)).pin_memory()
         return buf
 
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
         torch = self.torch
         arrays = [feeds[n] for n in self.frame_names]
-        if len(arrays) > 1:  # a recurrent or interp model: no CUDA graph, no staging buffers
-            with torch.inference_mode():
-                out = self.forward(*(torch.from_numpy(a).to(self.dev) for a in arrays))
-            return np.ascontiguousarray(out.cpu().numpy())
         if self.dev.type != "cuda":
-            return np.ascontiguousarray(self.run_tensor(torch.from_numpy(arrays[0])).numpy())
-        host_in = self._staging("in", arrays[0].shape)
-        np.copyto(host_in.numpy(), arrays[0])
-        out = self.run_tensor(host_in.to(self.dev, non_blocking=True))
-        host_out = self._staging("out", tuple(out.shape))
+            return np.ascontiguousarray(self.run_tensor(*(torch.from_numpy(a) for a in arrays)).numpy())
+        device_ins = []
+        for i, a in enumerate(arrays):
+            host_in = self._staging(f"in{i}", a.shape, a.dtype)
+            np.copyto(host_in.numpy(), a)
+            device_ins.append(host_in.to(self.dev, non_blocking=True))
+        out = self.run_tensor(*device_ins)
+        host_out = self._staging("out", tuple(out.shape), np.dtype(np.uint8))
         host_out.copy_(out, non_blocking=True)
         torch.cuda.current_stream().synchronize()
         return np.array(host_out.numpy(), copy=True)  # the staging buffer is reused by the next call

@@ -74,3 +74,53 @@ def test_trt_plan_builds_caches_and_matches_reference(
     assert len(plans) == 1
     eng2 = load_engine(model_dir, backend="trt", precision="fp16", shapes=[(90, 160)])  # from the cache
     np.testing.assert_array_equal(eng2.infer(x), out)
+
+
+@pytest.mark.gpu
+def test_recurrent_model_replays_a_cuda_graph_and_matches_cpu_reference() -> None:
+    """vrestore (frame + previous output): every input has a static buffer in the captured graph."""
+    from ganstream.engines.card import ModelCard
+    from ganstream.engines.parity import random_inputs
+
+    folder = Path(__file__).resolve().parents[2] / "engines" / "models" / "vrestore"
+    inputs = random_inputs(ModelCard.load(folder), 90, 160, 2, seed=1)
+    ref = load_engine(folder, backend="ort").infer(*inputs)
+    eng = load_engine(folder, backend="torch", device="cuda", precision="fp16")
+    assert "cuda graphs" in eng.summary()
+    out1 = eng.infer(*inputs)
+    out2 = eng.infer(*inputs[:1], inputs[1][::-1].copy())  # the same graph, other previous frames
+    assert not np.array_equal(out1, out2)
+    np.testing.assert_array_equal(eng.infer(*inputs), out1)
+    d = np.abs(out1.astype(np.int16) - ref.astype(np.int16))
+    assert d.max() <= 4 and d.mean() < 0.5
+
+
+@pytest.mark.gpu
+def test_vrestore_stream_on_cuda_matches_the_cpu_stream() -> None:
+    """`--restore` on a GPU without TensorRT runs vrestore on torch: the whole stream (memory fed
+    back frame after frame, DIS flow on the CPU) stays within fp16 rounding of onnxruntime's."""
+    from ganstream.stream.frame import Frame, VideoSpec
+    from ganstream.stream.stages.enhance import EnhanceStage
+
+    rng = np.random.default_rng(5)
+    base = rng.integers(40, 216, (144, 192, 3)).astype(np.float64)
+    noisy = [
+        np.clip(np.roll(base, i, axis=1) + rng.normal(0, 15, base.shape), 0, 255).astype(np.uint8) for i in range(6)
+    ]
+
+    def stream(backend: str, precision: str, **options: str) -> list[np.ndarray]:
+        stage = EnhanceStage(load_engine("vrestore", backend=backend, precision=precision, **options))
+        stage.configure(VideoSpec(192, 144))
+        out = [
+            stage.process(Frame(f, pts=i * 40_000_000, duration=40_000_000, seq=i))[0].pixels
+            for i, f in enumerate(noisy)
+        ]
+        stage.close()
+        return out
+
+    from ganstream.stream.stage_factory import default_restore_model, installed_models
+
+    assert default_restore_model("auto", installed_models()) == "vrestore"  # auto picks torch on CUDA here
+    for o, r in zip(stream("torch", "fp16", device="cuda"), stream("ort", "fp32"), strict=True):
+        d = np.abs(o.astype(np.int16) - r.astype(np.int16))
+        assert d.mean() < 0.5 and d.max() <= 8, (int(d.max()), float(d.mean()))

@@ -18,13 +18,13 @@ from tests.helpers import ffprobe, run_cli
 def test_restore_defaults_to_vrestore_where_it_has_run_and_to_restore_elsewhere() -> None:
     installed = installed_models()
     assert {"restore", "vrestore"} <= set(installed)
-    for backend in ("openvino", "ort"):
+    for backend in ("openvino", "ort", "torch"):
         assert default_restore_model(backend, installed) == "vrestore", backend
     # auto: what it picks for vrestore here decides (a CPU backend on a machine without a GPU)
     expected = "vrestore" if _resolved_backend("auto") in RECURRENT_DEFAULT_BACKENDS else "restore"
     assert default_restore_model("auto", installed) == expected
-    for backend in ("trt", "torch"):  # its two-input graph has not run on TensorRT or a GPU yet
-        assert default_restore_model(backend, installed) == "restore", backend
+    assert default_restore_model("trt", installed) == "restore"  # its two-input graph has not run on TensorRT
+    assert default_restore_model("torch", installed, device="cuda") == "vrestore"  # tests/gpu runs it
     assert default_restore_model("openvino", installed, device="cuda") == "restore"  # the service on a GPU
     without = {k: v for k, v in installed.items() if k != "vrestore"}
     assert default_restore_model("auto", without) == "restore"

@@ -35,8 +35,8 @@ def _clip(width: int, height: int) -> list[np.ndarray]:
     return frames
 
 
-def _run(model: str, frames: list[np.ndarray]) -> list[np.ndarray]:
-    stage = EnhanceStage(load_engine(model, backend="openvino", precision="fp32"))
+def _run(model: str, frames: list[np.ndarray], backend: str = "openvino") -> list[np.ndarray]:
+    stage = EnhanceStage(load_engine(model, backend=backend, precision="fp32"))
     h, w = frames[0].shape[:2]
     stage.configure(VideoSpec(w, h))
     out = [
@@ -61,6 +61,20 @@ def test_vrestore_beats_restore_on_a_static_camera_with_sensor_noise() -> None:
     # +0.34 at sigma 25 (the vrestore before it, made from an older restore: -0.18, +0.03,
     # +0.18, +0.23).
     assert recurrent > single + 0.15, (recurrent, single)
+
+
+def test_vrestore_streams_alike_on_every_default_backend() -> None:
+    """The stream (memory fed back frame after frame) on torch and onnxruntime matches OpenVINO's:
+    the backends where `--restore` defaults to vrestore (stream/stage_factory.py)."""
+    truth = _clip(192, 144)
+    rng = np.random.default_rng(3)
+    noisy = [np.clip(t + rng.normal(0, 15, t.shape) + 0.5, 0, 255).astype(np.uint8) for t in truth]
+    reference = _run("vrestore", noisy)
+    for backend in ("torch", "ort"):
+        outs = _run("vrestore", noisy, backend)
+        for i, (o, r) in enumerate(zip(outs, reference, strict=True)):
+            d = np.abs(o.astype(np.int16) - r.astype(np.int16))
+            assert d.max() <= 3 and d.mean() < 0.05, (backend, i, int(d.max()), float(d.mean()))
 
 
 def test_long_run_eval_scores_whole_clips_as_streams(monkeypatch: pytest.MonkeyPatch) -> None:
