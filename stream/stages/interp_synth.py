@@ -137,7 +137,8 @@ class NetSynth:
                 f"model '{self.name}': inputs {', '.join(self._order)} are neither "
                 f"{', '.join(FLOW_FED_INPUTS)} nor {', '.join(FRAME_INPUTS)}"
             )
-        self.warper = Warper()
+        # the kernel the network was trained with (cards from before the field: bilinear)
+        self.warper = Warper(cubic=(card.arch or {}).get("warp") == "cubic")
         self.multiple = max(1, int(card.limits.multiple_of))
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:

@@ -124,3 +124,22 @@ def test_vrestore_stream_on_cuda_matches_the_cpu_stream() -> None:
     for o, r in zip(stream("torch", "fp16", device="cuda"), stream("ort", "fp32"), strict=True):
         d = np.abs(o.astype(np.int16) - r.astype(np.int16))
         assert d.mean() < 0.5 and d.max() <= 8, (int(d.max()), float(d.mean()))
+
+
+@pytest.mark.gpu
+def test_interp_network_trains_on_cuda_and_exports(tmp_path: Path) -> None:
+    """`ganstream train interp --device cuda`: the network and its batches on the GPU, flows and
+    warps on the CPU; the checkpoint and the export are the CPU's (safetensors, ONNX)."""
+    from ganstream.training.interp.export import export_run
+    from ganstream.training.interp.train import TrainConfig, train
+    from tests.unit.test_interp_training import write_clip
+
+    data, val = write_clip(tmp_path / "train" / "a", n=10), write_clip(tmp_path / "val" / "b", n=7, seed=1)
+    cfg = TrainConfig.from_preset(
+        "tiny", data=[str(data)], val=[str(val)], out=str(tmp_path / "run"), steps=6, device="cuda"
+    )
+    state = train(cfg)
+    assert state.step == 6 and np.isfinite(state.best_psnr)
+    assert "GPU" in cfg.machine
+    res = export_run(tmp_path / "run", tmp_path / "models" / "interp-gpu")
+    assert res.card.arch["warp"] == "cubic" and "GPU" in res.card.training["machine"]

@@ -52,18 +52,21 @@ def test_exported_graph_matches_torch_through_the_engine(exported: tuple[FlowFus
     eng.close()
 
 
-@pytest.mark.parametrize("coarse", [0, 2])
-def test_untrained_network_is_the_classical_average(tmp_path: Path, coarse: int) -> None:
+@pytest.mark.parametrize(("coarse", "warp"), [(0, "cubic"), (2, "bilinear")])
+def test_untrained_network_is_the_classical_average(tmp_path: Path, coarse: int, warp: str) -> None:
     """Zero-initialised heads: the graph must reproduce FlowSynth (same flow, warps and mix);
-    with coarse levels the frames are padded to multiples of 16 and cropped back."""
-    res = export_model(FlowFusionNet(num_feat=8, num_conv=1, coarse=coarse), tmp_path / "zero", name="zero")
+    with coarse levels the frames are padded to multiples of 16 and cropped back. The card's
+    warp kernel is the one the runtime uses."""
+    net = FlowFusionNet(num_feat=8, num_conv=1, coarse=coarse)
+    res = export_model(net, tmp_path / "zero", name="zero", warp=warp)
+    assert res.card.arch["warp"] == warp
     assert res.card.limits.multiple_of == 4 * 2**coarse
     synth = NetSynth(load_engine(res.folder, backend="ort"))
     f0, _, f1 = panning()
     f0, f1 = f0[:, :90], f1[:, :90]  # 90 columns: not a multiple of 4, the synth pads and crops
     ours = synth.synthesize(f0, f1, [0.25, 0.5])
-    # The classical average on bilinear float-map warps: what the network was trained on top of.
-    plain = FlowSynth(FlowOptions(), fixed_point_warp=False, cubic_warp=False, fallback=Fallback(share=0.0))
+    # The classical average on float-map warps of the card's kernel: what the network was trained on top of.
+    plain = FlowSynth(FlowOptions(), fixed_point_warp=False, cubic_warp=warp == "cubic", fallback=Fallback(share=0.0))
     ref = plain.synthesize(f0, f1, [0.25, 0.5])
     for a, b in zip(ours, ref, strict=True):
         assert a.shape == b.shape == (64, 90, 3)

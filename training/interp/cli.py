@@ -51,6 +51,16 @@ def register(sub: Any) -> None:
         "--measured-t", action="store_true", default=None,
         help="train each window at its target's measured capture time (real capture is unevenly timed)",
     )  # fmt: skip
+    train.add_argument("--batch", type=int, help="crops per step (default 8)")
+    train.add_argument("--crops-per-sample", type=int, help="crops cut from each training window (default 3)")
+    train.add_argument(
+        "--warp", choices=("cubic", "bilinear"), default="cubic",
+        help="how the runtime warps the frames the network sees (default cubic, as `flow`; the card records it)",
+    )  # fmt: skip
+    train.add_argument(
+        "--device", default="cpu", help="where the network trains: cpu (default) or cuda (flows stay on the CPU)"
+    )
+    train.add_argument("--threads", type=int, help="torch threads (default 1)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--export", metavar="NAME", help="export the best network as model NAME into --models-dir")
     train.add_argument("--models-dir", type=Path, default=None, help="where --export writes (default: user models)")
@@ -128,7 +138,20 @@ def _train(args: argparse.Namespace) -> int:
         num_conv=args.num_conv,
         coarse=args.coarse,
         measured_t=args.measured_t,
+        batch=args.batch,
+        crops_per_sample=args.crops_per_sample,
+        cubic_warp=args.warp == "cubic",
+        device=args.device,
+        threads=args.threads,
     )
+    if args.resume:  # a resumed run keeps its own recipe; only the bounds and the device may change
+        from dataclasses import replace
+
+        saved = json.loads((args.out / "config.json").read_text())
+        cfg = replace(
+            TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}),
+            minutes=cfg.minutes, steps=cfg.steps, device=cfg.device,
+        )  # fmt: skip
     state = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {state.step} steps in {state.seconds:.0f} s; best validation {state.best_psnr:.2f} dB "

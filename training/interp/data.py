@@ -81,13 +81,14 @@ def build_crop_bank(
     seed: int = 0,
     hard_share: float = 0.0,
     measured_t: bool = False,
+    cubic_warp: bool = True,
 ) -> CropBank:
     """Crops of every window of every clip. With `measured_t`, each window's t is the time its
     target frame was really captured at, measured from the target (``oracle.MeasuredTime``),
     and the warps are made at that t: real capture is unevenly timed, and a target that is not
     where t says makes the network learn to hedge instead of to correct."""
     rng = np.random.default_rng(seed)
-    flow, warper = FlowEstimator(flow_options), Warper()
+    flow, warper = FlowEstimator(flow_options), Warper(cubic=cubic_warp)
     timing = MeasuredTime() if measured_t else None
     images: list[npt.NDArray[np.uint8]] = []
     flows: list[npt.NDArray[np.float16]] = []
@@ -128,10 +129,14 @@ def build_crop_bank(
 
 
 def build_validation(
-    data: list[Path], max_frames: int = 31, max_width: int = 640, flow_options: FlowOptions | None = None
+    data: list[Path],
+    max_frames: int = 31,
+    max_width: int = 640,
+    flow_options: FlowOptions | None = None,
+    cubic_warp: bool = True,
 ) -> list[FullSample]:
     """Leave-one-out samples (odd frames at t = 1/2) of the validation clips, whole frames."""
-    flow, warper = FlowEstimator(flow_options), Warper()
+    flow, warper = FlowEstimator(flow_options), Warper(cubic=cubic_warp)
     out: list[FullSample] = []
     for path in find_clips(data):
         clip = load_clip(path, max_frames=max_frames, max_width=max_width)

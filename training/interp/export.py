@@ -87,6 +87,7 @@ def export_model(
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     flow: dict[str, Any] | None = None,
+    warp: str = "cubic",
 ) -> ExportResult:
     import onnxruntime as ort
 
@@ -130,6 +131,8 @@ def export_model(
                 "params": {"num_feat": model.num_feat, "num_conv": model.num_conv, "coarse": model.coarse},
                 # the flow the network was trained on: the runtime must compute the same
                 "flow": flow or asdict(FlowOptions()),
+                # and warp both frames with the same kernel (NetSynth reads it; older cards: bilinear)
+                "warp": warp,
             },
             training={**(training or {}), "export_parity_max_abs_diff": diff},
             metrics=metrics or {},
@@ -154,9 +157,26 @@ def export_run(run: Path, out: Path, name: str = "interp", metrics: dict[str, An
         "preset": cfg.get("preset"),
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),
-        "machine": "2-vCPU x86-64 (no GPU)",
-        "recipe": {k: cfg[k] for k in ("batch", "crop", "lr", "adv_weight", "adv_start") if k in cfg},
+        "machine": cfg.get("machine") or "2-vCPU x86-64 (no GPU)",
+        "recipe": {
+            k: cfg[k]
+            for k in (
+                "batch",
+                "crop",
+                "crops_per_sample",
+                "lr",
+                "adv_weight",
+                "adv_start",
+                "num_feat",
+                "num_conv",
+                "coarse",
+            )
+            if k in cfg
+        },
         "val_psnr_y_db": state.get("best_psnr"),
         "val_flow_average_psnr_y_db": state.get("baseline_psnr"),
     }
-    return export_model(model, out, name=name, training=training, metrics=metrics)
+    warp = "cubic" if cfg.get("cubic_warp", False) else "bilinear"  # runs from before the field warped bilinearly
+    # runs from before the field trained on FlowOptions()'s flow, export_model's default
+    flow = cfg.get("flow")
+    return export_model(model, out, name=name, training=training, metrics=metrics, flow=flow, warp=warp)

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
+from ganstream.engines.flow import FlowOptions
+from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
@@ -56,6 +58,13 @@ class TrainConfig:
     num_conv: int = 2
     coarse: int = 0  # coarse levels of the body (1/8, 1/16 ...): a wider view per pixel
     measured_t: bool = False  # train at each target's measured capture time (see data.build_crop_bank)
+    # bicubic warps, as `flow` makes them (docs/interpolation.md, The classical path, step 3);
+    # the exported card says which, and the runtime warps the same way
+    cubic_warp: bool = True
+    # the flow `flow` computes, so the untrained network starts at `flow`'s warps
+    flow: dict[str, Any] = field(default_factory=lambda: asdict(CLASSICAL_FLOW))
+    device: str = "cpu"  # "cuda": the network on a GPU (the flows and warps stay on the CPU)
+    machine: str = ""  # where the run trained (filled in at its start; the card says it)
     adv_weight: float = 1e-3
     adv_start: float = 0.5  # share of the budget trained on the pyramid loss alone
     crops_per_sample: int = 3
@@ -114,17 +123,18 @@ def run_model(model: FlowFusionNet, s: FullSample) -> np.ndarray:
     h, w = s.target.shape[:2]
     m = model.multiple
     ph, pw = -(-h // m) * m, -(-w // m) * m
+    device = next(model.parameters()).device
 
     def pad(x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
+        return F.pad(x.to(device), (0, pw - w, 0, ph - h), mode="replicate")
 
     with torch.no_grad():
         y = model(
             pad(_to_tensor(s.frame0) / 255.0), pad(_to_tensor(s.frame1) / 255.0),
-            pad(_to_tensor(s.warped0) / 255.0), pad(_to_tensor(s.warped1) / 255.0), torch.tensor([[s.t]]),
-            pad(_to_tensor(s.flow_t0)), pad(_to_tensor(s.flow_t1)),
+            pad(_to_tensor(s.warped0) / 255.0), pad(_to_tensor(s.warped1) / 255.0),
+            torch.tensor([[s.t]], device=device), pad(_to_tensor(s.flow_t0)), pad(_to_tensor(s.flow_t1)),
         )  # fmt: skip
-    out = (y[0, :, :h, :w] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    out = (y[0, :, :h, :w] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return np.ascontiguousarray(out)
 
 
@@ -150,7 +160,7 @@ def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[st
     for pid, st in sd["state"].items():
         for k, v in st.items():
             if isinstance(v, torch.Tensor):
-                tensors[f"{prefix}.{pid}.{k}"] = v.detach().clone().contiguous()
+                tensors[f"{prefix}.{pid}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
             else:
                 meta[f"{pid}.{k}"] = v
     return tensors, {"groups": sd["param_groups"], "scalars": meta}
@@ -177,8 +187,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
-        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse)
-        self.disc = TripletDiscriminator()
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda: torch has no CUDA device here")
+        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse).to(self.device)
+        self.disc = TripletDiscriminator().to(self.device)
         self.opt_g = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.state = TrainState()
@@ -192,8 +205,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
-        tensors |= {f"disc.{k}": v.contiguous() for k, v in self.disc.state_dict().items()}
+        tensors = {f"model.{k}": v.cpu().contiguous() for k, v in self.model.state_dict().items()}
+        tensors |= {f"disc.{k}": v.cpu().contiguous() for k, v in self.disc.state_dict().items()}
         tg, mg = _flatten_optimizer(self.opt_g, "opt_g")
         td, md = _flatten_optimizer(self.opt_d, "opt_d")
         save_file(tensors | tg | td, str(self.out / "last.safetensors.tmp"))
@@ -205,7 +218,7 @@ class Trainer:
     def _load_last(self) -> None:
         try:
             self.state = TrainState(**json.loads((self.out / "state.json").read_text()))
-            tensors = load_file(str(self.out / "last.safetensors"))
+            tensors = load_file(str(self.out / "last.safetensors"), device=str(self.device))
             optim = json.loads((self.out / "optim.json").read_text())
         except (OSError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
@@ -217,7 +230,9 @@ class Trainer:
         log.info("resumed %s at step %d", self.out, self.state.step)
 
     def _save_best(self) -> None:
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors"))
+        save_file(
+            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors")
+        )
 
     # -- loop --------------------------------------------------------------------------
     def run(self, bank: CropBank, val: list[FullSample]) -> TrainState:
@@ -235,6 +250,7 @@ class Trainer:
             for g in self.opt_g.param_groups:
                 g["lr"] = lr
             b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
+            b = {k: v.to(self.device, non_blocking=True) for k, v in b.items()}
             pred = self.model(b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
             loss = laplacian_l1(pred, b["target"])
             adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
@@ -282,13 +298,23 @@ class Trainer:
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
+    if not cfg.machine:
+        from ganstream.training.trainer import machine_description
+
+        cfg.machine = machine_description()
     trainer = Trainer(cfg, resume=resume)
     t0 = time.monotonic()
     bank = build_crop_bank(
         [Path(p) for p in cfg.data], crop=cfg.crop, crops_per_sample=cfg.crops_per_sample,
         stride2=cfg.stride2, stride3=cfg.stride3, max_frames=cfg.max_frames, seed=cfg.seed,
-        measured_t=cfg.measured_t,
+        measured_t=cfg.measured_t, cubic_warp=cfg.cubic_warp, flow_options=FlowOptions(**cfg.flow),
     )  # fmt: skip
-    val = build_validation([Path(p) for p in cfg.val], max_frames=cfg.val_frames) if cfg.val else []
+    flow_options = FlowOptions(**cfg.flow)
+    val_clips = [Path(p) for p in cfg.val]
+    val = (
+        build_validation(val_clips, cfg.val_frames, flow_options=flow_options, cubic_warp=cfg.cubic_warp)
+        if val_clips
+        else []
+    )
     log.info("%d training crops, %d validation frames, built in %.0f s", len(bank), len(val), time.monotonic() - t0)
     return trainer.run(bank, val)
