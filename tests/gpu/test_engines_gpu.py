@@ -143,3 +143,24 @@ def test_interp_network_trains_on_cuda_and_exports(tmp_path: Path) -> None:
     assert "GPU" in cfg.machine
     res = export_run(tmp_path / "run", tmp_path / "models" / "interp-gpu")
     assert res.card.arch["warp"] == "cubic" and "GPU" in res.card.training["machine"]
+
+
+@pytest.mark.gpu
+def test_recurrent_training_steps_on_cuda_and_runs_like_the_cpu(tmp_path: Path) -> None:
+    """`ganstream train recurrent --device cuda`: a step on the GPU, and the runtime's unrolled
+    sequence (DIS flow and warps on the CPU) gives the CPU model's frames."""
+    import copy
+
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer, run_sequence
+
+    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "restore")
+    trainer = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run"), device="cuda", threads=2))
+    assert next(trainer.model.parameters()).is_cuda
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (2, 3, 48, 48, 3), dtype=np.uint8)
+    lr = np.clip(hr + rng.normal(0, 15, hr.shape), 0, 255).astype(np.uint8)
+    assert np.isfinite(trainer.step(lr, hr))
+    cpu_model = copy.deepcopy(trainer.model).cpu().eval()
+    trainer.model.eval()
+    on_gpu, on_cpu = run_sequence(trainer.model, lr[0], trainer.spec), run_sequence(cpu_model, lr[0], trainer.spec)
+    assert np.abs(on_gpu.astype(np.int16) - on_cpu.astype(np.int16)).max() <= 2

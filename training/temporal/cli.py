@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
         help="previous input frames fed beside the previous output, warped to the current frame (a causal "
         "window; default 0: the output alone); a model with fewer is widened with the new inputs at zero",
     )
+    p.add_argument(
+        "--device", default="cpu", help="where the network trains: cpu (default) or cuda (flows stay on the CPU)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -69,10 +72,11 @@ def _train(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
+        device=args.device,
     )  # fmt: skip
-    if args.resume:
+    if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())
-        cfg = TemporalConfig.from_dict({**saved, "minutes": args.minutes, "steps": args.steps})
+        cfg = TemporalConfig.from_dict({**saved, "minutes": args.minutes, "steps": args.steps, "device": args.device})
     st = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {st.step} steps in {st.seconds:.0f} s; best validation {st.best_psnr:.2f} dB at step "

@@ -74,6 +74,8 @@ class TemporalConfig:
     degrade: str = "default"
     # previous input frames fed beside the previous output (a causal window; 0: the output alone)
     neighbours: int = 0
+    # "cuda": the network on a GPU; the flows, warps and degradations stay on the CPU
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -123,22 +125,26 @@ def _charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.T
     return torch.sqrt((x - y) ** 2 + eps * eps).mean()
 
 
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255.0)
+def _tensor(a: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    if device is not None:
+        t = t.to(device, non_blocking=True)  # uint8 over the bus: a quarter of the float bytes
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def _to_uint8(y: torch.Tensor) -> np.ndarray:
-    return (y.detach() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return (y.detach() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def run_sequence(model: RecurrentCompact, frames: np.ndarray, spec: RecurrenceSpec) -> np.ndarray:
     """The model over (T, h, w, 3) uint8 frames as the runtime runs it; (T, H, W, 3) uint8 out."""
     rec = Recurrence(spec)
     outs = []
+    device = next(model.parameters()).device
     with torch.no_grad():
         for f in frames:
             prev = rec.previous_for(f)
-            y = _to_uint8(model(_tensor(f[None]), _tensor(prev[None])))[0]
+            y = _to_uint8(model(_tensor(f[None], device), _tensor(prev[None], device)))[0]
             rec.update(y)
             outs.append(y)
     return np.stack(outs)
@@ -150,7 +156,11 @@ class TemporalTrainer:
         self.out = Path(cfg.out)
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda: torch has no CUDA device here")
         self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
+        self.model.to(self.device)
         self.scale = self.model.scale
         self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
@@ -168,7 +178,7 @@ class TemporalTrainer:
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "last.tmp"))
+        save_file({k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "last.tmp"))
         (self.out / "last.tmp").replace(self.out / "last.safetensors")
         torch.save(self.opt.state_dict(), self.out / "optim.pt")
         (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
@@ -177,8 +187,8 @@ class TemporalTrainer:
     def _load_last(self) -> None:
         try:
             self.state = TemporalState(**json.loads((self.out / "state.json").read_text()))
-            self.model.load_state_dict(load_file(str(self.out / "last.safetensors")))
-            saved = torch.load(self.out / "optim.pt", weights_only=True)
+            self.model.load_state_dict(load_file(str(self.out / "last.safetensors"), device=str(self.device)))
+            saved = torch.load(self.out / "optim.pt", weights_only=True, map_location=self.device)
             if len(saved["param_groups"]) == len(self.opt.param_groups):
                 self.opt.load_state_dict(saved)
             else:  # a run from before the first layer had its own group: its moments start afresh
@@ -235,8 +245,8 @@ class TemporalTrainer:
         total = 0.0
         for k in range(t):
             prev = np.stack([rec.previous_for(lr[i, k]) for i, rec in enumerate(recs)])
-            y = self.model(_tensor(lr[:, k]), _tensor(prev))
-            loss = _charbonnier(y, _tensor(hr[:, k])) / t
+            y = self.model(_tensor(lr[:, k], self.device), _tensor(prev, self.device))
+            loss = _charbonnier(y, _tensor(hr[:, k], self.device)) / t
             loss.backward()
             total += float(loss.detach())
             out = _to_uint8(y)
@@ -271,7 +281,9 @@ class TemporalTrainer:
 
     def _save_best(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors"))
+        save_file(
+            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors")
+        )
 
     def _checkpoint(self, val: list[tuple[np.ndarray, np.ndarray]], loss: float) -> None:
         st = self.state
