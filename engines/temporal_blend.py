@@ -14,10 +14,10 @@ the oldest frames fade out and the average follows slow changes). For each frame
 
 1. the flow from the current input frame back to the previous one (DIS, ``engines/flow.py``),
 2. `acc` and `n` warped along it (sub-pixel flow taken as none, `static_px`),
-3. `agree`: the warped average and the current frame differ by less than the threshold (the
-   absolute difference in grey levels, smoothed over a few pixels, mean over the channels),
-4. k = min(n_warped, cap) where they agree, else 0; acc = (cur + k * acc_warped) / (1 + k);
-   n = 1 + k.
+3. `agree`, from 1 to 0: how far the warped average and the current frame differ (the absolute
+   difference in grey levels, smoothed over a few pixels, mean over the channels), against the
+   threshold: 1 up to `(1 - soft)` times it, 0 from `(1 + soft)` times it, linear between,
+4. k = min(n_warped, cap) * agree; acc = (cur + k * acc_warped) / (1 + k); n = 1 + k.
 
 `apply(frame, out)` averages `out` (the frame itself, or a model's output for it) along the
 flow of `frame`. The threshold follows the noise of the stream's input (`per_sigma` times its
@@ -52,8 +52,12 @@ class BlendOptions:
     """How far the average may disagree with the current output, and how many frames it holds."""
 
     threshold: float = 10.0  # at most this many grey levels, after smoothing over `smooth` pixels
-    per_sigma: float = 6 / 15  # the threshold per level of the input's measured noise sigma
-    cap: float = 2.0  # frames an average may hold (its share of the output: cap / (1 + cap))
+    per_sigma: float = 5 / 15  # the threshold per level of the input's measured noise sigma
+    cap: float = 3.0  # frames an average may hold (its share of the output: cap / (1 + cap))
+    # The gate's ramp around the threshold, as a share of it (0: a hard gate). A pixel just over
+    # the threshold still keeps some of its average, and one just under it does not keep all:
+    # the disagreement of noise alone straddles the threshold, and a hard gate reset at random.
+    soft: float = 0.5
     smooth: float = 1.5  # Gaussian sigma of the disagreement, pixels: noise alone must not reset it
     every: int = 25  # frames between two noise readings
     # Pixels whose flow is under `static_px` on both axes are taken as still and their flow set
@@ -69,12 +73,22 @@ class BlendOptions:
             raise ValueError(f"BlendOptions: cap must be >= 1, got {self.cap}")
         if not self.smooth >= 0:
             raise ValueError(f"BlendOptions: smooth must be >= 0, got {self.smooth}")
+        if not 0 <= self.soft < 1:
+            raise ValueError(f"BlendOptions: soft must be in [0, 1), got {self.soft}")
         if not self.per_sigma > 0:
             raise ValueError(f"BlendOptions: per_sigma must be > 0, got {self.per_sigma}")
         if self.every < 1:
             raise ValueError(f"BlendOptions: every must be >= 1, got {self.every}")
         if not self.static_px >= 0:
             raise ValueError(f"BlendOptions: static_px must be >= 0, got {self.static_px}")
+
+
+def _agreement(disagreement: npt.NDArray[np.float32], threshold: float, soft: float) -> npt.NDArray[np.float32]:
+    """1 where the disagreement is under (1 - soft) * threshold, 0 over (1 + soft) * threshold, linear between."""
+    if soft <= 0:
+        return (disagreement < threshold).astype(np.float32)
+    ramp = (threshold * (1.0 + soft) - disagreement) / (2.0 * soft * threshold)
+    return np.asarray(np.clip(ramp, 0.0, 1.0), dtype=np.float32)
 
 
 class TemporalBlend:
@@ -142,8 +156,8 @@ class TemporalBlend:
         diff = acc_w - current
         if o.smooth > 0:
             diff = np.asarray(cv2.GaussianBlur(diff, (0, 0), o.smooth), dtype=np.float32)
-        agree = np.abs(diff).mean(axis=2) < self.threshold
-        k = np.where(agree, np.minimum(count_w, o.cap), 0.0).astype(np.float32)
+        agree = _agreement(np.abs(diff).mean(axis=2), self.threshold, o.soft)
+        k = (np.minimum(count_w, o.cap) * agree).astype(np.float32)
         self._acc = (current + k[..., None] * acc_w) / (1.0 + k[..., None])
         self._count = 1.0 + k
         self._grey = grey
