@@ -144,8 +144,10 @@ class StreamBlend:
 
     def summary(self) -> str:
         o = self.blend.options
+        thr = self.blend.threshold
         return (
-            f"  temporal filter: input averaged along the flow where within {self.blend.threshold:.1f} levels "
-            f"(noise sigma {self.blend.sigma:.1f}; up to {o.cap:g} previous frames, "
+            f"  temporal filter: input averaged along the flow where within {thr * (1 - o.soft):.1f} levels, "
+            f"less up to {thr * (1 + o.soft):.1f} (noise sigma {self.blend.sigma:.1f}; "
+            f"up to {o.cap:g} previous frames, "
             f"{max(self.blend.held - 1, 0):.1f} on the last frame), resets: {report(self.reasons)}"
         )
