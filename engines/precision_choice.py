@@ -93,20 +93,32 @@ def _save_cache(key: str, choice: PrecisionChoice) -> None:
         log.warning("could not cache the precision choice in %s (%s)", path, exc)
 
 
-def measure_frames(card: ModelCard) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    """(model inputs, ground truth) from the sample clip, or None when there is none."""
+def measure_frames(card: ModelCard) -> tuple[list[tuple[np.ndarray, ...]], list[np.ndarray]] | None:
+    """(model inputs per frame, ground truth) from the sample clip, or None when there is none.
+
+    A recurrent model (frame + previous output) gets the clip's preceding ground-truth frame as
+    its previous output (folded to the input's size for SR; the frames are spread over the clip,
+    so this is a memory of the same scene, not an exact one), the same for every precision, so
+    the runs are comparable without the stream's flow."""
     clip = default_clip()
-    if clip is None or card.task not in ("sr", "restore") or len(card.inputs) != 1:
+    recurrent = bool(card.recurrent) and len(card.inputs) == 2
+    if clip is None or card.task not in ("sr", "restore") or (len(card.inputs) != 1 and not recurrent):
         return None
     h, w = MEASURE_SIZE
-    truth = read_frames(clip, count=MEASURE_FRAMES, size=(h * card.scale, w * card.scale))
-    return model_inputs(truth, card.task, card.scale), truth
+    truth = read_frames(clip, count=MEASURE_FRAMES + int(recurrent), size=(h * card.scale, w * card.scale))
+    frames = model_inputs(truth, card.task, card.scale)
+    if not recurrent:
+        return [(x,) for x in frames], truth
+    from ganstream.engines.recurrence import fold
+
+    pairs: list[tuple[np.ndarray, ...]] = [(frames[i], fold(truth[i - 1], card.scale)) for i in range(1, len(truth))]
+    return pairs, truth[1:]
 
 
-def _timed_round(engine: Any, inputs: list[np.ndarray]) -> float:
+def _timed_round(engine: Any, inputs: list[tuple[np.ndarray, ...]]) -> float:
     t0 = time.perf_counter()
-    for x in inputs:
-        engine.infer(x[None])
+    for xs in inputs:
+        engine.infer(*(x[None] for x in xs))
     return (time.perf_counter() - t0) / len(inputs)
 
 
@@ -127,7 +139,7 @@ def measure(card: ModelCard, folder: Path, candidates: list[str]) -> PrecisionCh
     for precision in ["fp32", *[c for c in candidates if c != "fp32"]]:
         try:
             engine = OpenVinoEngine(card, folder, precision)
-            outs = [engine.infer(x[None])[0] for x in inputs]  # also compiles: not timed
+            outs = [engine.infer(*(x[None] for x in xs))[0] for xs in inputs]  # also compiles: not timed
         except Exception as exc:  # a precision that cannot run here is simply not a candidate
             log.warning("precision %s of model '%s' does not run here: %s", precision, card.name, exc)
             continue
@@ -165,7 +177,8 @@ def choose_precision(card: ModelCard, folder: Path, backend: str, candidates: li
         return PrecisionChoice(candidates[0], f"the only precision {backend} runs this model at on this CPU")
     key = cache_key(card, backend, candidates)
     hit = _load_cache().get(key)
-    if isinstance(hit, dict) and hit.get("precision") in candidates:
+    # a choice that measured nothing (an older release could not measure recurrent models) is re-measured
+    if isinstance(hit, dict) and hit.get("precision") in candidates and hit.get("measured"):
         return PrecisionChoice(hit["precision"], hit.get("reason", ""), hit.get("measured", {}), cached=True)
     log.info("model '%s': measuring %s on this CPU to choose its precision", card.name, ", ".join(candidates))
     choice = measure(card, folder, candidates)

@@ -161,6 +161,24 @@ def test_the_choice_is_the_fastest_within_the_gate_and_is_cached(monkeypatch: py
     assert "only precision" in pc.choose_precision(card, SR2X, "openvino", ["fp32"]).reason
 
 
+def test_a_recurrent_model_is_measured_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vrestore (frame + previous output) gets measured inputs, so it can run at bf16 where that is
+    faster and keeps quality; an older cached choice that measured nothing is measured again."""
+    from ganstream.engines import precision_choice as pc
+
+    folder = SR2X.parent / "vrestore"
+    card = ModelCard.load(folder)
+    inputs, truth = pc.measure_frames(card) or pytest.fail("no measured inputs for a recurrent model")
+    assert len(inputs) == len(truth) == pc.MEASURE_FRAMES
+    assert [x.shape for x in inputs[0]] == [truth[0].shape, truth[0].shape]
+    monkeypatch.setattr(pc, "MEASURE_FRAMES", 2)
+    monkeypatch.setattr(pc, "MEASURE_REPEATS", 1)
+    key = pc.cache_key(card, "openvino", ["fp32", "fp32"])
+    pc._save_cache(key, pc.PrecisionChoice("fp32", "no sample frames to check reduced precision's quality against"))
+    choice = pc.choose_precision(card, folder, "openvino", ["fp32", "fp32"])
+    assert not choice.cached and set(choice.measured) == {"fp32"}
+
+
 def test_pick_refuses_a_faster_precision_that_costs_quality() -> None:
     from ganstream.engines.precision_choice import pick
 
