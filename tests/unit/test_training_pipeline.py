@@ -3,7 +3,6 @@ export from a run, DDP with two CPU processes under torchrun, and the CLI's one-
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -72,14 +71,26 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch(data_dir: Path, tmp_
     assert loss() < before
 
 
-def test_data_workers_deliver_each_step_once_and_in_order(data_dir: Path, tmp_path: Path) -> None:
-    """Two DataLoader workers share the steps: the batches equal the single-process ones, none twice."""
+def test_data_workers_deliver_each_step_once_and_in_order(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of N DataLoader workers makes every N-th step's batch, so the loader, taking them in
+    turn, yields the single-process sequence, none twice. (The workers are simulated: forking
+    DataLoader workers inside a test process full of other libraries' threads can hang.)"""
+    from types import SimpleNamespace
+
+    from ganstream.training.dataset import BatchStream
+
     cfg = _cfg(data_dir)
     trainer = Trainer(cfg, tmp_path / "run")
-    trainer.step = 3
-    alone = [lr for lr, _ in itertools.islice(trainer.batches(), 4)]
-    trainer.cfg = dataclasses.replace(cfg, workers=2)
-    shared = [lr for lr, _ in itertools.islice(trainer.batches(), 4)]
+    args = (trainer.pool, cfg.batch, cfg.crop, cfg.scale, degrade_config(cfg), cfg.seed)
+    alone = [lr for lr, _ in itertools.islice(iter(BatchStream(*args, start=3, rank=0)), 4)]
+    per_worker = []
+    for wid in (0, 1):
+        info = SimpleNamespace(id=wid, num_workers=2)
+        monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda info=info: info)
+        per_worker.append([lr for lr, _ in itertools.islice(iter(BatchStream(*args, start=3, rank=0)), 2)])
+    shared = [per_worker[k % 2][k // 2] for k in range(4)]  # the loader's round-robin
     for a, b in zip(alone, shared, strict=True):
         torch.testing.assert_close(a, b)
     assert not torch.equal(shared[0], shared[1])
