@@ -135,8 +135,9 @@ class TorchEngine(BackendEngine):
         self.frame_names = [s.name for s in fed]
         # uint8 inputs are images (scaled to [0, 1]); float NHWC ones are flows (pixels, kept)
         self.input_kinds = [_input_kind(s) for s in fed]
-        # every input gets a static buffer, so recurrent and interp models replay graphs too
-        self.use_graphs = cuda and cuda_graphs
+        # every input gets a static buffer, so a recurrent model replays a graph too (tests/gpu);
+        # interp models, whose graphs have not run on a GPU yet, run eagerly
+        self.use_graphs = cuda and cuda_graphs and (len(card.inputs) == 1 or bool(card.recurrent))
         self._graphs: dict[tuple[tuple[tuple[int, ...], Any], ...], tuple[Any, list[Any], Any]] = {}
         self._pinned: dict[tuple[str, tuple[int, ...], str], Any] = {}
         self.device = str(self.dev) + (" (cuda graphs)" if self.use_graphs else "")
