@@ -17,10 +17,23 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ganstream.training.errors import CheckpointError
+from ganstream.training.errors import CheckpointError, ConfigError
 
 CKPT_DIR = "ckpt"
 STATE_FILE = "state.json"
+
+
+def training_device(name: str) -> torch.device:
+    """A trainer's `--device` as torch's device; CUDA that torch cannot see is a one-line error."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: torch has no CUDA device here")
+    return device
+
+
+def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The module's weights on the CPU, contiguous: what safetensors writes, wherever it trained."""
+    return {k: v.cpu().contiguous() for k, v in module.state_dict().items()}
 
 
 def _flat_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:

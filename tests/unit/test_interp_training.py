@@ -167,3 +167,23 @@ def test_crop_bank_at_measured_capture_times(tmp_path: Path) -> None:
         return float(np.abs(mix - imgs[:, 4])[:, 8:-8, 8:-8].mean())
 
     assert warp_error(timed, timed.t) < 0.5 * warp_error(even, even.t)
+
+
+def test_cli_resume_keeps_the_runs_recipe_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    """`--resume` continues with the run's own network and data settings (only the bounds and the
+    device may change); a missing run and an unusable `--device` are one-line errors."""
+    torch = pytest.importorskip("torch", reason="training needs torch (the train extra)")
+    data, val = write_clip(tmp_path / "train" / "a", n=10), write_clip(tmp_path / "val" / "b", n=7, seed=1)
+    run = tmp_path / "run"
+    common = ("train", "interp", "--data", str(data), "--val", str(val), "--preset", "tiny", "--out", str(run))
+    run_cli(*common, "--steps", "3", "--num-feat", "8", check=True, timeout=300)
+    proc = run_cli(*common, "--steps", "5", "--num-feat", "16", "--resume", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "state.json").read_text())["step"] == 5
+    assert json.loads((run / "config.json").read_text())["num_feat"] == 8
+    proc = run_cli(*common[:-1], str(tmp_path / "none"), "--resume")
+    assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    if not torch.cuda.is_available():
+        proc = run_cli(*common[:-1], str(tmp_path / "gpu"), "--device", "cuda")
+        assert proc.returncode == 2 and "--device cuda: torch has no CUDA device here" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

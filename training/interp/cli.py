@@ -123,6 +123,7 @@ def _models_dir(arg: Path | None) -> Path:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from ganstream.training.errors import CheckpointError
     from ganstream.training.interp.train import TrainConfig, train
 
     cfg = TrainConfig.from_preset(
@@ -147,11 +148,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:  # a resumed run keeps its own recipe; only the bounds and the device may change
         from dataclasses import replace
 
-        saved = json.loads((args.out / "config.json").read_text())
-        cfg = replace(
-            TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}),
-            minutes=cfg.minutes, steps=cfg.steps, device=cfg.device,
-        )  # fmt: skip
+        try:
+            saved = TrainConfig.from_dict(json.loads((args.out / "config.json").read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{args.out}: cannot resume ({exc})") from None
+        cfg = replace(saved, minutes=cfg.minutes, steps=cfg.steps, device=cfg.device)
     state = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {state.step} steps in {state.seconds:.0f} s; best validation {state.best_psnr:.2f} dB "

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.engines.flow import FlowOptions
 from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
+from ganstream.training.checkpoint import cpu_state, training_device
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
@@ -83,6 +84,12 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None and k in known}}
         return cls(preset=preset, **kw)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """A saved run's config (``config.json``); fields a later release dropped are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass
@@ -187,9 +194,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
-        self.device = torch.device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("--device cuda: torch has no CUDA device here")
+        self.device = training_device(cfg.device)
         self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse).to(self.device)
         self.disc = TripletDiscriminator().to(self.device)
         self.opt_g = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -205,8 +210,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model.{k}": v.cpu().contiguous() for k, v in self.model.state_dict().items()}
-        tensors |= {f"disc.{k}": v.cpu().contiguous() for k, v in self.disc.state_dict().items()}
+        tensors = {f"model.{k}": v for k, v in cpu_state(self.model).items()}
+        tensors |= {f"disc.{k}": v for k, v in cpu_state(self.disc).items()}
         tg, mg = _flatten_optimizer(self.opt_g, "opt_g")
         td, md = _flatten_optimizer(self.opt_d, "opt_d")
         save_file(tensors | tg | td, str(self.out / "last.safetensors.tmp"))
@@ -230,9 +235,7 @@ class Trainer:
         log.info("resumed %s at step %d", self.out, self.state.step)
 
     def _save_best(self) -> None:
-        save_file(
-            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors")
-        )
+        save_file(cpu_state(self.model), str(self.out / "best.safetensors"))
 
     # -- loop --------------------------------------------------------------------------
     def run(self, bank: CropBank, val: list[FullSample]) -> TrainState:
@@ -304,12 +307,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
         cfg.machine = machine_description()
     trainer = Trainer(cfg, resume=resume)
     t0 = time.monotonic()
+    flow_options = FlowOptions(**cfg.flow)
     bank = build_crop_bank(
         [Path(p) for p in cfg.data], crop=cfg.crop, crops_per_sample=cfg.crops_per_sample,
         stride2=cfg.stride2, stride3=cfg.stride3, max_frames=cfg.max_frames, seed=cfg.seed,
-        measured_t=cfg.measured_t, cubic_warp=cfg.cubic_warp, flow_options=FlowOptions(**cfg.flow),
+        measured_t=cfg.measured_t, cubic_warp=cfg.cubic_warp, flow_options=flow_options,
     )  # fmt: skip
-    flow_options = FlowOptions(**cfg.flow)
     val_clips = [Path(p) for p in cfg.val]
     val = (
         build_validation(val_clips, cfg.val_frames, flow_options=flow_options, cubic_warp=cfg.cubic_warp)

@@ -35,7 +35,7 @@ from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, 
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
-from ganstream.training.checkpoint import load_model_folder
+from ganstream.training.checkpoint import cpu_state, load_model_folder, training_device
 from ganstream.training.degrade import DEGRADE_PRESETS, degrade_batch, degrade_preset
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
@@ -156,9 +156,7 @@ class TemporalTrainer:
         self.out = Path(cfg.out)
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.device = torch.device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("--device cuda: torch has no CUDA device here")
+        self.device = training_device(cfg.device)
         self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
         self.model.to(self.device)
         self.scale = self.model.scale
@@ -178,7 +176,7 @@ class TemporalTrainer:
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "last.tmp"))
+        save_file(cpu_state(self.model), str(self.out / "last.tmp"))
         (self.out / "last.tmp").replace(self.out / "last.safetensors")
         torch.save(self.opt.state_dict(), self.out / "optim.pt")
         (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
@@ -281,9 +279,7 @@ class TemporalTrainer:
 
     def _save_best(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file(
-            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()}, str(self.out / "best.safetensors")
-        )
+        save_file(cpu_state(self.model), str(self.out / "best.safetensors"))
 
     def _checkpoint(self, val: list[tuple[np.ndarray, np.ndarray]], loss: float) -> None:
         st = self.state
