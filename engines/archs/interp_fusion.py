@@ -18,6 +18,12 @@ The weights' logits start at log((1 - t) / t) for the warps and a large negative
 the cross-fade, and every head starts at zero, so an untrained network returns the classical
 average ``(1 - t) w0 + t w1``: training can only add to the classical result.
 
+With `fallback` (the parameters of ``ganstream.engines.flow.Fallback``), the network starts
+from `flow`'s own result instead: the cross-fade is mixed into the fused frame where the two
+warps disagree, by the same ramp as `flow`, computed in the graph, times a gate the network
+learns (one at step 0). An untrained network then returns what ``--model flow`` returns (to the
+rounding of the fallback's lookup table), and training starts from the better classical result.
+
 Frames are float32 NCHW RGB in [0, 1], flows float32 N2HW in pixels, t float32 (N, 1).
 Height and width must be multiples of `multiple` (4, times 2 per coarse level).
 """
@@ -32,6 +38,7 @@ MULTIPLE_OF = 4
 FLOW_SCALE = 1.0 / 16.0  # flows enter the body in units of 16 px
 MAX_CORRECTION = 2.0  # px: beyond this a first-order correction is not a warp any more
 BLEND_PRIOR = -10.0  # the cross-fade's starting logit: a weight under 1e-4 at step 0
+LUMA = (0.299, 0.587, 0.114)  # OpenCV's RGB -> grey, as `flow`'s fallback measures disagreement
 INPUTS = ("frame0", "frame1", "warped0", "warped1", "t", "flow_t0", "flow_t1")
 
 
@@ -46,9 +53,20 @@ def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class FlowFusionNet(nn.Module):
     """Flow correction, three-way fusion and residual from the frames, the warps and the flows from t."""
 
-    def __init__(self, num_feat: int = 24, num_conv: int = 2, down: int = 4, coarse: int = 0) -> None:
+    luma: torch.Tensor
+
+    def __init__(
+        self,
+        num_feat: int = 24,
+        num_conv: int = 2,
+        down: int = 4,
+        coarse: int = 0,
+        fallback: dict[str, float] | None = None,
+    ) -> None:
         super().__init__()
         self.down, self.num_feat, self.num_conv, self.coarse = down, num_feat, num_conv, coarse
+        # `flow`'s cross-fade fallback as the starting point (module docstring); None: the average
+        self.fallback = dict(fallback) if fallback else None
         # frame sizes the graph takes: the body's grid, halved once per coarse level
         self.multiple = down * 2**coarse
         # A stride-`down` convolution with a `down` x `down` kernel sees every full-resolution
@@ -84,9 +102,15 @@ class FlowFusionNet(nn.Module):
         self.flow_head = nn.Conv2d(num_feat, 4, 3, padding=1)
         self.residual_head = nn.Conv2d(num_feat, 3 * down * down, 1)
         self.shuffle = nn.PixelShuffle(down)
-        for head in (self.weight_head, self.flow_head, self.residual_head):
+        heads = [self.weight_head, self.flow_head, self.residual_head]
+        if self.fallback is not None:
+            # the fallback's share, scaled per pixel by 2 sigmoid(gate): 1 at step 0, 0 to 2 later
+            self.gate_head = nn.Conv2d(num_feat, 1, 3, padding=1)
+            heads.append(self.gate_head)
+        for head in heads:
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)  # type: ignore[arg-type]
+        self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
 
     def _up(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=float(self.down), mode="bilinear", align_corners=False)
@@ -138,7 +162,21 @@ class FlowFusionNet(nn.Module):
         weights = self._up(torch.softmax(self.weight_head(feat) + prior, dim=1))
         blend = (1 - t4) * frame0 + t4 * frame1
         fused = weights[:, 0:1] * w0 + weights[:, 1:2] * w1 + weights[:, 2:3] * blend
+        if self.fallback is not None:
+            share = self._fallback_share(warped0, warped1) * self._up(2.0 * torch.sigmoid(self.gate_head(feat)))
+            fused = fused + share.clamp(0, 1) * (blend - fused)
         return (fused + self.shuffle(self.residual_head(feat))).clamp(0, 1)
+
+    def _fallback_share(self, warped0: torch.Tensor, warped1: torch.Tensor) -> torch.Tensor:
+        """`Fallback.weights` of the warps' disagreement: the cross-fade's share per pixel, (N, 1, H, W)."""
+        assert self.fallback is not None
+        fb = self.fallback
+        grey = ((warped0 - warped1).abs() * self.luma).sum(dim=1, keepdim=True) * 255.0
+        r = int(fb["window"]) // 2
+        # cv2.blur's border is BORDER_REFLECT_101, torch's "reflect"
+        spread = F.avg_pool2d(F.pad(grey, (r, r, r, r), mode="reflect"), 2 * r + 1, stride=1)
+        ramp = (spread - fb["ignore_below"]) / (fb["full_at"] - fb["ignore_below"])
+        return ramp.clamp(0, 1) * fb["share"]
 
 
 class InterpUint8NHWC(nn.Module):

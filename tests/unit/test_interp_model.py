@@ -73,6 +73,37 @@ def test_untrained_network_is_the_classical_average(tmp_path: Path, coarse: int,
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 
+def test_untrained_network_on_the_flow_base_is_flow(tmp_path: Path) -> None:
+    """With `flow`'s fallback in the graph, zero heads reproduce `--model flow` (float-map warps:
+    what the network sees), through the exported card and the engine; the gate then moves it."""
+    from dataclasses import asdict
+
+    net = FlowFusionNet(num_feat=8, num_conv=1, fallback=asdict(Fallback()))
+    res = export_model(net, tmp_path / "zero", name="zero")
+    assert res.card.arch["params"]["fallback"] == asdict(Fallback())
+    synth = NetSynth(load_engine(res.folder, backend="ort"))
+    f0, _, f1 = panning()
+    # the panning frames' warps agree nearly everywhere: a bright square appears only in frame 1,
+    # so the fallback has a disagreement to act on
+    f1 = f1.copy()
+    f1[20:44, 30:54] = 250
+    ours = synth.synthesize(f0, f1, [0.25, 0.5])
+    flow = FlowSynth(FlowOptions(), fixed_point_warp=False).synthesize(f0, f1, [0.25, 0.5])
+    plain = FlowSynth(FlowOptions(), fixed_point_warp=False, fallback=Fallback(share=0.0)).synthesize(f0, f1, [0.5])
+    # `flow` differs from the plain average here, and the network follows `flow` (within the
+    # rounding of its lookup table and of the uint8 blur)
+    assert np.abs(flow[1].astype(int) - plain[0].astype(int)).max() > 10
+    for a, b in zip(ours, flow, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 3
+        assert np.abs(a.astype(float) - b).mean() < 0.3
+    assert np.abs(ours[1].astype(float) - plain[0]).mean() > 3 * np.abs(ours[1].astype(float) - flow[1]).mean()
+    # a shut gate (2 sigmoid(-30) ~ 0) returns the plain average instead
+    with torch.no_grad():
+        net.gate_head.bias.fill_(-30.0)
+    shut = NetSynth(load_engine(export_model(net, tmp_path / "shut", name="shut").folder, backend="ort"))
+    assert np.abs(shut.synthesize(f0, f1, [0.5])[0].astype(int) - plain[0].astype(int)).max() <= 1
+
+
 def test_card_names_the_flow_fed_inputs(exported: tuple[FlowFusionNet, Path]) -> None:
     card = ModelCard.load(exported[1])
     assert (card.task, card.window, card.limits.multiple_of) == ("interp", 2, 4)

@@ -112,6 +112,30 @@ def test_training_resumes_where_it_stopped(tiny_run: Path) -> None:
         train(TrainConfig(**{**asdict(cfg), "steps": 100, "minutes": 1e-6}), resume=True)
 
 
+def test_init_takes_the_body_and_zeroes_the_heads(tiny_run: Path, tmp_path: Path) -> None:
+    """`--init RUN`: the new run's body starts as RUN's best, its heads at zero, so step 0 is the
+    classical base (flow's result in the presets) whatever RUN's heads had learned."""
+    from safetensors.torch import load_file
+
+    from ganstream.training.interp.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(**{**json.loads((tiny_run / "config.json").read_text()), "out": str(tmp_path / "r2")})
+    assert cfg.base == "flow" and cfg.fallback() is not None
+    model = Trainer(TrainConfig(**{**asdict(cfg), "init": str(tiny_run)})).model
+    best = load_file(str(tiny_run / "best.safetensors"))
+    own = model.state_dict()
+    assert all(bool((own[k] == v).all()) for k, v in best.items() if k.startswith("enter_w0"))
+    assert not any(bool(best[k].abs().sum()) == 0 for k in best if k.startswith("weight_head"))  # it learned
+    assert all(bool(own[k].abs().sum() == 0) for k in own if k.startswith(("weight_head", "gate_head")))
+    # a body of another size is one clear error
+    with pytest.raises(CheckpointError, match="does not match"):
+        Trainer(TrainConfig(**{**asdict(cfg), "num_feat": 12, "init": str(tiny_run)}))
+    with pytest.raises(CheckpointError, match=r"no best\.safetensors"):
+        Trainer(TrainConfig(**{**asdict(cfg), "init": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="base must be"):
+        TrainConfig(**{**asdict(cfg), "base": "median"})
+
+
 def test_unknown_preset() -> None:
     pytest.importorskip("torch")
     from ganstream.training.interp.train import TrainConfig

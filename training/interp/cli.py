@@ -60,6 +60,14 @@ def register(sub: Any) -> None:
     train.add_argument(
         "--device", default="cpu", help="where the network trains: cpu (default) or cuda (flows stay on the CPU)"
     )
+    train.add_argument(
+        "--base", choices=("flow", "average"),
+        help="what the untrained network returns: flow (the `flow` result; default) or average (the warps' average)",
+    )  # fmt: skip
+    train.add_argument(
+        "--init", type=Path, metavar="RUN",
+        help="start from the body of RUN's best network (same size); the heads start at zero, so step 0 is --base",
+    )  # fmt: skip
     train.add_argument("--threads", type=int, help="torch threads (default 1)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--export", metavar="NAME", help="export the best network as model NAME into --models-dir")
@@ -144,6 +152,8 @@ def _train(args: argparse.Namespace) -> int:
         cubic_warp=args.warp == "cubic",
         device=args.device,
         threads=args.threads,
+        base=args.base,
+        init=str(args.init) if args.init else None,
     )
     if args.resume:  # a resumed run keeps its own recipe; only the bounds and the device may change
         from dataclasses import replace
@@ -156,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
     state = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {state.step} steps in {state.seconds:.0f} s; best validation {state.best_psnr:.2f} dB "
-        f"at step {state.best_step} (classical flow average {state.baseline_psnr:.2f} dB); run in {args.out}"
+        f"at step {state.best_step} (classical base {state.baseline_psnr:.2f} dB); run in {args.out}"
     )
     if args.export:
         return _export(argparse.Namespace(run=args.out, name=args.export, models_dir=args.models_dir))

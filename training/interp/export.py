@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs.interp_fusion import INPUTS, FlowFusionNet, InterpUint8NHWC
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
-from ganstream.engines.flow import FlowOptions
+from ganstream.engines.flow import Fallback, FlowOptions
 from ganstream.training.errors import CheckpointError, ExportError
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,11 @@ def load_run_model(run: Path) -> tuple[FlowFusionNet, dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{run}: not a finished interp run (config.json, best.safetensors: {exc})") from None
     model = FlowFusionNet(
-        num_feat=int(cfg["num_feat"]), num_conv=int(cfg["num_conv"]), coarse=int(cfg.get("coarse", 0))
+        num_feat=int(cfg["num_feat"]),
+        num_conv=int(cfg["num_conv"]),
+        coarse=int(cfg.get("coarse", 0)),
+        # runs from before the field started from the plain average
+        fallback=asdict(Fallback()) if cfg.get("base") == "flow" else None,
     )
     model.load_state_dict(weights)
     return model.eval(), cfg
@@ -128,7 +132,13 @@ def export_model(
             artifacts={f: sha256_file(stage / f) for f in ("model.onnx", "model.safetensors")},
             arch={
                 "name": "interp_fusion",
-                "params": {"num_feat": model.num_feat, "num_conv": model.num_conv, "coarse": model.coarse},
+                "params": {
+                    "num_feat": model.num_feat,
+                    "num_conv": model.num_conv,
+                    "coarse": model.coarse,
+                    # `flow`'s fallback inside the graph (None: the network starts from the average)
+                    "fallback": model.fallback,
+                },
                 # the flow the network was trained on: the runtime must compute the same
                 "flow": flow or asdict(FlowOptions()),
                 # and warp both frames with the same kernel (NetSynth reads it; older cards: bilinear)
@@ -170,11 +180,13 @@ def export_run(run: Path, out: Path, name: str = "interp", metrics: dict[str, An
                 "num_feat",
                 "num_conv",
                 "coarse",
+                "base",
+                "init",
             )
             if k in cfg
         },
         "val_psnr_y_db": state.get("best_psnr"),
-        "val_flow_average_psnr_y_db": state.get("baseline_psnr"),
+        "val_classical_base_psnr_y_db": state.get("baseline_psnr"),
     }
     warp = "cubic" if cfg.get("cubic_warp", False) else "bilinear"  # runs from before the field warped bilinearly
     # runs from before the field trained on FlowOptions()'s flow, export_model's default

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
-from ganstream.engines.flow import FlowOptions
+from ganstream.engines.flow import Fallback, FlowOptions, fuse_warped
 from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
 from ganstream.training.checkpoint import cpu_state, training_device
 from ganstream.training.errors import CheckpointError, ConfigError
@@ -38,10 +38,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "minutes": 0.3, "steps": 30, "batch": 4, "crop": 64, "num_feat": 8, "num_conv": 1,
         "crops_per_sample": 1, "stride2": 6, "stride3": 12, "max_frames": 16, "val_frames": 7, "val_every_s": 5.0,
+        "base": "flow",
     },
     # the shipped model: ~15 minutes on a 2-core CPU
-    "small": {"minutes": 15.0, "steps": 1_000_000},
+    "small": {"minutes": 15.0, "steps": 1_000_000, "base": "flow"},
 }  # fmt: skip
+
+
+BASES = ("flow", "average")
 
 
 @dataclass
@@ -64,6 +68,13 @@ class TrainConfig:
     cubic_warp: bool = True
     # the flow `flow` computes, so the untrained network starts at `flow`'s warps
     flow: dict[str, Any] = field(default_factory=lambda: asdict(CLASSICAL_FLOW))
+    # what the untrained network returns: "flow", `flow`'s result (the average of the warps with
+    # the cross-fade fallback, computed in the graph), or "average", the plain average of the
+    # warps (runs from before the field)
+    base: str = "average"
+    # a run folder whose best network's body (not its heads) starts this run: what it learned
+    # is kept, and the zero heads still start at `base`
+    init: str = ""
     device: str = "cpu"  # "cuda": the network on a GPU (the flows and warps stay on the CPU)
     machine: str = ""  # where the run trained (filled in at its start; the card says it)
     adv_weight: float = 1e-3
@@ -85,6 +96,14 @@ class TrainConfig:
         kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None and k in known}}
         return cls(preset=preset, **kw)
 
+    def __post_init__(self) -> None:
+        if self.base not in BASES:
+            raise ConfigError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
+
+    def fallback(self) -> dict[str, Any] | None:
+        """The network's `fallback` parameters: `flow`'s own, or None for the plain average."""
+        return asdict(Fallback()) if self.base == "flow" else None
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """A saved run's config (``config.json``); fields a later release dropped are ignored."""
@@ -98,7 +117,7 @@ class TrainState:
     seconds: float = 0.0
     best_psnr: float = float("-inf")
     best_step: int = 0
-    baseline_psnr: float = float("nan")  # the classical flow average on the same validation frames
+    baseline_psnr: float = float("nan")  # the untrained network's classical base on the same validation frames
 
 
 def _batch(bank: CropBank, idx: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
@@ -152,12 +171,14 @@ def validate(model: FlowFusionNet, val: list[FullSample]) -> float:
     return psnr
 
 
-def flow_average_psnr(val: list[FullSample]) -> float:
-    def avg(s: FullSample) -> np.ndarray:
-        mix = (1 - s.t) * s.warped0.astype(np.float32) + s.t * s.warped1.astype(np.float32)
-        return np.clip(mix + 0.5, 0, 255).astype(np.uint8)
+def classical_psnr(val: list[FullSample], fallback: dict[str, Any] | None = None) -> float:
+    """PSNR of the network's classical base: the warps averaged, with `fallback`'s cross-fade."""
+    rule = Fallback(**fallback) if fallback else Fallback(share=0.0)
 
-    return float(np.mean([psnr_y(avg(s), s.target) for s in val]))
+    def base(s: FullSample) -> np.ndarray:
+        return fuse_warped(s.warped0, s.warped1, s.frame0, s.frame1, s.t, rule)
+
+    return float(np.mean([psnr_y(base(s), s.target) for s in val]))
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -187,6 +208,27 @@ def _restore_optimizer(
     opt.load_state_dict({"state": state, "param_groups": meta["groups"]})
 
 
+HEADS = ("weight_head.", "flow_head.", "residual_head.", "gate_head.")
+
+
+def load_body(model: FlowFusionNet, run: Path) -> None:
+    """The body of `run`'s best network into `model`; the heads keep their zeros."""
+    try:
+        weights = load_file(str(run / "best.safetensors"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"--init {run}: no best.safetensors of an interp run ({exc})") from None
+    body = {k: v for k, v in weights.items() if not k.startswith(HEADS)}
+    own = model.state_dict()
+    wrong = [k for k, v in body.items() if k not in own or own[k].shape != v.shape]
+    if wrong or not body:
+        raise CheckpointError(
+            f"--init {run}: its network does not match this one ({', '.join(wrong[:3]) or 'no weights'}); "
+            "give it the same --num-feat, --num-conv and --coarse"
+        )
+    model.load_state_dict(body, strict=False)
+    log.info("body of %s loaded (%d tensors); heads start at zero", run, len(body))
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
         self.cfg = cfg
@@ -195,7 +237,10 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.rng = np.random.default_rng(cfg.seed)
         self.device = training_device(cfg.device)
-        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse).to(self.device)
+        self.model = FlowFusionNet(cfg.num_feat, cfg.num_conv, coarse=cfg.coarse, fallback=cfg.fallback())
+        if cfg.init and not resume:
+            load_body(self.model, Path(cfg.init))
+        self.model.to(self.device)
         self.disc = TripletDiscriminator().to(self.device)
         self.opt_g = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -242,8 +287,8 @@ class Trainer:
         cfg, st = self.cfg, self.state
         budget = cfg.minutes * 60.0
         if val and math.isnan(st.baseline_psnr):
-            st.baseline_psnr = flow_average_psnr(val)
-            log.info("validation: classical flow average %.3f dB on %d frames", st.baseline_psnr, len(val))
+            st.baseline_psnr = classical_psnr(val, cfg.fallback())
+            log.info("validation: classical base (%s) %.3f dB on %d frames", cfg.base, st.baseline_psnr, len(val))
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
         last_loss = float("nan")
@@ -291,7 +336,7 @@ class Trainer:
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
         log.info(
-            "step %d (%.0f s): loss %.4f, validation %.3f dB (flow average %.3f)",
+            "step %d (%.0f s): loss %.4f, validation %.3f dB (classical base %.3f)",
             st.step,
             st.seconds,
             loss,
