@@ -50,6 +50,16 @@ def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
+def _times(plane: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """A one-channel map times an image, the map expanded to the image's channels first.
+
+    The same product as broadcasting; but onnxruntime lays the graph out channels-last, where a
+    broadcast over the innermost axis ran about 10x slower than a plain product (4.4 against
+    0.4 ms at 640x360, seven of them the graph's largest cost), and an explicit copy is cheap.
+    """
+    return plane.expand_as(image) * image
+
+
 class FlowFusionNet(nn.Module):
     """Flow correction, three-way fusion and residual from the frames, the warps and the flows from t."""
 
@@ -150,8 +160,8 @@ class FlowFusionNet(nn.Module):
         d = self._up(MAX_CORRECTION * torch.tanh(self.flow_head(feat)))
         gx0, gy0 = _gradients(warped0)
         gx1, gy1 = _gradients(warped1)
-        w0 = warped0 + gx0 * d[:, 0:1] + gy0 * d[:, 1:2]
-        w1 = warped1 + gx1 * d[:, 2:3] + gy1 * d[:, 3:4]
+        w0 = warped0 + _times(d[:, 0:1], gx0) + _times(d[:, 1:2], gy0)
+        w1 = warped1 + _times(d[:, 2:3], gx1) + _times(d[:, 3:4], gy1)
 
         prior0 = torch.log((1 - t4).clamp_min(1e-3))
         prior1 = torch.log(t4.clamp_min(1e-3))
@@ -161,10 +171,10 @@ class FlowFusionNet(nn.Module):
         # most expensive node on a CPU
         weights = self._up(torch.softmax(self.weight_head(feat) + prior, dim=1))
         blend = (1 - t4) * frame0 + t4 * frame1
-        fused = weights[:, 0:1] * w0 + weights[:, 1:2] * w1 + weights[:, 2:3] * blend
+        fused = _times(weights[:, 0:1], w0) + _times(weights[:, 1:2], w1) + _times(weights[:, 2:3], blend)
         if self.fallback is not None:
             share = self._fallback_share(warped0, warped1) * self._up(2.0 * torch.sigmoid(self.gate_head(feat)))
-            fused = fused + share.clamp(0, 1) * (blend - fused)
+            fused = fused + _times(share.clamp(0, 1), blend - fused)
         return (fused + self.shuffle(self.residual_head(feat))).clamp(0, 1)
 
     def _fallback_share(self, warped0: torch.Tensor, warped1: torch.Tensor) -> torch.Tensor:
