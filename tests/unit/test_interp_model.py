@@ -152,3 +152,15 @@ def test_net_synth_refuses_other_tasks() -> None:
 
     with pytest.raises(StageError, match="interp model"):
         NetSynth(FakeEngine())
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_upsampling_by_phases_is_bilinear(factor: int) -> None:
+    """The graph's upsampling (a fixed 3x3 convolution into factor^2 phases and a pixel shuffle,
+    faster on OpenVINO) gives F.interpolate's bilinear values, edges included."""
+    import torch.nn.functional as F
+
+    net = FlowFusionNet(num_feat=8, num_conv=1, down=factor).eval()
+    x = torch.rand(2, 1, 7, 11)
+    want = F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False)
+    assert torch.allclose(net._up(x), want, atol=1e-6)
