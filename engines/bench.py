@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -252,18 +252,37 @@ def cpu_report(
     iters: int = 20,
     clip: Path | None = None,
     prelu: bool = False,
+    threads: int | None = None,
 ) -> str:
-    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported."""
+    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported;
+    `threads` caps each backend's threads (None: every CPU this process may use)."""
     card = ModelCard.load(folder)
     variants, skipped = cpu_variants(card, folder)
     if prelu:
         variants = prelu_ablation(variants)
+    variants = with_threads(variants, threads)
     rows = bench_variants(folder, variants, height, width, batch, iters, clip)
     from ganstream.engines.precision_choice import cpu_model
 
     title = f"{card.name} ({card.task} x{card.scale}) at {width}x{height} in, batch {batch}, CPU: {cpu_model()}"
     text = format_table(rows, title)
     return text + "".join(f"\n  not run: {s}" for s in skipped)
+
+
+CPU_BACKENDS = ("openvino", "ort", "torch")  # the backends that take `threads` (torch on a CPU only)
+
+
+def with_threads(variants: list[Variant], threads: int | None) -> list[Variant]:
+    """`variants` with CPU backends held to `threads` threads (None: unchanged).
+
+    On a machine where something else holds a core (a training job), two threads time the
+    scheduler more than the graph; one thread each compares graphs fairly.
+    """
+    if threads is None:
+        return variants
+    return [
+        replace(v, options=(*v.options, ("threads", threads))) if v.backend in CPU_BACKENDS else v for v in variants
+    ]
 
 
 def gpu_report(folder: Path, height: int, width: int, batch: int = 1, iters: int = 50) -> str:

@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--iters", type=int, default=20)
     bench.add_argument("--clip", type=Path, help="real frames for the PSNR column (default: sample clip)")
     bench.add_argument(
+        "--threads", type=int,
+        help="threads per CPU backend (default: every CPU; 1 compares graphs fairly beside other work)",
+    )  # fmt: skip
+    bench.add_argument(
         "--prelu-ablation", action="store_true", help="also run OpenVINO with PReLU slopes as exported (cpu only)"
     )
     bench.set_defaults(func=cmd_bench)
@@ -216,7 +220,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganstream.engines.bench import bench_variants, cpu_report, format_table, gpu_report
+    from ganstream.engines.bench import bench_variants, cpu_report, format_table, gpu_report, with_threads
     from ganstream.engines.card import ModelCard
     from ganstream.engines.store import resolve_model
     from ganstream.engines.variants import cpu_variants, gpu_variants
@@ -224,7 +228,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     folder = resolve_model(args.name)
     h, w = args.shape
     if args.backend == "cpu" and not args.precision:
-        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip, prelu=args.prelu_ablation))
+        print(
+            cpu_report(folder, h, w, args.batch, args.iters, args.clip, prelu=args.prelu_ablation, threads=args.threads)
+        )
         return 0
     if args.backend == "gpu":
         print(gpu_report(folder, h, w, args.batch, args.iters))
@@ -236,7 +242,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     def wanted(backend: str, precision: str) -> bool:
         return args.backend in ("cpu", backend) and (not args.precision or precision == args.precision)
 
-    chosen = [v for v in cpu + gpu if wanted(v.backend, v.precision) or v.label == "ort fp32"]
+    chosen = with_threads(
+        [v for v in cpu + gpu if wanted(v.backend, v.precision) or v.label == "ort fp32"], args.threads
+    )
     rows = bench_variants(folder, chosen, h, w, args.batch, args.iters, args.clip)
     print(format_table(rows, f"{card.name} at {w}x{h} in, batch {args.batch}"))
     for line in cpu_skipped + gpu_skipped:

@@ -57,6 +57,20 @@ def test_bench_prints_ratio_to_ort(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ort fp32" in out and "openvino fp32" in out and "1.00x" in out
 
 
+def test_bench_holds_cpu_backends_to_the_threads_given(capsys: pytest.CaptureFixture[str]) -> None:
+    from ganstream.engines.bench import with_threads
+    from ganstream.engines.variants import Variant
+
+    gpu = Variant("torch", "fp16", (("device", "cuda"),))
+    held = with_threads([Variant("openvino", "fp32"), Variant("ort", "fp32"), Variant("trt", "fp16"), gpu], 1)
+    assert [dict(v.options).get("threads") for v in held] == [1, 1, None, 1]
+    assert dict(held[3].options)["device"] == "cuda"  # the torch engine ignores threads on a GPU
+    assert with_threads(held, None) == held
+    args = ["engines", "bench", "small-sr2x", "--backend", "ort", "--shape", "32x24", "--iters", "2", "--threads", "1"]
+    assert main(args) == 0
+    assert "ort fp32" in capsys.readouterr().out
+
+
 def test_bad_shape_is_rejected() -> None:
     with pytest.raises(SystemExit):
         main(["engines", "bench", "small-sr2x", "--shape", "720p"])
