@@ -193,6 +193,19 @@ def test_crop_bank_at_measured_capture_times(tmp_path: Path) -> None:
     assert warp_error(timed, timed.t) < 0.5 * warp_error(even, even.t)
 
 
+def test_crop_bank_at_one_half_only(tmp_path: Path) -> None:
+    """`stride3` 0: only 3-frame windows, every sample at t = 1/2 (what the live stage's
+    `--interpolate 2` and the eval ask for); the default adds t = 1/3 and 2/3."""
+    from ganstream.training.interp.data import build_crop_bank
+
+    clip = write_clip(tmp_path / "c", n=10)
+    kw = {"crop": 48, "crops_per_sample": 1, "stride2": 2}
+    halves = build_crop_bank([clip], stride3=0, **kw)
+    assert len(halves) == 4 and np.all(halves.t == 0.5)
+    mixed = build_crop_bank([clip], stride3=4, **kw)
+    assert sorted({round(float(t), 3) for t in mixed.t}) == [0.333, 0.5, 0.667]
+
+
 def test_cli_resume_keeps_the_runs_recipe_and_bad_input_is_one_line(tmp_path: Path) -> None:
     """`--resume` continues with the run's own network and data settings (only the bounds and the
     device may change); a missing run and an unusable `--device` are one-line errors."""

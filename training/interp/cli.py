@@ -54,6 +54,10 @@ def register(sub: Any) -> None:
     train.add_argument("--batch", type=int, help="crops per step (default 8)")
     train.add_argument("--crops-per-sample", type=int, help="crops cut from each training window (default 3)")
     train.add_argument(
+        "--stride3", type=int,
+        help="every N-th 4-frame window also trains t = 1/3 and 2/3 (default 4; 0: t = 1/2 only)",
+    )  # fmt: skip
+    train.add_argument(
         "--warp", choices=("cubic", "bilinear"), default="cubic",
         help="how the runtime warps the frames the network sees (default cubic, as `flow`; the card records it)",
     )  # fmt: skip
@@ -149,6 +153,7 @@ def _train(args: argparse.Namespace) -> int:
         measured_t=args.measured_t,
         batch=args.batch,
         crops_per_sample=args.crops_per_sample,
+        stride3=args.stride3,
         cubic_warp=args.warp == "cubic",
         device=args.device,
         threads=args.threads,

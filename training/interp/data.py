@@ -55,6 +55,8 @@ def _windows(clip: Clip, stride2: int, stride3: int) -> list[tuple[int, int, flo
     """(first, last, t) per sample; the target is first + t * (last - first)."""
     out: list[tuple[int, int, float]] = []
     out += [(i, i + 2, 0.5) for i in same_shot_windows(clip.frames, 2) if i % stride2 == 0]
+    if stride3 <= 0:  # t = 1/2 only
+        return out
     for i in same_shot_windows(clip.frames, 3):
         if i % stride3 == 0:
             out += [(i, i + 3, 1 / 3), (i, i + 3, 2 / 3)]

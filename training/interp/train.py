@@ -81,6 +81,7 @@ class TrainConfig:
     adv_start: float = 0.5  # share of the budget trained on the pyramid loss alone
     crops_per_sample: int = 3
     stride2: int = 2
+    # every stride3-th 4-frame window gives samples at t = 1/3 and 2/3; 0: none, t = 1/2 only
     stride3: int = 4
     max_frames: int = 600
     val_frames: int = 21
