@@ -20,9 +20,11 @@ from ganstream.training.interp.export import export_model, random_inputs  # noqa
 
 
 def randomised(num_feat: int = 8, seed: int = 0) -> FlowFusionNet:
-    """A small net with every weight random (its heads start at zero otherwise)."""
+    """A small net with every weight random (its heads start at zero otherwise), on `flow`'s base."""
+    from dataclasses import asdict
+
     torch.manual_seed(seed)
-    net = FlowFusionNet(num_feat=num_feat, num_conv=1)
+    net = FlowFusionNet(num_feat=num_feat, num_conv=1, fallback=asdict(Fallback()))
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0.0, 0.1)
