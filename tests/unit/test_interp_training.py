@@ -213,7 +213,10 @@ def test_cli_resume_keeps_the_runs_recipe_and_bad_input_is_one_line(tmp_path: Pa
     data, val = write_clip(tmp_path / "train" / "a", n=10), write_clip(tmp_path / "val" / "b", n=7, seed=1)
     run = tmp_path / "run"
     common = ("train", "interp", "--data", str(data), "--val", str(val), "--preset", "tiny", "--out", str(run))
-    run_cli(*common, "--steps", "3", "--num-feat", "8", check=True, timeout=300)
+    proc = run_cli(*common, "--steps", "3", "--num-feat", "8", check=True, timeout=300)
+    # progress: a bar over the run's time, and one line per validation
+    assert "train interp" in proc.stderr and "classical base (flow)" in proc.stdout, proc.stdout + proc.stderr
+    assert "validation" in proc.stdout.split("classical base (flow)", 1)[1]
     proc = run_cli(*common, "--steps", "5", "--num-feat", "16", "--resume", timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "state.json").read_text())["step"] == 5

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.engines.flow import Fallback, FlowOptions, fuse_warped
@@ -289,9 +290,23 @@ class Trainer:
         budget = cfg.minutes * 60.0
         if val and math.isnan(st.baseline_psnr):
             st.baseline_psnr = classical_psnr(val, cfg.fallback())
-            log.info("validation: classical base (%s) %.3f dB on %d frames", cfg.base, st.baseline_psnr, len(val))
+            tqdm.write(f"validation: classical base ({cfg.base}) {st.baseline_psnr:.3f} dB on {len(val)} frames")
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
+        # the run is bounded by time: the bar counts its seconds, the steps go in the postfix
+        bar = tqdm(
+            total=round(budget), initial=min(round(st.seconds), round(budget)), unit="s",
+            desc="train interp", dynamic_ncols=True,
+        )  # fmt: skip
+        try:
+            self._loop(bank, val, start, last_val, bar)
+        finally:
+            bar.close()
+        return st
+
+    def _loop(self, bank: CropBank, val: list[FullSample], start: float, last_val: float, bar: tqdm) -> None:
+        cfg, st = self.cfg, self.state
+        budget = cfg.minutes * 60.0
         last_loss = float("nan")
         while st.step < cfg.steps and time.monotonic() - start < budget:
             progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
@@ -318,11 +333,13 @@ class Trainer:
             st.step += 1
             st.seconds = time.monotonic() - start
             last_loss = float(loss.detach())
+            bar.update(min(round(st.seconds), bar.total) - bar.n)
+            if st.step % 20 == 0:
+                bar.set_postfix(step=st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
             if time.monotonic() - last_val >= cfg.val_every_s:
                 self._checkpoint(val, last_loss)
                 last_val = time.monotonic()
         self._checkpoint(val, last_loss)
-        return st
 
     def _checkpoint(self, val: list[FullSample], loss: float) -> None:
         st = self.state
@@ -336,13 +353,9 @@ class Trainer:
         line = {"step": st.step, "seconds": round(st.seconds, 1), "loss": loss, "val_psnr_y": psnr}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
-        log.info(
-            "step %d (%.0f s): loss %.4f, validation %.3f dB (classical base %.3f)",
-            st.step,
-            st.seconds,
-            loss,
-            psnr,
-            st.baseline_psnr,
+        tqdm.write(
+            f"step {st.step} ({st.seconds:.0f} s): loss {loss:.4f}, validation {psnr:.3f} dB "
+            f"(classical base {st.baseline_psnr:.3f}){' best' if improved and val else ''}"
         )
 
 
