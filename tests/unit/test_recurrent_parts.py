@@ -197,3 +197,42 @@ def test_recurrent_training_clean_mix_is_a_plain_downscale(tmp_path: Path) -> No
     only_clips = TemporalTrainer(TemporalConfig(init=init, out=str(tmp_path / "run3"), threads=1, clip_prob=1.0))
     assert not any((s == 7).all() for s in only_clips.batch(pool, step=5)[1])
     assert any((s == 7).all() for s in default.batch(pool, step=5)[1])
+
+
+def test_recurrent_training_on_filtered_input_feeds_the_network_as_the_stage_does(tmp_path: Path) -> None:
+    """`train recurrent --filtered-input`: each sequence's frames go through the restore stage's
+    temporal filter before the network, and the memory runs on the filter's flow; restore only."""
+    from ganstream.engines.temporal_blend import TemporalBlend
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal.train import SequenceInput, TemporalConfig, TemporalTrainer
+
+    rng = np.random.default_rng(0)
+    clean = [smooth_scene(0, 64, 96)] * 5  # a static camera
+    noisy = [np.clip(f + rng.normal(0, 15, f.shape), 0, 255).astype(np.uint8) for f in clean]
+    spec = RecurrenceSpec(scale=1)
+    seq, raw = SequenceInput(spec, filtered=True), SequenceInput(spec, filtered=False)
+    stage_filter, stage_memory = TemporalBlend(flow=spec.flow), Recurrence(spec)
+    for k, f in enumerate(noisy):
+        x, prev = seq.next(f)
+        want = stage_filter.apply(f, f)
+        assert np.array_equal(x, want)
+        assert np.array_equal(prev, stage_memory.previous_for(want, stage_filter.last_flow))
+        assert np.array_equal(raw.next(f)[0], f)
+        out = np.ascontiguousarray(x)
+        for s in (seq, raw):
+            s.update(out)
+        stage_memory.update(out)
+        if k >= 2:  # the filter has averaged: less noise than the raw frame
+            err = np.abs(x.astype(np.float32) - clean[k]).mean()
+            assert err < 0.8 * np.abs(f.astype(np.float32) - clean[k]).mean()
+    root = Path(__file__).resolve().parents[2]
+    cfg = TemporalConfig(
+        init=str(root / "engines" / "models" / "restore"), out=str(tmp_path / "run"), threads=1,
+        filtered_input=True, batch=2, crop=32, length=3,
+    )  # fmt: skip
+    trainer = TemporalTrainer(cfg)
+    lr = np.stack([np.stack(noisy[:3])[:, :32, :32]] * 2)
+    assert np.isfinite(trainer.step(lr, np.stack([np.stack(clean[:3])[:, :32, :32]] * 2)))
+    with pytest.raises(ConfigError, match="--filtered-input is for restore models"):
+        TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "sr2x"), out=str(tmp_path / "r2"),
+                                       threads=1, filtered_input=True))  # fmt: skip

@@ -60,6 +60,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--device", default="cpu", help="where the network trains: cpu (default) or cuda (flows stay on the CPU)"
     )
+    p.add_argument(
+        "--filtered-input", action="store_true",
+        help="restore models: train on input through the stage's temporal filter, as `ganstream run` feeds it",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -72,7 +76,7 @@ def _train(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
-        device=args.device,
+        device=args.device, filtered_input=args.filtered_input,
     )  # fmt: skip
     if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())

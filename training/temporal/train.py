@@ -35,6 +35,7 @@ from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, 
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
+from ganstream.engines.temporal_blend import TemporalBlend
 from ganstream.training.checkpoint import cpu_state, load_model_folder, training_device
 from ganstream.training.degrade import DEGRADE_PRESETS, degrade_batch, degrade_preset
 from ganstream.training.errors import CheckpointError, ConfigError
@@ -76,6 +77,11 @@ class TemporalConfig:
     neighbours: int = 0
     # "cuda": the network on a GPU; the flows, warps and degradations stay on the CPU
     device: str = "cpu"
+    # restore models: each sequence's input through the stage's temporal filter first
+    # (``engines.temporal_blend``), and the memory on the filter's flow, as the restore stages
+    # run them (stream/stages/enhance.py); without it the network trains on raw noisy frames
+    # and runs on filtered ones
+    filtered_input: bool = False
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -88,6 +94,7 @@ class TemporalConfig:
             raise ConfigError(f"--neighbours must be 0 to {MAX_NEIGHBOURS}, got {self.neighbours}")
         if self.degrade not in DEGRADE_PRESETS:
             raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
+        # (an SR init with --filtered-input is refused in the trainer, once the scale is known)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TemporalConfig:
@@ -136,16 +143,37 @@ def _to_uint8(y: torch.Tensor) -> np.ndarray:
     return (y.detach() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def run_sequence(model: RecurrentCompact, frames: np.ndarray, spec: RecurrenceSpec) -> np.ndarray:
+class SequenceInput:
+    """One sequence's input as a restore stage feeds it: the frame (through the temporal filter
+    when `filtered`) and the memory's state input for it, on the filter's flow."""
+
+    def __init__(self, spec: RecurrenceSpec, filtered: bool) -> None:
+        self.memory = Recurrence(spec)
+        self.filter = TemporalBlend(flow=spec.flow) if filtered else None
+
+    def next(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the network's frame input, its state input) for the next raw input `frame`."""
+        if self.filter is None:
+            return frame, self.memory.previous_for(frame)
+        x = self.filter.apply(frame, frame)
+        return x, self.memory.previous_for(x, self.filter.last_flow)
+
+    def update(self, output: np.ndarray) -> None:
+        self.memory.update(output)
+
+
+def run_sequence(
+    model: RecurrentCompact, frames: np.ndarray, spec: RecurrenceSpec, filtered: bool = False
+) -> np.ndarray:
     """The model over (T, h, w, 3) uint8 frames as the runtime runs it; (T, H, W, 3) uint8 out."""
-    rec = Recurrence(spec)
+    seq = SequenceInput(spec, filtered)
     outs = []
     device = next(model.parameters()).device
     with torch.no_grad():
         for f in frames:
-            prev = rec.previous_for(f)
-            y = _to_uint8(model(_tensor(f[None], device), _tensor(prev[None], device)))[0]
-            rec.update(y)
+            x, prev = seq.next(f)
+            y = _to_uint8(model(_tensor(x[None], device), _tensor(prev[None], device)))[0]
+            seq.update(y)
             outs.append(y)
     return np.stack(outs)
 
@@ -160,6 +188,8 @@ class TemporalTrainer:
         self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
         self.model.to(self.device)
         self.scale = self.model.scale
+        if cfg.filtered_input and self.scale != 1:
+            raise ConfigError("--filtered-input is for restore models (the SR stages run no temporal filter)")
         self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
@@ -230,7 +260,7 @@ class TemporalTrainer:
         border = self.scale if self.scale > 1 else 0
         scores = []
         for lr, gt in items:
-            outs = run_sequence(self.model, lr, self.spec)
+            outs = run_sequence(self.model, lr, self.spec, self.cfg.filtered_input)
             scores.append(float(np.mean([psnr_y(o, g, border) for o, g in zip(outs, gt, strict=True)])))
         self.model.train()
         return float(np.mean(scores))
@@ -238,18 +268,19 @@ class TemporalTrainer:
     # -- loop ----------------------------------------------------------------------------
     def step(self, lr: np.ndarray, hr: np.ndarray) -> float:
         b, t = lr.shape[:2]
-        recs = [Recurrence(self.spec) for _ in range(b)]
+        seqs = [SequenceInput(self.spec, self.cfg.filtered_input) for _ in range(b)]
         self.opt.zero_grad(set_to_none=True)
         total = 0.0
         for k in range(t):
-            prev = np.stack([rec.previous_for(lr[i, k]) for i, rec in enumerate(recs)])
-            y = self.model(_tensor(lr[:, k], self.device), _tensor(prev, self.device))
+            inputs = [seq.next(lr[i, k]) for i, seq in enumerate(seqs)]
+            x, prev = np.stack([a for a, _ in inputs]), np.stack([p for _, p in inputs])
+            y = self.model(_tensor(x, self.device), _tensor(prev, self.device))
             loss = _charbonnier(y, _tensor(hr[:, k], self.device)) / t
             loss.backward()
             total += float(loss.detach())
             out = _to_uint8(y)
-            for i, rec in enumerate(recs):
-                rec.update(out[i])
+            for i, seq in enumerate(seqs):
+                seq.update(out[i])
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         return total
