@@ -236,3 +236,33 @@ def test_recurrent_training_on_filtered_input_feeds_the_network_as_the_stage_doe
     with pytest.raises(ConfigError, match="--filtered-input is for restore models"):
         TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "sr2x"), out=str(tmp_path / "r2"),
                                        threads=1, filtered_input=True))  # fmt: skip
+
+
+def test_recurrent_training_loop_shows_progress_and_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A short run of the loop (on filtered input): a validation at step 0 and at the end, each a
+    line above the time bar, and the run's log and best weights written."""
+    import json
+
+    from ganstream.training.temporal.data import SequencePool
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = TemporalConfig(
+        init=str(root / "engines" / "models" / "restore"), out=str(tmp_path / "run"), threads=1,
+        filtered_input=True, batch=2, crop=32, length=3, steps=2, minutes=5.0,
+    )  # fmt: skip
+    trainer = TemporalTrainer(cfg)
+    rng = np.random.default_rng(1)
+    clean = np.stack([smooth_scene(3, 48, 64)] * 4)
+    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
+    pool = SequencePool(clips={"scene": list(clean)}, photos=[])
+    state = trainer.run(pool, [(noisy, clean)])
+    assert state.step == 2 and np.isfinite(state.single_frame_psnr)
+    out = capsys.readouterr()
+    assert "validation at step 0 (the --init model)" in out.out and "step 2 (" in out.out, out.out
+    assert "train recurrent" in out.err
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 1
+    assert (tmp_path / "run" / "best.safetensors").exists()
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 2

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
 
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.engines.flow import Fallback, FlowOptions, fuse_warped
@@ -31,6 +30,7 @@ from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
 from ganstream.training.interp.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
+from ganstream.training.time_bar import TimeBar
 
 log = logging.getLogger(__name__)
 
@@ -290,21 +290,17 @@ class Trainer:
         budget = cfg.minutes * 60.0
         if val and math.isnan(st.baseline_psnr):
             st.baseline_psnr = classical_psnr(val, cfg.fallback())
-            tqdm.write(f"validation: classical base ({cfg.base}) {st.baseline_psnr:.3f} dB on {len(val)} frames")
+            TimeBar.write(f"validation: classical base ({cfg.base}) {st.baseline_psnr:.3f} dB on {len(val)} frames")
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
-        # the run is bounded by time: the bar counts its seconds, the steps go in the postfix
-        bar = tqdm(
-            total=round(budget), initial=min(round(st.seconds), round(budget)), unit="s",
-            desc="train interp", dynamic_ncols=True,
-        )  # fmt: skip
+        bar = TimeBar(budget, st.seconds, "train interp")
         try:
             self._loop(bank, val, start, last_val, bar)
         finally:
             bar.close()
         return st
 
-    def _loop(self, bank: CropBank, val: list[FullSample], start: float, last_val: float, bar: tqdm) -> None:
+    def _loop(self, bank: CropBank, val: list[FullSample], start: float, last_val: float, bar: TimeBar) -> None:
         cfg, st = self.cfg, self.state
         budget = cfg.minutes * 60.0
         last_loss = float("nan")
@@ -333,9 +329,7 @@ class Trainer:
             st.step += 1
             st.seconds = time.monotonic() - start
             last_loss = float(loss.detach())
-            bar.update(min(round(st.seconds), bar.total) - bar.n)
-            if st.step % 20 == 0:
-                bar.set_postfix(step=st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
+            bar.advance(st.seconds, st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
             if time.monotonic() - last_val >= cfg.val_every_s:
                 self._checkpoint(val, last_loss)
                 last_val = time.monotonic()
@@ -353,7 +347,7 @@ class Trainer:
         line = {"step": st.step, "seconds": round(st.seconds, 1), "loss": loss, "val_psnr_y": psnr}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
-        tqdm.write(
+        TimeBar.write(
             f"step {st.step} ({st.seconds:.0f} s): loss {loss:.4f}, validation {psnr:.3f} dB "
             f"(classical base {st.baseline_psnr:.3f}){' best' if improved and val else ''}"
         )

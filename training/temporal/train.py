@@ -42,6 +42,7 @@ from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
+from ganstream.training.time_bar import TimeBar
 
 log = logging.getLogger(__name__)
 
@@ -289,23 +290,28 @@ class TemporalTrainer:
         cfg, st = self.cfg, self.state
         if val and math.isnan(st.single_frame_psnr):
             st.single_frame_psnr = st.best_psnr = self.validate(val)
-            log.info("validation at step 0 (the single-frame model): %.3f dB on %d clips", st.best_psnr, len(val))
+            TimeBar.write(f"validation at step 0 (the --init model): {st.best_psnr:.3f} dB on {len(val)} clips")
             self._save_best()
         budget = cfg.minutes * 60.0
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
         loss = float("nan")
-        while st.step < cfg.steps and time.monotonic() - start < budget:
-            progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
-            for g in self.opt.param_groups:
-                g["lr"] = g["lr_mult"] * cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-            loss = self.step(*self.batch(pool, st.step))
-            st.step += 1
-            st.seconds = time.monotonic() - start
-            if time.monotonic() - last_val >= cfg.val_every_s:
-                self._checkpoint(val, loss)
-                last_val = time.monotonic()
-        self._checkpoint(val, loss)
+        bar = TimeBar(budget, st.seconds, "train recurrent")
+        try:
+            while st.step < cfg.steps and time.monotonic() - start < budget:
+                progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
+                for g in self.opt.param_groups:
+                    g["lr"] = g["lr_mult"] * cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+                loss = self.step(*self.batch(pool, st.step))
+                st.step += 1
+                st.seconds = time.monotonic() - start
+                bar.advance(st.seconds, st.step, loss=f"{loss:.4f}", best=f"{st.best_psnr:.2f}")
+                if time.monotonic() - last_val >= cfg.val_every_s:
+                    self._checkpoint(val, loss)
+                    last_val = time.monotonic()
+            self._checkpoint(val, loss)
+        finally:
+            bar.close()
         return st
 
     def _save_best(self) -> None:
@@ -323,10 +329,10 @@ class TemporalTrainer:
         line = {"step": st.step, "seconds": round(st.seconds, 1), "loss": loss, "val_psnr_y": psnr}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
-        log.info(
-            "step %d (%.0f s): loss %.4f, validation %.3f dB (single-frame %.3f, best %.3f at %d)",
-            st.step, st.seconds, loss, psnr, st.single_frame_psnr, st.best_psnr, st.best_step,
-        )  # fmt: skip
+        TimeBar.write(
+            f"step {st.step} ({st.seconds:.0f} s): loss {loss:.4f}, validation {psnr:.3f} dB "
+            f"(the --init model {st.single_frame_psnr:.3f}, best {st.best_psnr:.3f} at {st.best_step})"
+        )
 
 
 def train(cfg: TemporalConfig, resume: bool = False) -> TemporalState:
