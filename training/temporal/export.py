@@ -23,7 +23,10 @@ from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec
 from ganstream.training.errors import CheckpointError
 from ganstream.training.export import ExportResult, export_generator
 
-RECIPE_KEYS = ("batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade", "neighbours")
+RECIPE_KEYS = (
+    "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade", "neighbours",
+    "filtered_input",
+)  # fmt: skip
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
 
@@ -97,7 +100,8 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         "command": f"ganstream train recurrent --init {cfg['init']} --out {run} --minutes {cfg['minutes']:g} "
         f"--crop {cfg['crop']} --batch {cfg['batch']} --length {cfg['length']} --lr {cfg['lr']:g} "
         f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}"
-        + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else ""),
+        + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else "")
+        + (" --filtered-input" if cfg.get("filtered_input") else ""),
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),
