@@ -24,8 +24,9 @@ from safetensors.torch import load_file, save_file
 
 from ganstream.engines.archs.interp_fusion import INPUTS, FlowFusionNet, InterpUint8NHWC
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
-from ganstream.engines.flow import Fallback, FlowOptions
+from ganstream.engines.flow import FlowOptions
 from ganstream.training.errors import CheckpointError, ExportError
+from ganstream.training.interp.train import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,7 @@ def load_run_model(run: Path) -> tuple[FlowFusionNet, dict[str, Any]]:
         num_feat=int(cfg["num_feat"]),
         num_conv=int(cfg["num_conv"]),
         coarse=int(cfg.get("coarse", 0)),
-        # runs from before the field started from the plain average
-        fallback=asdict(Fallback()) if cfg.get("base") == "flow" else None,
+        fallback=TrainConfig.from_dict(cfg).fallback(),  # the base the run trained on
     )
     model.load_state_dict(weights)
     return model.eval(), cfg

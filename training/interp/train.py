@@ -293,47 +293,44 @@ class Trainer:
             TimeBar.write(f"validation: classical base ({cfg.base}) {st.baseline_psnr:.3f} dB on {len(val)} frames")
         start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
+        last_loss = float("nan")
         bar = TimeBar(budget, st.seconds, "train interp")
         try:
-            self._loop(bank, val, start, last_val, bar)
+            while st.step < cfg.steps and time.monotonic() - start < budget:
+                progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
+                lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+                for g in self.opt_g.param_groups:
+                    g["lr"] = lr
+                b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
+                b = {k: v.to(self.device, non_blocking=True) for k, v in b.items()}
+                pred = self.model(
+                    b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"]
+                )
+                loss = laplacian_l1(pred, b["target"])
+                adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
+                if adversarial:
+                    loss = loss + cfg.adv_weight * g_hinge_loss(self.disc(b["frame0"], pred, b["frame1"]))
+                self.opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt_g.step()
+                if adversarial:
+                    real = self.disc(b["frame0"], b["target"], b["frame1"])
+                    fake = self.disc(b["frame0"], pred.detach(), b["frame1"])
+                    d_loss = d_hinge_loss(real, fake)
+                    self.opt_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    self.opt_d.step()
+                st.step += 1
+                st.seconds = time.monotonic() - start
+                last_loss = float(loss.detach())
+                bar.advance(st.seconds, st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
+                if time.monotonic() - last_val >= cfg.val_every_s:
+                    self._checkpoint(val, last_loss)
+                    last_val = time.monotonic()
+            self._checkpoint(val, last_loss)
         finally:
             bar.close()
         return st
-
-    def _loop(self, bank: CropBank, val: list[FullSample], start: float, last_val: float, bar: TimeBar) -> None:
-        cfg, st = self.cfg, self.state
-        budget = cfg.minutes * 60.0
-        last_loss = float("nan")
-        while st.step < cfg.steps and time.monotonic() - start < budget:
-            progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
-            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-            for g in self.opt_g.param_groups:
-                g["lr"] = lr
-            b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
-            b = {k: v.to(self.device, non_blocking=True) for k, v in b.items()}
-            pred = self.model(b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
-            loss = laplacian_l1(pred, b["target"])
-            adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
-            if adversarial:
-                loss = loss + cfg.adv_weight * g_hinge_loss(self.disc(b["frame0"], pred, b["frame1"]))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-            if adversarial:
-                real = self.disc(b["frame0"], b["target"], b["frame1"])
-                fake = self.disc(b["frame0"], pred.detach(), b["frame1"])
-                d_loss = d_hinge_loss(real, fake)
-                self.opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.opt_d.step()
-            st.step += 1
-            st.seconds = time.monotonic() - start
-            last_loss = float(loss.detach())
-            bar.advance(st.seconds, st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
-            if time.monotonic() - last_val >= cfg.val_every_s:
-                self._checkpoint(val, last_loss)
-                last_val = time.monotonic()
-        self._checkpoint(val, last_loss)
 
     def _checkpoint(self, val: list[FullSample], loss: float) -> None:
         st = self.state
