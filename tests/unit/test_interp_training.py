@@ -142,6 +142,8 @@ def test_unknown_preset() -> None:
 
     with pytest.raises(ConfigError, match="preset"):
         TrainConfig.from_preset("huge", data=[], out="x")
+    with pytest.raises(ConfigError, match="--val-every must be a positive"):
+        TrainConfig.from_preset("tiny", data=[], out="x", val_every_s=0.0)
 
 
 def test_export_command_and_eval_of_the_exported_model(
@@ -207,8 +209,8 @@ def test_crop_bank_at_one_half_only(tmp_path: Path) -> None:
 
 
 def test_cli_resume_keeps_the_runs_recipe_and_bad_input_is_one_line(tmp_path: Path) -> None:
-    """`--resume` continues with the run's own network and data settings (only the bounds and the
-    device may change); a missing run and an unusable `--device` are one-line errors."""
+    """`--resume` continues with the run's own network and data settings (only the bounds, the
+    device and the validation interval may change); a missing run and an unusable `--device` are one-line errors."""
     torch = pytest.importorskip("torch", reason="training needs torch (the train extra)")
     data, val = write_clip(tmp_path / "train" / "a", n=10), write_clip(tmp_path / "val" / "b", n=7, seed=1)
     run = tmp_path / "run"
@@ -217,10 +219,11 @@ def test_cli_resume_keeps_the_runs_recipe_and_bad_input_is_one_line(tmp_path: Pa
     # progress: a bar over the run's time, and one line per validation
     assert "train interp" in proc.stderr and "classical base (flow)" in proc.stdout, proc.stdout + proc.stderr
     assert "validation" in proc.stdout.split("classical base (flow)", 1)[1]
-    proc = run_cli(*common, "--steps", "5", "--num-feat", "16", "--resume", timeout=300)
+    proc = run_cli(*common, "--steps", "5", "--num-feat", "16", "--val-every", "7", "--resume", timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "state.json").read_text())["step"] == 5
-    assert json.loads((run / "config.json").read_text())["num_feat"] == 8
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["num_feat"] == 8 and saved["val_every_s"] == 7.0
     proc = run_cli(*common[:-1], str(tmp_path / "none"), "--resume")
     assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     if not torch.cuda.is_available():

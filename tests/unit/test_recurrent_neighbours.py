@@ -82,6 +82,8 @@ def test_sr_neighbours_stay_on_the_input_grid() -> None:
 def test_neighbour_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--neighbours"):
         TemporalConfig(init="x", neighbours=9)
+    with pytest.raises(ConfigError, match="--val-every must be a positive"):
+        TemporalConfig(init="x", val_every_s=-1.0)
     model = from_single_frame(RestoreCompact(num_feat=8, num_conv=2), neighbours=2)
     folder = export_model(model.eval(), tmp_path, "vrestore-n2", ModelCard(name="restore", task="restore")).folder
     with pytest.raises(ConfigError, match="cannot be fewer"):

@@ -266,3 +266,57 @@ def test_recurrent_training_loop_shows_progress_and_validates(
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 1
     assert (tmp_path / "run" / "best.safetensors").exists()
     assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 2
+
+
+def test_single_frame_training_on_filtered_input_exports_the_single_frame_model(tmp_path: Path) -> None:
+    """`train recurrent --single-frame --filtered-input`: the shipped single-frame restore trains on the
+    filtered sequences without a memory, resumes, and exports as a single-frame model (its own
+    architecture and I/O, no state input) that the engines run; the lineage is in the card."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal.data import SequencePool
+    from ganstream.training.temporal.export import export_run
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer, WithoutMemory
+
+    root = Path(__file__).resolve().parents[2]
+    init = root / "engines" / "models" / "restore"
+    cfg = TemporalConfig(
+        init=str(init), out=str(tmp_path / "run"), threads=1, filtered_input=True, single_frame=True,
+        batch=2, crop=32, length=3, steps=2, minutes=5.0, lr=1e-3,
+    )  # fmt: skip
+    trainer = TemporalTrainer(cfg)
+    assert isinstance(trainer.model, WithoutMemory) and len(trainer.opt.param_groups) == 1
+    rng = np.random.default_rng(2)
+    clean = np.stack([smooth_scene(1, 48, 64)] * 4)
+    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
+    state = trainer.run(SequencePool(clips={"scene": list(clean)}, photos=[]), [(noisy, clean)])
+    assert state.step == 2 and np.isfinite(state.single_frame_psnr)
+    # the checkpoints hold the single-frame network's own weights, changed by training
+    shipped = load_file(str(init / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "last.safetensors"))
+    assert last.keys() == shipped.keys()
+    assert any(not torch.equal(last[k], shipped[k]) for k in shipped)
+    resumed = TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "steps": 3}), resume=True)
+    assert resumed.state.step == 2 and all(torch.equal(v, last[k]) for k, v in resumed.weights.state_dict().items())
+
+    done = export_run(tmp_path / "run", tmp_path / "models", "restore-next")
+    card = ModelCard.load(done.folder)
+    shipped_card = ModelCard.load(init)
+    assert card.arch == shipped_card.arch and not card.recurrent and card.limits == shipped_card.limits
+    assert [i.name for i in card.inputs] == ["input"]
+    assert {"--single-frame", "--filtered-input"} <= set(card.training["command"].split())
+    assert card.training["continues"] == shipped_card.training and card.training["recipe"]["single_frame"] is True
+    engine = load_engine(done.folder, backend="ort")
+    frame = np.ascontiguousarray(noisy[0])
+    out = engine.infer(frame[None])
+    assert out.shape == (1, *frame.shape) and out.dtype == np.uint8
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["single_frame"] is True
+
+    with pytest.raises(ConfigError, match="takes no --neighbours"):
+        TemporalConfig(init=str(init), single_frame=True, neighbours=1)
+    with pytest.raises(ConfigError, match="--single-frame needs a single-frame"):
+        TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "vrestore"), out=str(tmp_path / "r2"),
+                                       threads=1, single_frame=True))  # fmt: skip

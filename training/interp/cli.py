@@ -73,6 +73,7 @@ def register(sub: Any) -> None:
         help="start from the body of RUN's best network (same size); the heads start at zero, so step 0 is --base",
     )  # fmt: skip
     train.add_argument("--threads", type=int, help="torch threads (default 1)")
+    train.add_argument("--val-every", type=float, help="seconds between validations (default 60)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--export", metavar="NAME", help="export the best network as model NAME into --models-dir")
     train.add_argument("--models-dir", type=Path, default=None, help="where --export writes (default: user models)")
@@ -157,17 +158,19 @@ def _train(args: argparse.Namespace) -> int:
         cubic_warp=args.warp == "cubic",
         device=args.device,
         threads=args.threads,
+        val_every_s=args.val_every,
         base=args.base,
         init=str(args.init) if args.init else None,
     )
-    if args.resume:  # a resumed run keeps its own recipe; only the bounds and the device may change
+    if args.resume:  # a resumed run keeps its own recipe; the bounds, the device and --val-every may change
         from dataclasses import replace
 
         try:
             saved = TrainConfig.from_dict(json.loads((args.out / "config.json").read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{args.out}: cannot resume ({exc})") from None
-        cfg = replace(saved, minutes=cfg.minutes, steps=cfg.steps, device=cfg.device)
+        every = saved.val_every_s if args.val_every is None else cfg.val_every_s
+        cfg = replace(saved, minutes=cfg.minutes, steps=cfg.steps, device=cfg.device, val_every_s=every)
     state = train(cfg, resume=args.resume)
     print(
         f"ganstream: trained {state.step} steps in {state.seconds:.0f} s; best validation {state.best_psnr:.2f} dB "

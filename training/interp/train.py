@@ -101,6 +101,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.base not in BASES:
             raise ConfigError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
+        if not self.val_every_s > 0:
+            raise ConfigError(f"--val-every must be a positive number of seconds, got {self.val_every_s}")
 
     def fallback(self) -> dict[str, Any] | None:
         """The network's `fallback` parameters: `flow`'s own, or None for the plain average."""

@@ -64,6 +64,11 @@ def register(sub: Any) -> None:
         "--filtered-input", action="store_true",
         help="restore models: train on input through the stage's temporal filter, as `ganstream run` feeds it",
     )  # fmt: skip
+    p.add_argument(
+        "--single-frame", action="store_true",
+        help="train the --init single-frame model itself, without memory, on the same sequences (with "
+        "--filtered-input: the restore stage's model on the frames it gets); exports as a single-frame model",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -76,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
-        device=args.device, filtered_input=args.filtered_input,
+        device=args.device, filtered_input=args.filtered_input, single_frame=args.single_frame,
     )  # fmt: skip
     if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())

@@ -6,7 +6,8 @@ warped previous input frames (the runtime computes it: ``ganstream.engines.recur
 output uint8 (N, h * scale, w * scale, 3). The card's
 ``recurrent`` field names the state input and the flow the network was trained with. The
 export is checked against torch with onnxruntime on random inputs of a size it was not traced
-with.
+with. A ``--single-frame`` run exports as the single-frame model it trained (its --init's
+architecture and I/O).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from safetensors.torch import load_file
+from torch import nn
 
 from ganstream.engines.archs.recurrent import RecurrentCompact, RecurrentUint8NHWC
 from ganstream.engines.card import ModelCard, TensorSpec
@@ -25,7 +27,7 @@ from ganstream.training.export import ExportResult, export_generator
 
 RECIPE_KEYS = (
     "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade", "neighbours",
-    "filtered_input",
+    "filtered_input", "single_frame",
 )  # fmt: skip
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
@@ -34,16 +36,21 @@ def input_specs(spec: RecurrenceSpec) -> list[TensorSpec]:
     return [TensorSpec("input"), TensorSpec(STATE_INPUT, shape=("N", "H", "W", spec.state_channels))]
 
 
-def load_run_model(run: Path) -> tuple[RecurrentCompact, dict[str, Any], ModelCard]:
-    """The best network of a recurrent run, the run's config and the card of the model it started from."""
-    from ganstream.training.temporal.train import load_init
+def load_run_model(run: Path) -> tuple[nn.Module, dict[str, Any], ModelCard]:
+    """The best network of a recurrent run (a single-frame one for --single-frame), the run's config
+    and the card of the model it started from."""
+    from ganstream.training.temporal.train import load_init, load_single
 
     try:
         cfg = json.loads((run / "config.json").read_text())
         weights = load_file(str(run / "best.safetensors"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{run}: not a recurrent run (config.json, best.safetensors: {exc})") from None
-    model, init_card = load_init(Path(cfg["init"]), int(cfg.get("neighbours", 0)))
+    model: nn.Module
+    if cfg.get("single_frame"):
+        model, init_card = load_single(Path(cfg["init"]))
+    else:
+        model, init_card = load_init(Path(cfg["init"]), int(cfg.get("neighbours", 0)))
     model.load_state_dict(weights)
     return model.eval(), cfg, init_card
 
@@ -101,7 +108,8 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         f"--crop {cfg['crop']} --batch {cfg['batch']} --length {cfg['length']} --lr {cfg['lr']:g} "
         f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}"
         + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else "")
-        + (" --filtered-input" if cfg.get("filtered_input") else ""),
+        + (" --filtered-input" if cfg.get("filtered_input") else "")
+        + (" --single-frame" if cfg.get("single_frame") else ""),
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),
@@ -110,9 +118,14 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         "selection_psnr_y_db": state.get("best_psnr"),
         **({"note": note} if note else {}),
     }
-    if init_card.recurrent:  # a continued run: its start was the recurrent model before it, keep that lineage
+    if init_card.recurrent or cfg.get("single_frame"):  # continued: keep the lineage of the model it started from
         training["selection_init_psnr_y_db"] = state.get("single_frame_psnr")
         training["continues"] = init_card.training
     else:
         training["selection_single_frame_psnr_y_db"] = state.get("single_frame_psnr")
+    if not isinstance(model, RecurrentCompact):  # --single-frame: the model it started as, retrained
+        return export_generator(
+            model, init_card.arch, models_dir, name, task=init_card.task, scale=init_card.scale,
+            limits=init_card.limits, training=training, description=init_card.description,
+        )  # fmt: skip
     return export_model(model, models_dir, name, init_card, training=training)

@@ -11,6 +11,10 @@ training use the runtime's own OpenCV warping.
 Validation runs whole selection-split clips through the recurrence (first `val_frames` frames,
 centre-cropped) and compares with step 0, the single-frame model: the best step is kept.
 
+With `single_frame` the --init model itself trains, without a memory (``WithoutMemory``), on
+the same sequences: with `filtered_input` that is the restore stage's single-frame model on the
+frames the stage's temporal filter gives it, exported as the single-frame model it is.
+
 The run folder holds ``config.json``, ``state.json``, ``last.safetensors`` + ``optim.pt``
 (resumable), ``best.safetensors`` and ``log.jsonl``.
 """
@@ -29,6 +33,7 @@ import cv2
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from ganstream.engines.archs import build_generator
 from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, from_single_frame, with_neighbours
@@ -83,6 +88,9 @@ class TemporalConfig:
     # run them (stream/stages/enhance.py); without it the network trains on raw noisy frames
     # and runs on filtered ones
     filtered_input: bool = False
+    # train the --init single-frame model itself (no memory) on these sequences; with
+    # filtered_input: the restore stage's single-frame model on the frames it really gets
+    single_frame: bool = False
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -95,6 +103,10 @@ class TemporalConfig:
             raise ConfigError(f"--neighbours must be 0 to {MAX_NEIGHBOURS}, got {self.neighbours}")
         if self.degrade not in DEGRADE_PRESETS:
             raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
+        if not self.val_every_s > 0:
+            raise ConfigError(f"--val-every must be a positive number of seconds, got {self.val_every_s}")
+        if self.single_frame and self.neighbours:
+            raise ConfigError("--single-frame trains a model without memory: it takes no --neighbours")
         # (an SR init with --filtered-input is refused in the trainer, once the scale is known)
 
     @classmethod
@@ -127,6 +139,30 @@ def load_init(folder: Path, neighbours: int = 0) -> tuple[RecurrentCompact, Mode
             raise ConfigError(f"--init {folder}: takes {net.neighbours} neighbours; --neighbours cannot be fewer")
         return with_neighbours(net, neighbours), card
     return from_single_frame(net, neighbours), card
+
+
+class WithoutMemory(nn.Module):
+    """A single-frame network in the recurrent trainer's place (--single-frame): the state input is
+    not used, so the network trains on the same sequences and exports as the model it is."""
+
+    def __init__(self, net: nn.Module, scale: int) -> None:
+        super().__init__()
+        self.net = net
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def load_single(folder: Path) -> tuple[nn.Module, ModelCard]:
+    """The single-frame network of `folder` and its card (for --single-frame)."""
+    card = ModelCard.load(folder)
+    if card.task not in ("sr", "restore") or card.recurrent:
+        raise ConfigError(f"--init {folder}: --single-frame needs a single-frame sr or restore model")
+    arch, weights = load_model_folder(folder)
+    net = build_generator(arch)
+    net.load_state_dict(weights)
+    return net, card
 
 
 def _charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -163,9 +199,7 @@ class SequenceInput:
         self.memory.update(output)
 
 
-def run_sequence(
-    model: RecurrentCompact, frames: np.ndarray, spec: RecurrenceSpec, filtered: bool = False
-) -> np.ndarray:
+def run_sequence(model: nn.Module, frames: np.ndarray, spec: RecurrenceSpec, filtered: bool = False) -> np.ndarray:
     """The model over (T, h, w, 3) uint8 frames as the runtime runs it; (T, H, W, 3) uint8 out."""
     seq = SequenceInput(spec, filtered)
     outs = []
@@ -186,7 +220,14 @@ class TemporalTrainer:
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
         self.device = training_device(cfg.device)
-        self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
+        self.model: RecurrentCompact | WithoutMemory
+        if cfg.single_frame:
+            net, self.init_card = load_single(Path(cfg.init))
+            self.model = WithoutMemory(net, self.init_card.scale)
+        else:
+            self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
+        # what the checkpoints hold: the single-frame network's own weights, loadable as that model
+        self.weights: nn.Module = self.model.net if isinstance(self.model, WithoutMemory) else self.model
         self.model.to(self.device)
         self.scale = self.model.scale
         if cfg.filtered_input and self.scale != 1:
@@ -195,9 +236,10 @@ class TemporalTrainer:
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
-        self.opt = torch.optim.Adam(
-            [{"params": rest, "lr_mult": 1.0}, {"params": first, "lr_mult": cfg.first_lr_mult}], lr=cfg.lr
-        )
+        groups = [{"params": rest, "lr_mult": 1.0}]
+        if first:  # (a --single-frame network has no new state inputs to learn faster)
+            groups.append({"params": first, "lr_mult": cfg.first_lr_mult})
+        self.opt = torch.optim.Adam(groups, lr=cfg.lr)
         self.state = TemporalState()
         if resume:
             self._load_last()
@@ -207,7 +249,7 @@ class TemporalTrainer:
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file(cpu_state(self.model), str(self.out / "last.tmp"))
+        save_file(cpu_state(self.weights), str(self.out / "last.tmp"))
         (self.out / "last.tmp").replace(self.out / "last.safetensors")
         torch.save(self.opt.state_dict(), self.out / "optim.pt")
         (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
@@ -216,7 +258,7 @@ class TemporalTrainer:
     def _load_last(self) -> None:
         try:
             self.state = TemporalState(**json.loads((self.out / "state.json").read_text()))
-            self.model.load_state_dict(load_file(str(self.out / "last.safetensors"), device=str(self.device)))
+            self.weights.load_state_dict(load_file(str(self.out / "last.safetensors"), device=str(self.device)))
             saved = torch.load(self.out / "optim.pt", weights_only=True, map_location=self.device)
             if len(saved["param_groups"]) == len(self.opt.param_groups):
                 self.opt.load_state_dict(saved)
@@ -316,7 +358,7 @@ class TemporalTrainer:
 
     def _save_best(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file(cpu_state(self.model), str(self.out / "best.safetensors"))
+        save_file(cpu_state(self.weights), str(self.out / "best.safetensors"))
 
     def _checkpoint(self, val: list[tuple[np.ndarray, np.ndarray]], loss: float) -> None:
         st = self.state
