@@ -146,6 +146,22 @@ def test_unknown_preset() -> None:
         TrainConfig.from_preset("tiny", data=[], out="x", val_every_s=0.0)
 
 
+def test_the_run_records_the_fallback_it_trained_with() -> None:
+    """A `flow`-based run keeps the fallback's parameters it started with: its export rebuilds that
+    graph even where `flow`'s defaults have changed since; runs saved before the field get today's."""
+    pytest.importorskip("torch")
+    from ganstream.engines.flow import Fallback
+    from ganstream.training.interp.train import TrainConfig
+
+    saved = asdict(TrainConfig.from_preset("tiny", data=[], out="x"))
+    assert saved["base"] == "flow" and saved["fallback_params"] == asdict(Fallback())
+    saved["fallback_params"] = {**saved["fallback_params"], "share": 0.25}
+    assert TrainConfig.from_dict(json.loads(json.dumps(saved))).fallback() == saved["fallback_params"]
+    older = {k: v for k, v in saved.items() if k != "fallback_params"}
+    assert TrainConfig.from_dict(older).fallback() == asdict(Fallback())
+    assert TrainConfig.from_dict({**older, "base": "average"}).fallback() is None
+
+
 def test_export_command_and_eval_of_the_exported_model(
     tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

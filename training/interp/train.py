@@ -73,6 +73,9 @@ class TrainConfig:
     # the cross-fade fallback, computed in the graph), or "average", the plain average of the
     # warps (runs from before the field)
     base: str = "average"
+    # base "flow": the fallback's parameters the run trained with, recorded at its start so that
+    # an export rebuilds the same graph even if `flow`'s defaults change later
+    fallback_params: dict[str, Any] | None = None
     # a run folder whose best network's body (not its heads) starts this run: what it learned
     # is kept, and the zero heads still start at `base`
     init: str = ""
@@ -103,10 +106,12 @@ class TrainConfig:
             raise ConfigError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
         if not self.val_every_s > 0:
             raise ConfigError(f"--val-every must be a positive number of seconds, got {self.val_every_s}")
+        if self.base == "flow" and self.fallback_params is None:  # a new run, or one saved before the field
+            self.fallback_params = asdict(Fallback())
 
     def fallback(self) -> dict[str, Any] | None:
-        """The network's `fallback` parameters: `flow`'s own, or None for the plain average."""
-        return asdict(Fallback()) if self.base == "flow" else None
+        """The network's `fallback` parameters: `flow`'s (as recorded), or None for the plain average."""
+        return dict(self.fallback_params) if self.base == "flow" and self.fallback_params is not None else None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
