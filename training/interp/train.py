@@ -31,6 +31,7 @@ from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss,
 from ganstream.training.interp.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.time_bar import TimeBar
+from ganstream.training.timed_loop import cosine_lr, timed_loop
 
 log = logging.getLogger(__name__)
 
@@ -294,50 +295,40 @@ class Trainer:
     # -- loop --------------------------------------------------------------------------
     def run(self, bank: CropBank, val: list[FullSample]) -> TrainState:
         cfg, st = self.cfg, self.state
-        budget = cfg.minutes * 60.0
         if val and math.isnan(st.baseline_psnr):
             st.baseline_psnr = classical_psnr(val, cfg.fallback())
             TimeBar.write(f"validation: classical base ({cfg.base}) {st.baseline_psnr:.3f} dB on {len(val)} frames")
-        start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
-        last_loss = float("nan")
-        bar = TimeBar(budget, st.seconds, "train interp")
-        try:
-            while st.step < cfg.steps and time.monotonic() - start < budget:
-                progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
-                lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-                for g in self.opt_g.param_groups:
-                    g["lr"] = lr
-                b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
-                b = {k: v.to(self.device, non_blocking=True) for k, v in b.items()}
-                pred = self.model(
-                    b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"]
-                )
-                loss = laplacian_l1(pred, b["target"])
-                adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
-                if adversarial:
-                    loss = loss + cfg.adv_weight * g_hinge_loss(self.disc(b["frame0"], pred, b["frame1"]))
-                self.opt_g.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt_g.step()
-                if adversarial:
-                    real = self.disc(b["frame0"], b["target"], b["frame1"])
-                    fake = self.disc(b["frame0"], pred.detach(), b["frame1"])
-                    d_loss = d_hinge_loss(real, fake)
-                    self.opt_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                    self.opt_d.step()
-                st.step += 1
-                st.seconds = time.monotonic() - start
-                last_loss = float(loss.detach())
-                bar.advance(st.seconds, st.step, loss=f"{last_loss:.4f}", best=f"{st.best_psnr:.2f}")
-                if time.monotonic() - last_val >= cfg.val_every_s:
-                    self._checkpoint(val, last_loss)
-                    last_val = time.monotonic()
-            self._checkpoint(val, last_loss)
-        finally:
-            bar.close()
+        timed_loop(
+            st, steps=cfg.steps, minutes=cfg.minutes, val_every_s=cfg.val_every_s, desc="train interp",
+            step=lambda progress: self._step(bank, progress), checkpoint=lambda loss: self._checkpoint(val, loss),
+        )  # fmt: skip
         return st
+
+    def _step(self, bank: CropBank, progress: float) -> float:
+        """One optimizer step on a random batch of the bank; the pyramid loss (plus the adversarial
+        term from `adv_start` of the run on), returned."""
+        cfg = self.cfg
+        for g in self.opt_g.param_groups:
+            g["lr"] = cosine_lr(cfg.lr, progress)
+        b = _batch(bank, self.rng.integers(0, len(bank), cfg.batch), self.rng)
+        b = {k: v.to(self.device, non_blocking=True) for k, v in b.items()}
+        pred = self.model(b["frame0"], b["frame1"], b["warped0"], b["warped1"], b["t"], b["flow_t0"], b["flow_t1"])
+        loss = laplacian_l1(pred, b["target"])
+        adversarial = cfg.adv_weight > 0 and progress >= cfg.adv_start
+        if adversarial:
+            loss = loss + cfg.adv_weight * g_hinge_loss(self.disc(b["frame0"], pred, b["frame1"]))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        if adversarial:
+            real = self.disc(b["frame0"], b["target"], b["frame1"])
+            fake = self.disc(b["frame0"], pred.detach(), b["frame1"])
+            d_loss = d_hinge_loss(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        return float(loss.detach())
 
     def _checkpoint(self, val: list[FullSample], loss: float) -> None:
         st = self.state

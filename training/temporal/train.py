@@ -48,6 +48,7 @@ from ganstream.training.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
 from ganstream.training.time_bar import TimeBar
+from ganstream.training.timed_loop import cosine_lr, timed_loop
 
 log = logging.getLogger(__name__)
 
@@ -334,26 +335,17 @@ class TemporalTrainer:
             st.single_frame_psnr = st.best_psnr = self.validate(val)
             TimeBar.write(f"validation at step 0 (the --init model): {st.best_psnr:.3f} dB on {len(val)} clips")
             self._save_best()
-        budget = cfg.minutes * 60.0
-        start, last_val = time.monotonic() - st.seconds, time.monotonic()
         self.model.train()
-        loss = float("nan")
-        bar = TimeBar(budget, st.seconds, "train recurrent")
-        try:
-            while st.step < cfg.steps and time.monotonic() - start < budget:
-                progress = max(st.step / cfg.steps, (time.monotonic() - start) / budget)
-                for g in self.opt.param_groups:
-                    g["lr"] = g["lr_mult"] * cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-                loss = self.step(*self.batch(pool, st.step))
-                st.step += 1
-                st.seconds = time.monotonic() - start
-                bar.advance(st.seconds, st.step, loss=f"{loss:.4f}", best=f"{st.best_psnr:.2f}")
-                if time.monotonic() - last_val >= cfg.val_every_s:
-                    self._checkpoint(val, loss)
-                    last_val = time.monotonic()
-            self._checkpoint(val, loss)
-        finally:
-            bar.close()
+
+        def step(progress: float) -> float:
+            for g in self.opt.param_groups:
+                g["lr"] = g["lr_mult"] * cosine_lr(cfg.lr, progress)
+            return self.step(*self.batch(pool, st.step))
+
+        timed_loop(
+            st, steps=cfg.steps, minutes=cfg.minutes, val_every_s=cfg.val_every_s, desc="train recurrent",
+            step=step, checkpoint=lambda loss: self._checkpoint(val, loss),
+        )  # fmt: skip
         return st
 
     def _save_best(self) -> None:
