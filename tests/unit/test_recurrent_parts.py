@@ -320,3 +320,26 @@ def test_single_frame_training_on_filtered_input_exports_the_single_frame_model(
     with pytest.raises(ConfigError, match="--single-frame needs a single-frame"):
         TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "vrestore"), out=str(tmp_path / "r2"),
                                        threads=1, single_frame=True))  # fmt: skip
+
+
+def test_clips_only_runs_read_no_photographs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`--clip-prob 1.0` never draws a photograph, so the run does not load them (a machine that
+    must carry its data can bring the clips alone)."""
+    from ganstream.training.temporal import train as trainer_module
+
+    calls = []
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load(data_dir: Path, split: str, max_frames: int, photos: bool = True) -> None:
+        calls.append((split, photos))
+        raise Loaded
+
+    monkeypatch.setattr(trainer_module, "load_sequences", fake_load)
+    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "restore")
+    for prob in (1.0, 0.6):
+        cfg = trainer_module.TemporalConfig(init=init, out=str(tmp_path / f"run{prob}"), threads=1, clip_prob=prob)
+        with pytest.raises(Loaded):
+            trainer_module.train(cfg)
+    assert calls == [("train", False), ("train", True)]

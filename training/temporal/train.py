@@ -372,7 +372,7 @@ class TemporalTrainer:
 def train(cfg: TemporalConfig, resume: bool = False) -> TemporalState:
     trainer = TemporalTrainer(cfg, resume=resume)
     t0 = time.monotonic()
-    pool = load_sequences(Path(cfg.data), "train", cfg.max_frames)
+    pool = load_sequences(Path(cfg.data), "train", cfg.max_frames, photos=cfg.clip_prob < 1.0)  # none drawn at 1.0
     val = trainer.validation(Path(cfg.data))
     log.info(
         "%d training clips, %d photos, %d validation clips, loaded in %.0f s",
