@@ -36,23 +36,29 @@ def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.cpu().contiguous() for k, v in module.state_dict().items()}
 
 
-def _flat_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+def flat_optimizer(
+    opt: torch.optim.Optimizer, prefix: str = ""
+) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """An optimizer's state as safetensors-ready CPU tensors named ``{prefix}{param}.{slot}`` (scalar
+    slots as 0-d tensors), and its param groups for JSON."""
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     for idx, slots in sd["state"].items():
         for key, val in slots.items():
             t = val if isinstance(val, torch.Tensor) else torch.tensor(val)
-            tensors[f"{idx}.{key}"] = t.detach().contiguous().clone()
+            tensors[f"{prefix}{idx}.{key}"] = t.detach().to("cpu", copy=True).contiguous()
     return tensors, sd["param_groups"]
 
 
-def _unflat_optimizer(
-    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]
+def unflat_optimizer(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]], prefix: str = ""
 ) -> None:
+    """The inverse of `flat_optimizer`; tensors without `prefix` are left alone."""
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, t in tensors.items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = t
+        if name.startswith(prefix):
+            idx, key = name[len(prefix) :].split(".", 1)
+            state.setdefault(int(idx), {})[key] = t
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
@@ -72,7 +78,7 @@ def save_checkpoint(
         save_file(sd, str(tmp / f"{name}.safetensors"))
     groups: dict[str, list[dict[str, Any]]] = {}
     for name, opt in optimizers.items():
-        tensors, groups[name] = _flat_optimizer(opt)
+        tensors, groups[name] = flat_optimizer(opt)
         save_file(tensors, str(tmp / f"optim_{name}.safetensors"))
     save_file({"cpu": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
     doc = {**state, "optimizer_groups": groups}
@@ -119,7 +125,7 @@ def load_checkpoint(
             first = str(exc).splitlines()[0]
             raise CheckpointError(f"{run_dir}: {name} weights do not fit the model ({first})") from None
     for name, opt in optimizers.items():
-        _unflat_optimizer(opt, load_weights(run_dir, f"optim_{name}"), state["optimizer_groups"][name])
+        unflat_optimizer(opt, load_weights(run_dir, f"optim_{name}"), state["optimizer_groups"][name])
     torch.set_rng_state(load_weights(run_dir, "rng")["cpu"])
     return state
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from ganstream.engines.archs.interp_fusion import FlowFusionNet
 from ganstream.engines.flow import Fallback, FlowOptions, fuse_warped
 from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
-from ganstream.training.checkpoint import cpu_state, training_device
+from ganstream.training.checkpoint import cpu_state, flat_optimizer, training_device, unflat_optimizer
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.interp.data import CropBank, FullSample, build_crop_bank, build_validation
 from ganstream.training.interp.losses import TripletDiscriminator, d_hinge_loss, g_hinge_loss, laplacian_l1
@@ -191,33 +191,6 @@ def classical_psnr(val: list[FullSample], fallback: dict[str, Any] | None = None
     return float(np.mean([psnr_y(base(s), s.target) for s in val]))
 
 
-def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors: dict[str, torch.Tensor] = {}
-    meta: dict[str, Any] = {}
-    sd = opt.state_dict()
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"{prefix}.{pid}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
-            else:
-                meta[f"{pid}.{k}"] = v
-    return tensors, {"groups": sd["param_groups"], "scalars": meta}
-
-
-def _restore_optimizer(
-    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str, meta: dict[str, Any]
-) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + "."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    for key, v in meta.get("scalars", {}).items():
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["groups"]})
-
-
 HEADS = ("weight_head.", "flow_head.", "residual_head.", "gate_head.")
 
 
@@ -267,11 +240,12 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         tensors = {f"model.{k}": v for k, v in cpu_state(self.model).items()}
         tensors |= {f"disc.{k}": v for k, v in cpu_state(self.disc).items()}
-        tg, mg = _flatten_optimizer(self.opt_g, "opt_g")
-        td, md = _flatten_optimizer(self.opt_d, "opt_d")
+        tg, gg = flat_optimizer(self.opt_g, "opt_g.")
+        td, gd = flat_optimizer(self.opt_d, "opt_d.")
         save_file(tensors | tg | td, str(self.out / "last.safetensors.tmp"))
         (self.out / "last.safetensors.tmp").replace(self.out / "last.safetensors")
-        (self.out / "optim.json").write_text(json.dumps({"opt_g": mg, "opt_d": md}, default=float))
+        optim = {"opt_g": {"groups": gg}, "opt_d": {"groups": gd}}
+        (self.out / "optim.json").write_text(json.dumps(optim, default=float))
         (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
         (self.out / "state.json").write_text(json.dumps(asdict(self.state), indent=2) + "\n")
 
@@ -284,8 +258,10 @@ class Trainer:
             raise CheckpointError(f"{self.out}: cannot resume ({exc})") from None
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.disc.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc.")})
-        _restore_optimizer(self.opt_g, tensors, "opt_g", optim["opt_g"])
-        _restore_optimizer(self.opt_d, tensors, "opt_d", optim["opt_d"])
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            # runs from before kept non-tensor slots in the JSON
+            old = {f"{name}.{k}": torch.tensor(v) for k, v in optim[name].get("scalars", {}).items()}
+            unflat_optimizer(opt, tensors | old, optim[name]["groups"], f"{name}.")
         check_resume_bounds(self.out, self.state.step, self.state.seconds, self.cfg.steps, self.cfg.minutes)
         log.info("resumed %s at step %d", self.out, self.state.step)
 
