@@ -343,3 +343,41 @@ def test_clips_only_runs_read_no_photographs(monkeypatch: pytest.MonkeyPatch, tm
         with pytest.raises(Loaded):
             trainer_module.train(cfg)
     assert calls == [("train", False), ("train", True)]
+
+
+def test_filtered_share_mixes_raw_sequences_into_the_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`--filtered-share P`: about P of the sequences go through the filter, the rest stay raw (as a
+    stream's first frames and single images reach the network); the draw is a pure function of the step."""
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal import train as trainer_module
+
+    made: list[bool] = []
+    real = trainer_module.SequenceInput
+
+    def recording(spec: RecurrenceSpec, filtered: bool) -> object:
+        made.append(filtered)
+        return real(spec, filtered)
+
+    monkeypatch.setattr(trainer_module, "SequenceInput", recording)
+    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "restore")
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 256, (8, 2, 32, 32, 3), dtype=np.uint8)
+    draws = {}
+    for share in (0.0, 0.5, 1.0):
+        cfg = trainer_module.TemporalConfig(
+            init=init, out=str(tmp_path / f"r{share}"), threads=1, filtered_input=True, filtered_share=share,
+            batch=8, crop=32, length=2,
+        )  # fmt: skip
+        trainer = trainer_module.TemporalTrainer(cfg)
+        made.clear()
+        trainer.step(hr, hr)
+        draws[share] = list(made)
+    assert draws[0.0] == [False] * 8 and draws[1.0] == [True] * 8
+    assert 0 < sum(draws[0.5]) < 8
+    made.clear()
+    trainer_module.TemporalTrainer(
+        trainer_module.TemporalConfig(**{**cfg.__dict__, "filtered_share": 0.5, "out": str(tmp_path / "again")})
+    ).step(hr, hr)
+    assert made == draws[0.5]
+    with pytest.raises(ConfigError, match="--filtered-share must be between 0 and 1"):
+        trainer_module.TemporalConfig(init=init, filtered_share=1.5)

@@ -65,6 +65,11 @@ def register(sub: Any) -> None:
         help="restore models: train on input through the stage's temporal filter, as `ganstream run` feeds it",
     )  # fmt: skip
     p.add_argument(
+        "--filtered-share", type=float, default=1.0,
+        help="with --filtered-input: the share of sequences through the filter (default 1); the rest train on "
+        "raw frames, as the network gets them where the filter has no history (first frames, single images)",
+    )  # fmt: skip
+    p.add_argument(
         "--single-frame", action="store_true",
         help="train the --init single-frame model itself, without memory, on the same sequences (with "
         "--filtered-input: the restore stage's model on the frames it gets); exports as a single-frame model",
@@ -82,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
         threads=args.threads,
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
         device=args.device, filtered_input=args.filtered_input, single_frame=args.single_frame,
+        filtered_share=args.filtered_share,
     )  # fmt: skip
     if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())

@@ -27,7 +27,7 @@ from ganstream.training.export import ExportResult, export_generator
 
 RECIPE_KEYS = (
     "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "max_frames", "degrade", "neighbours",
-    "filtered_input", "single_frame",
+    "filtered_input", "filtered_share", "single_frame",
 )  # fmt: skip
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
@@ -109,6 +109,7 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         f"--first-lr-mult {cfg.get('first_lr_mult', 1.0):g}"
         + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else "")
         + (" --filtered-input" if cfg.get("filtered_input") else "")
+        + (f" --filtered-share {cfg['filtered_share']:g}" if cfg.get("filtered_share", 1.0) != 1.0 else "")
         + (" --single-frame" if cfg.get("single_frame") else ""),
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),

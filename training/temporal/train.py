@@ -89,6 +89,10 @@ class TemporalConfig:
     # run them (stream/stages/enhance.py); without it the network trains on raw noisy frames
     # and runs on filtered ones
     filtered_input: bool = False
+    # with filtered_input: the share of sequences through the filter; the rest train on raw
+    # frames, as the network gets them where the filter has no history (a stream's first frames
+    # after each reset, single images)
+    filtered_share: float = 1.0
     # train the --init single-frame model itself (no memory) on these sequences; with
     # filtered_input: the restore stage's single-frame model on the frames it really gets
     single_frame: bool = False
@@ -106,6 +110,8 @@ class TemporalConfig:
             raise ConfigError(f"--degrade must be one of {', '.join(DEGRADE_PRESETS)}, got {self.degrade!r}")
         if not self.val_every_s > 0:
             raise ConfigError(f"--val-every must be a positive number of seconds, got {self.val_every_s}")
+        if not 0.0 <= self.filtered_share <= 1.0:
+            raise ConfigError(f"--filtered-share must be between 0 and 1, got {self.filtered_share}")
         if self.single_frame and self.neighbours:
             raise ConfigError("--single-frame trains a model without memory: it takes no --neighbours")
         # (an SR init with --filtered-input is refused in the trainer, once the scale is known)
@@ -312,7 +318,9 @@ class TemporalTrainer:
     # -- loop ----------------------------------------------------------------------------
     def step(self, lr: np.ndarray, hr: np.ndarray) -> float:
         b, t = lr.shape[:2]
-        seqs = [SequenceInput(self.spec, self.cfg.filtered_input) for _ in range(b)]
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, self.state.step, 1])
+        seqs = [SequenceInput(self.spec, cfg.filtered_input and rng.random() < cfg.filtered_share) for _ in range(b)]
         self.opt.zero_grad(set_to_none=True)
         total = 0.0
         for k in range(t):
