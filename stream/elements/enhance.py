@@ -289,7 +289,7 @@ class GanstreamRestore(_EnhanceFilter):
             str,
             "Model",
             "Installed restore model (e.g. restore, vrestore) or the classical baseline nlmeans; "
-            "empty = vrestore on the CPU backends and torch, restore on others, nlmeans when neither is installed",
+            "empty = restore, nlmeans when it is not installed",
             "",
             _READY_ONLY,
         ),

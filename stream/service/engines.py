@@ -114,8 +114,7 @@ def build_camera_stages(cam: CameraSettings, pool: EnginePool) -> list[Stage]:
     fps = cam.fps
     stages: list[Stage] = []
     if c.restore or "restore" in chosen:
-        settings = pool.engine_settings
-        name = chosen.get("restore") or default_restore_model(c.backend or settings.backend, installed, settings.device)
+        name = chosen.get("restore") or default_restore_model(installed)
         stages.append(NlmeansStage() if name == "nlmeans" else _shared(cam, pool, name, "restore", fps))
     if c.sr:
         name = chosen.get("sr") or default_sr_model(c.sr, installed)

@@ -4,44 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganstream.stream.stage_factory import (
-    RECURRENT_DEFAULT_BACKENDS,
-    ChainRequest,
-    _resolved_backend,
-    build_stages,
-    default_restore_model,
-    installed_models,
-)
+from ganstream.stream.stage_factory import ChainRequest, build_stages, default_restore_model, installed_models
 from tests.helpers import ffprobe, run_cli
 
 
-def test_restore_defaults_to_vrestore_where_it_has_run_and_to_restore_elsewhere() -> None:
+def test_restore_defaults_to_restore_and_runs_vrestore_when_named() -> None:
+    """`--restore` runs the single-frame restore (retrained on the temporal filter's frames, it beats
+    vrestore on the selection split); vrestore runs, with its memory, when it is named."""
     installed = installed_models()
     assert {"restore", "vrestore"} <= set(installed)
-    for backend in ("openvino", "ort", "torch"):
-        assert default_restore_model(backend, installed) == "vrestore", backend
-    # auto: what it picks for vrestore here decides (a CPU backend on a machine without a GPU)
-    expected = "vrestore" if _resolved_backend("auto") in RECURRENT_DEFAULT_BACKENDS else "restore"
-    assert default_restore_model("auto", installed) == expected
-    assert default_restore_model("trt", installed) == "restore"  # its two-input graph has not run on TensorRT
-    assert default_restore_model("torch", installed, device="cuda") == "vrestore"  # tests/gpu runs it
-    assert default_restore_model("openvino", installed, device="cuda") == "restore"  # the service on a GPU
-    without = {k: v for k, v in installed.items() if k != "vrestore"}
-    assert default_restore_model("auto", without) == "restore"
-    assert default_restore_model("auto", {}) == "nlmeans"
-
-
-def test_plain_restore_runs_vrestore_with_its_memory_and_strength() -> None:
+    assert default_restore_model(installed) == "restore"
+    assert default_restore_model({k: v for k, v in installed.items() if k != "restore"}) == "nlmeans"
     (stage,) = build_stages(ChainRequest(restore=True, backend="ort"))
-    assert stage.label.startswith("vrestore ort")
-    assert getattr(stage, "memory", None) is not None and getattr(stage, "gain", None) is not None
-    (named,) = build_stages(ChainRequest(restore=True, models=["restore"], backend="ort"))
-    assert named.label.startswith("restore ort")
+    assert stage.label.startswith("restore ort") and getattr(stage, "gain", None) is not None
+    (named,) = build_stages(ChainRequest(restore=True, models=["vrestore"], backend="ort"))
+    assert named.label.startswith("vrestore ort")
+    assert getattr(named, "memory", None) is not None and getattr(named, "gain", None) is not None
 
 
 def test_ganstream_run_restore_writes_a_file_through_vrestore_and_reports_its_strength(tmp_path: Path) -> None:
     out = tmp_path / "restored.mp4"
-    proc = run_cli("run", "--restore", "--backend", "ort", "--duration", "1", "--sink", str(out), "--no-progress")
+    proc = run_cli(
+        "run", "--restore", "--model", "vrestore", "--backend", "ort", "--duration", "1", "--sink", str(out),
+        "--no-progress",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     assert "[vrestore ort" in text and "restore strength:" in text and "recurrent:" in text
