@@ -354,9 +354,9 @@ def test_filtered_share_mixes_raw_sequences_into_the_batch(monkeypatch: pytest.M
     made: list[bool] = []
     real = trainer_module.SequenceInput
 
-    def recording(spec: RecurrenceSpec, filtered: bool) -> object:
+    def recording(spec: RecurrenceSpec, filtered: bool, memory: bool = True) -> object:
         made.append(filtered)
-        return real(spec, filtered)
+        return real(spec, filtered, memory)
 
     monkeypatch.setattr(trainer_module, "SequenceInput", recording)
     init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "restore")

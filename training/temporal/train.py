@@ -132,15 +132,21 @@ class TemporalState:
     single_frame_psnr: float = float("nan")  # the init model on the same validation frames
 
 
-def load_init(folder: Path, neighbours: int = 0) -> tuple[RecurrentCompact, ModelCard]:
-    """A recurrent model from `folder` taking `neighbours` previous input frames: converted from a
-    single-frame model, or continued (widened with the neighbours at zero where it had fewer)."""
+def _load_network(folder: Path, wanted: str) -> tuple[nn.Module, ModelCard]:
+    """The network of the sr or restore model in `folder`, with its weights, and its card."""
     card = ModelCard.load(folder)
     if card.task not in ("sr", "restore"):
-        raise ConfigError(f"--init {folder}: a {card.task} model; give an sr or restore model")
+        raise ConfigError(f"--init {folder}: a {card.task} model; give {wanted}")
     arch, weights = load_model_folder(folder)
     net = build_generator(arch)
     net.load_state_dict(weights)
+    return net, card
+
+
+def load_init(folder: Path, neighbours: int = 0) -> tuple[RecurrentCompact, ModelCard]:
+    """A recurrent model from `folder` taking `neighbours` previous input frames: converted from a
+    single-frame model, or continued (widened with the neighbours at zero where it had fewer)."""
+    net, card = _load_network(folder, "an sr or restore model")
     if isinstance(net, RecurrentCompact):
         if net.neighbours > neighbours:
             raise ConfigError(f"--init {folder}: takes {net.neighbours} neighbours; --neighbours cannot be fewer")
@@ -163,12 +169,9 @@ class WithoutMemory(nn.Module):
 
 def load_single(folder: Path) -> tuple[nn.Module, ModelCard]:
     """The single-frame network of `folder` and its card (for --single-frame)."""
-    card = ModelCard.load(folder)
-    if card.task not in ("sr", "restore") or card.recurrent:
+    net, card = _load_network(folder, "a single-frame sr or restore model")
+    if card.recurrent:
         raise ConfigError(f"--init {folder}: --single-frame needs a single-frame sr or restore model")
-    arch, weights = load_model_folder(folder)
-    net = build_generator(arch)
-    net.load_state_dict(weights)
     return net, card
 
 
@@ -191,24 +194,29 @@ class SequenceInput:
     """One sequence's input as a restore stage feeds it: the frame (through the temporal filter
     when `filtered`) and the memory's state input for it, on the filter's flow."""
 
-    def __init__(self, spec: RecurrenceSpec, filtered: bool) -> None:
-        self.memory = Recurrence(spec)
+    def __init__(self, spec: RecurrenceSpec, filtered: bool, memory: bool = True) -> None:
+        # without a memory (--single-frame) no flow or warp is computed for a state nobody reads
+        self.memory = Recurrence(spec) if memory else None
         self.filter = TemporalBlend(flow=spec.flow) if filtered else None
 
     def next(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the network's frame input, its state input) for the next raw input `frame`."""
-        if self.filter is None:
-            return frame, self.memory.previous_for(frame)
-        x = self.filter.apply(frame, frame)
-        return x, self.memory.previous_for(x, self.filter.last_flow)
+        """(the network's frame input, its state input) for the next raw input `frame`; the state
+        has no channels without a memory."""
+        x = frame if self.filter is None else self.filter.apply(frame, frame)
+        if self.memory is None:
+            return x, np.empty((*x.shape[:2], 0), np.uint8)
+        return x, self.memory.previous_for(x, None if self.filter is None else self.filter.last_flow)
 
     def update(self, output: np.ndarray) -> None:
-        self.memory.update(output)
+        if self.memory is not None:
+            self.memory.update(output)
 
 
-def run_sequence(model: nn.Module, frames: np.ndarray, spec: RecurrenceSpec, filtered: bool = False) -> np.ndarray:
+def run_sequence(
+    model: nn.Module, frames: np.ndarray, spec: RecurrenceSpec, filtered: bool = False, memory: bool = True
+) -> np.ndarray:
     """The model over (T, h, w, 3) uint8 frames as the runtime runs it; (T, H, W, 3) uint8 out."""
-    seq = SequenceInput(spec, filtered)
+    seq = SequenceInput(spec, filtered, memory)
     outs = []
     device = next(model.parameters()).device
     with torch.no_grad():
@@ -310,7 +318,7 @@ class TemporalTrainer:
         border = self.scale if self.scale > 1 else 0
         scores = []
         for lr, gt in items:
-            outs = run_sequence(self.model, lr, self.spec, self.cfg.filtered_input)
+            outs = run_sequence(self.model, lr, self.spec, self.cfg.filtered_input, not self.cfg.single_frame)
             scores.append(float(np.mean([psnr_y(o, g, border) for o, g in zip(outs, gt, strict=True)])))
         self.model.train()
         return float(np.mean(scores))
@@ -320,7 +328,10 @@ class TemporalTrainer:
         b, t = lr.shape[:2]
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.state.step, 1])
-        seqs = [SequenceInput(self.spec, cfg.filtered_input and rng.random() < cfg.filtered_share) for _ in range(b)]
+        seqs = [
+            SequenceInput(self.spec, cfg.filtered_input and rng.random() < cfg.filtered_share, not cfg.single_frame)
+            for _ in range(b)
+        ]
         self.opt.zero_grad(set_to_none=True)
         total = 0.0
         for k in range(t):
