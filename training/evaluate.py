@@ -31,6 +31,7 @@ from ganstream.engines.input_choice import InputChoice, choice_members
 from ganstream.training.codec import ffmpeg_filter, h264_roundtrip
 from ganstream.training.dataset import load_pool
 from ganstream.training.errors import ConfigError
+from ganstream.training.eval_compare import head_to_head_markdown
 from ganstream.training.metrics import detail_ratio, flicker, psnr_y, ssim_y
 from ganstream.training.sources import SELECTION, TEST
 
@@ -698,4 +699,5 @@ def format_markdown(rows: list[Row], timing: dict[str, float], backends: dict[st
         lines += ["", f"Speed against {NLMEANS_REF} (same frames, same run): "]
         denoisers = {r.method for r in rows if r.task == "restore"} - {NLMEANS_REF}
         lines[-1] += ", ".join(f"{k} {slowest / v:.1f}x" for k, v in timing.items() if k in denoisers and v > 0)
-    return "\n".join(lines + floor_markdown(rows) + per_clip) + "\n"
+    compare = head_to_head_markdown(rows, BASELINE_METHODS)
+    return "\n".join(lines + floor_markdown(rows) + compare + per_clip) + "\n"
