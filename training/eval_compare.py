@@ -16,7 +16,21 @@ from typing import Protocol
 TIE_DB = 0.01  # per-item differences within this are ties: the eval's rounding, not a change
 
 
-class _Scored(Protocol):
+class _Scored(Protocol):  # read-only members: frozen dataclasses and `evaluate.Row` both fit
+    @property
+    def task(self) -> str: ...
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def per_clip(self) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class ScoredItems:
+    """One method's score per item, for evals whose rows are not `evaluate.Row` (interpolation)."""
+
     task: str
     dataset: str
     method: str

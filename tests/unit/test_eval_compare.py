@@ -43,3 +43,21 @@ def test_every_input_gets_its_own_line_and_a_lone_model_none() -> None:
     assert [ln.split(" | ")[1] for ln in body] == ["clean (area)", "H.264 CRF 30"]
     assert all(ln.endswith("| fails |") for ln in body), "equal everywhere: the mean did not rise"
     assert head_to_head_markdown([_row("sr2x", SHIPPED)], BASELINE_METHODS) == []
+
+
+def test_the_interpolation_report_judges_later_models_against_the_first() -> None:
+    from ganstream.training.interp.evaluate import format_report
+
+    method = {"psnr_y_db": 38.0, "ssim_y": 0.97, "ms_per_frame": 10.0, "frames": 4}
+    result = {
+        "methods": {"flow": method, "interp": method, "blend": method},
+        "clips": [
+            {"clip": "vtest", "size": "64x48", "frames": 2, "flow": 33.0, "interp": 33.3, "blend": 30.0},
+            {"clip": "cup", "size": "64x48", "frames": 2, "flow": 41.5, "interp": 41.4, "blend": 36.0},
+        ],
+        "ratios": {},
+        "stride": 1,
+    }
+    (line,) = [ln for ln in format_report(result).splitlines() if ln.startswith("| interp | stride 1 | interp")]
+    assert "| flow | +0.100 | 1 | 1 | 2 | -0.10 (cup) | passes |" in line
+    assert "| blend |" not in format_report(result).split("Against the first model")[1], "baselines are not judged"

@@ -23,6 +23,7 @@ import numpy as np
 
 from ganstream.stream.stages.interpolate import BlendSynth, Synthesizer
 from ganstream.training.errors import ConfigError
+from ganstream.training.eval_compare import ScoredItems, head_to_head_markdown
 from ganstream.training.interp.clips import Clip, find_clips, load_clip, same_shot_windows
 from ganstream.training.interp.metrics import psnr_y, ssim_y
 from ganstream.training.interp.minterpolate import minterpolate_double
@@ -230,6 +231,12 @@ def format_report(result: dict[str, Any]) -> str:
     for c in result["clips"]:
         scores = " ".join(f"{k}={c[k]}" for k in result["methods"])
         lines.append(f"  {c['clip']} {c['size']} ({c['frames']} frames): {scores}")
+    # The choice rule, as for sr and restore: each later model against the first, clip by clip.
+    items = [
+        ScoredItems("interp", f"stride {stride}", m, {c["clip"]: c[m] for c in result["clips"] if c.get(m) is not None})
+        for m in result["methods"]
+    ]
+    lines += head_to_head_markdown(items, BASELINES)
     return "\n".join(lines)
 
 
