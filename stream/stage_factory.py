@@ -10,7 +10,6 @@ per-stream choice between the clean-input and the compressed-input model, `defau
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,8 +20,6 @@ from ganstream.stream.errors import StageError
 from ganstream.stream.stages.base import Stage
 from ganstream.stream.stages.classical import RESAMPLE_METHODS, NlmeansStage, ResampleStage
 from ganstream.stream.stages.enhance import EnhanceStage
-
-log = logging.getLogger(__name__)
 
 CLASSICAL: dict[str, str] = {
     **dict.fromkeys(RESAMPLE_METHODS, "sr"),
