@@ -381,3 +381,31 @@ def test_filtered_share_mixes_raw_sequences_into_the_batch(monkeypatch: pytest.M
     assert made == draws[0.5]
     with pytest.raises(ConfigError, match="--filtered-share must be between 0 and 1"):
         trainer_module.TemporalConfig(init=init, filtered_share=1.5)
+
+
+def test_a_compressed_mix_run_is_validated_on_the_h264_input_it_is_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--degrade compressed` (sr): the validation clips are coded as `ganstream eval` codes them
+    (libx264 CRF 30 of the area downscale), so the best checkpoint is the best on that input."""
+    import cv2
+
+    from ganstream.training.metrics import psnr_y
+    from ganstream.training.temporal import train as trainer_module
+    from ganstream.training.temporal.data import SequencePool
+
+    clip = [smooth_scene(k, 96, 128) for k in range(6)]
+    monkeypatch.setattr(
+        trainer_module, "load_sequences", lambda *a, **k: SequencePool(clips={"scene": clip}, photos=[])
+    )
+    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "sr2x")
+    inputs = {}
+    for mix in ("default", "compressed"):
+        cfg = trainer_module.TemporalConfig(init=init, out=str(tmp_path / mix), threads=1, degrade=mix)
+        ((lr, gt),) = trainer_module.TemporalTrainer(cfg).validation(tmp_path)
+        inputs[mix] = lr
+    area = np.stack([cv2.resize(f, (gt.shape[2] // 2, gt.shape[1] // 2), interpolation=cv2.INTER_AREA) for f in gt])
+    assert np.array_equal(inputs["default"], area)  # the plain area downscale
+    coded = inputs["compressed"]
+    assert coded.shape == area.shape and not np.array_equal(coded, area)
+    assert 20.0 < np.mean([psnr_y(c, a, 0) for c, a in zip(coded, area, strict=True)]) < 50.0  # coded, still the scene
