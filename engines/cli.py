@@ -92,13 +92,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ganstream.engines.store import list_models, search_path
 
     models = list_models()
-    print(f"{'MODEL':<16}{'TASK':<9}{'SCALE':<7}{'PREC':<6}{'ARTIFACTS':<26}FOLDER")
+    # columns as wide as their longest entry plus two spaces, so no name runs into the next column
+    nw = max([len("MODEL"), *(len(m.name) for m in models)]) + 2
+    aw = max([len("ARTIFACTS"), *(len(_formats(m.card.artifacts)) for m in models if m.card)]) + 2
+    print(f"{'MODEL':<{nw}}{'TASK':<9}{'SCALE':<7}{'PREC':<6}{'ARTIFACTS':<{aw}}FOLDER")
     for m in models:
         if m.card is None:
-            print(f"{m.name:<16}unreadable card: {m.problem}")
+            print(f"{m.name:<{nw}}unreadable card: {m.problem}")
             continue
         c = m.card
-        print(f"{m.name:<16}{c.task:<9}{'x' + str(c.scale):<7}{c.precision:<6}{_formats(c.artifacts):<26}{m.folder}")
+        fmt = _formats(c.artifacts)
+        print(f"{m.name:<{nw}}{c.task:<9}{'x' + str(c.scale):<7}{c.precision:<6}{fmt:<{aw}}{m.folder}")
     if not models:
         print("(no models installed; searched " + ", ".join(str(p) for p in search_path()) + ")")
     root = plan_cache.cache_root()

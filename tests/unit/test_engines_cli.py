@@ -30,6 +30,10 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engines", "list"]) == 0
     out = capsys.readouterr().out
     assert "small-sr2x" in out and "onnx,safetensors" in out and "No built TensorRT plans" in out
+    # the task column starts at one place on every line, however long a model's name
+    header, *rows = out.split("\n\n")[0].splitlines()
+    col = header.index("TASK")
+    assert rows and all(row[col - 2 : col] == "  " and row[col] != " " for row in rows), out
     assert main(["engines", "show", "small-sr2x"]) == 0
     out = capsys.readouterr().out
     assert "scale x2" in out and "sha256" in out and "model.onnx" in out
