@@ -7,17 +7,22 @@ at CRF 26, 30 and 33): the luma PSNR of the clean-input and the compressed-input
 with the stream's residual strength, as `ganstream run` applies them), the block-grid ratio the
 choice reads (engines/input_choice.py), and so the choice's loss against an oracle that always
 picks the better model. The thresholds in engines/input_choice.py are chosen with this on the
-train split; the test split decides nothing (`--split test` is refused here).
+train split; the test split decides nothing (`--split test` is refused here). `--statistic`
+scores an alternative reading of the frames the same way (a threshold chosen on the train split
+with `--sweep`, then `--middle` on the selection split), so a new measure is judged against the
+shipped one on the same items.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from tqdm import tqdm
 
 from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, blockiness, choice_members
@@ -30,6 +35,42 @@ from ganstream.training.sources import SELECTION, TRAIN
 RUN_FRAMES = 3  # frames per clip run: the H.264 round trip codes P-frames too
 RUNS_PER_CLIP = 4
 CRFS = (26, 30, 33)
+
+
+def _luma(frame: Image) -> npt.NDArray[np.float32]:
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def grid_second_difference(frame: Image) -> float:
+    """The second luma difference across the 8-px grid lines over its mean anywhere (both axes):
+    a step at a block edge minus the slope beside it, so smooth ramps count less than in the
+    plain ratio (1.0: no grid)."""
+    g = _luma(frame)
+    if min(g.shape) < 32:
+        return 1.0
+    ddx, ddy = np.abs(np.diff(g, 2, axis=1)), np.abs(np.diff(g, 2, axis=0))
+    anywhere = ddx.mean() + ddy.mean()
+    return float((ddx[:, 6::8].mean() + ddy[6::8, :].mean()) / anywhere) if anywhere > 0.5 else 1.0
+
+
+def grid_edge_over_neighbours(frame: Image) -> float:
+    """The luma step across the 8-px grid lines over the steps one pixel either side: H.264's
+    deblocking filter smooths the pixels beside a block edge more than the edge itself."""
+    g = _luma(frame)
+    if min(g.shape) < 32:
+        return 1.0
+    dx, dy = np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
+    edge = dx[:, 7::8].mean() + dy[7::8, :].mean()
+    beside = (dx[:, 6::8].mean() + dx[:, 8::8].mean() + dy[6::8, :].mean() + dy[8::8, :].mean()) / 2
+    return float(edge / beside) if beside > 0.25 else 1.0
+
+
+# What the choice could read from a frame: the shipped ratio and the alternatives measured against it.
+STATISTICS: dict[str, Callable[[Image], float]] = {
+    "block-grid": blockiness,
+    "grid-second-difference": grid_second_difference,
+    "grid-edge-over-neighbours": grid_edge_over_neighbours,
+}
 
 
 @dataclass
@@ -50,7 +91,9 @@ def inputs_of(frames: Image) -> dict[str, Image]:
     return out
 
 
-def measure(data: Path, split: str, choice: str, models_dir: Path, limit: int = 0) -> list[Item]:
+def measure(
+    data: Path, split: str, choice: str, models_dir: Path, limit: int = 0, statistic: str = "block-grid"
+) -> list[Item]:
     members = choice_members(choice)
     if members is None:
         raise SystemExit(f"choice_report: {choice!r} is not a per-stream choice (NAME-auto)")
@@ -58,6 +101,7 @@ def measure(data: Path, split: str, choice: str, models_dir: Path, limit: int = 
     for m in members:
         card, runner, _ = load_runner(resolve_model(m, models_dir), "ort", "fp32")
         runners.append(GainRunner(runner, card.task, int(card.scale)))
+    read = STATISTICS[statistic]
     out = []
     items = split_items(data, split, 8, RUNS_PER_CLIP, RUN_FRAMES)
     for item in tqdm(items[:limit] if limit else items, desc=f"{split} items", unit="item"):
@@ -66,7 +110,7 @@ def measure(data: Path, split: str, choice: str, models_dir: Path, limit: int = 
             clean, coded = (
                 float(np.mean([psnr_y(o, g, 2) for o, g in zip(r(x), frames, strict=True)])) for r in runners
             )
-            out.append(Item(name, label, float(np.mean([blockiness(f) for f in x])), clean - coded))
+            out.append(Item(name, label, float(np.mean([read(f) for f in x])), clean - coded))
     return out
 
 
@@ -101,11 +145,21 @@ def sweep(items: list[Item], middles: list[float]) -> str:
             )
         mark = " (now)" if abs(middle - BAND_MIDDLE) < 1e-9 else ""
         cells = " | ".join(f"{x:.3f}" for x in losses)
-        lines.append(f"| {middle:.2f}{mark} | {cells} | {np.mean(losses):.3f} |")
+        shown = f"{middle:.2f}" if abs(middle - round(middle, 2)) < 1e-9 else f"{middle:.3f}"
+        lines.append(f"| {shown}{mark} | {cells} | {np.mean(losses):.3f} |")
     return "\n".join(lines)
 
 
-def report(items: list[Item]) -> str:
+def sweep_middles(items: list[Item], statistic: str) -> list[float]:
+    """The band middles a sweep tries: the shipped range for the block-grid ratio, else 13 steps
+    between the 10th and 90th percentile of the items' readings."""
+    if statistic == "block-grid":
+        return [round(1.06 + 0.02 * k, 2) for k in range(13)]
+    lo, hi = np.percentile([i.ratio for i in items], [10, 90])
+    return [round(float(x), 3) for x in np.linspace(lo, hi, 13)]
+
+
+def report(items: list[Item], middle: float = BAND_MIDDLE) -> str:
     lines = [
         "| input | items | clean model better | clean minus compressed model | choice vs compressed model | "
         "oracle vs compressed model | choice's loss to the oracle | misread |",
@@ -114,7 +168,7 @@ def report(items: list[Item]) -> str:
     for label in dict.fromkeys(i.input for i in items):
         rows = [i for i in items if i.input == label]
         gains = np.array([i.gain for i in rows])
-        clean = _reads_clean(rows)
+        clean = _reads_clean(rows, middle)
         chosen = np.where(clean, gains, 0.0)
         oracle = np.maximum(gains, 0.0)
         misread = int(np.sum(clean != (gains > 0)))
@@ -132,17 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--choice", default="sr2x-auto")
     p.add_argument("--models-dir", type=Path, default=Path(DEFAULT_MODELS_DIR))
     p.add_argument("--max-items", type=int, default=0, help="first N items only (0: all)")
-    p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at band middles 1.06 to 1.30")
-    p.add_argument("--items", action="store_true", help="also every item's block-grid ratio and gain")
+    p.add_argument(
+        "--statistic",
+        choices=tuple(STATISTICS),
+        default="block-grid",
+        help="what the choice reads from each frame: the shipped block-grid ratio or an alternative to compare",
+    )
+    p.add_argument("--middle", type=float, default=BAND_MIDDLE, help="read compressed above this (default: shipped)")
+    p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at 13 band middles")
+    p.add_argument("--items", action="store_true", help="also every item's reading and gain")
     args = p.parse_args(argv)
-    items = measure(args.data, args.split, args.choice, args.models_dir, args.max_items)
-    print(report(items))
+    items = measure(args.data, args.split, args.choice, args.models_dir, args.max_items, args.statistic)
+    print(f"statistic: {args.statistic}, read compressed above {args.middle:.3f}")
+    print(report(items, args.middle))
     if args.sweep:
         print()
-        print(sweep(items, [round(1.06 + 0.02 * k, 2) for k in range(13)]))
+        print(sweep(items, sweep_middles(items, args.statistic)))
     if args.items:
         print()
-        print("| item | input | block-grid ratio | clean minus compressed model |")
+        print(f"| item | input | {args.statistic} | clean minus compressed model |")
         print("| --- | --- | ---: | ---: |")
         for i in sorted(items, key=lambda i: i.ratio):
             print(f"| {i.name} | {i.input} | {i.ratio:.3f} | {i.gain:+.3f} |")

@@ -125,3 +125,20 @@ def test_choice_report_scores_the_rule_against_the_oracle() -> None:
     ]
     shapes = {k: v.shape for k, v in inputs_of(np.stack([scene(64, 96)] * 2)).items()}
     assert shapes == {k: (2, 32, 48, 3) for k in shapes} and len(shapes) == 5
+
+
+def test_choice_report_alternative_statistics_read_the_codec_grid() -> None:
+    """Each statistic `choice_report --statistic` can score reads about 1 on clean frames, more on
+    frames coded at their own size, and nothing on a flat frame."""
+    from ganstream.training.choice_report import STATISTICS, Item, sweep_middles
+
+    clean = scene()
+    coded = h264_roundtrip(clean[None], crf=36)[0]
+    for name, read in STATISTICS.items():
+        assert 0.85 < read(clean) < 1.1, name
+        assert read(coded) > read(clean) + 0.05, name
+        assert read(np.full((64, 64, 3), 90, np.uint8)) == 1.0, name
+    items = [Item(str(k), "clean (area)", 1.0 + 0.1 * k, 0.0) for k in range(11)]
+    middles = sweep_middles(items, "grid-second-difference")
+    assert len(middles) == 13 and middles == sorted(middles) and 1.09 < middles[0] < middles[-1] < 1.91
+    assert sweep_middles(items, "block-grid")[:2] == [1.06, 1.08]
