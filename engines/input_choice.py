@@ -44,10 +44,20 @@ def choice_members(name: str) -> tuple[str, str] | None:
     return base + CLEAN_SUFFIX, base
 
 
+def luma(frame: Image) -> npt.NDArray[np.float32]:
+    """The frame's luma (BT.601 weights) as float32, for the block-grid measures."""
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def too_small_for_grid(g: npt.NDArray[np.float32]) -> bool:
+    """Fewer than four blocks across: too few grid lines to read."""
+    return min(g.shape) < 4 * BLOCK
+
+
 def blockiness(frame: Image) -> float:
     """Mean luma step across the 8-px block grid over the mean step anywhere (1.0: no grid)."""
-    g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    if min(g.shape) < 4 * BLOCK:
+    g = luma(frame)
+    if too_small_for_grid(g):
         return 1.0
     dx = np.abs(np.diff(g, axis=1))
     dy = np.abs(np.diff(g, axis=0))

@@ -22,10 +22,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 from tqdm import tqdm
 
-from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, blockiness, choice_members
+from ganstream.engines.input_choice import (
+    BLOCK,
+    CLEAN_BELOW,
+    COMPRESSED_ABOVE,
+    blockiness,
+    choice_members,
+    luma,
+    too_small_for_grid,
+)
 from ganstream.training.cli import DEFAULT_MODELS_DIR
 from ganstream.training.codec import h264_roundtrip
 from ganstream.training.evaluate import GainRunner, Image, load_runner, resolve_model, split_items
@@ -37,31 +44,29 @@ RUNS_PER_CLIP = 4
 CRFS = (26, 30, 33)
 
 
-def _luma(frame: Image) -> npt.NDArray[np.float32]:
-    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
 def grid_second_difference(frame: Image) -> float:
     """The second luma difference across the 8-px grid lines over its mean anywhere (both axes):
     a step at a block edge minus the slope beside it, so smooth ramps count less than in the
     plain ratio (1.0: no grid)."""
-    g = _luma(frame)
-    if min(g.shape) < 32:
+    g = luma(frame)
+    if too_small_for_grid(g):
         return 1.0
     ddx, ddy = np.abs(np.diff(g, 2, axis=1)), np.abs(np.diff(g, 2, axis=0))
+    across = ddx[:, BLOCK - 2 :: BLOCK].mean() + ddy[BLOCK - 2 :: BLOCK, :].mean()
     anywhere = ddx.mean() + ddy.mean()
-    return float((ddx[:, 6::8].mean() + ddy[6::8, :].mean()) / anywhere) if anywhere > 0.5 else 1.0
+    return float(across / anywhere) if anywhere > 0.5 else 1.0
 
 
 def grid_edge_over_neighbours(frame: Image) -> float:
     """The luma step across the 8-px grid lines over the steps one pixel either side: H.264's
     deblocking filter smooths the pixels beside a block edge more than the edge itself."""
-    g = _luma(frame)
-    if min(g.shape) < 32:
+    g = luma(frame)
+    if too_small_for_grid(g):
         return 1.0
     dx, dy = np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
-    edge = dx[:, 7::8].mean() + dy[7::8, :].mean()
-    beside = (dx[:, 6::8].mean() + dx[:, 8::8].mean() + dy[6::8, :].mean() + dy[8::8, :].mean()) / 2
+    edge = dx[:, BLOCK - 1 :: BLOCK].mean() + dy[BLOCK - 1 :: BLOCK, :].mean()
+    before, after = slice(BLOCK - 2, None, BLOCK), slice(BLOCK, None, BLOCK)
+    beside = (dx[:, before].mean() + dx[:, after].mean() + dy[before, :].mean() + dy[after, :].mean()) / 2
     return float(edge / beside) if beside > 0.25 else 1.0
 
 

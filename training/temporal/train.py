@@ -45,6 +45,7 @@ from ganstream.training.checkpoint import cpu_state, load_model_folder, training
 from ganstream.training.codec import h264_roundtrip
 from ganstream.training.degrade import DEGRADE_PRESETS, degrade_batch, degrade_preset
 from ganstream.training.errors import CheckpointError, ConfigError
+from ganstream.training.evaluate import EVAL_H264_CRF
 from ganstream.training.metrics import psnr_y
 from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
@@ -54,7 +55,6 @@ from ganstream.training.timed_loop import cosine_lr, timed_loop
 log = logging.getLogger(__name__)
 
 VAL_NOISE_SIGMA = 15.0  # restore validation: the eval's clipped Gaussian noise
-VAL_H264_CRF = 30.0  # sr validation with --degrade compressed: the eval's libx264 CRF of the area-downscaled clip
 
 
 @dataclass
@@ -313,7 +313,7 @@ class TemporalTrainer:
                 size = (cw // self.scale, ch // self.scale)
                 lr = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in gt])
                 if self.cfg.degrade == "compressed":  # scored on the input it is trained for, as `eval` codes it
-                    lr = h264_roundtrip(lr, crf=VAL_H264_CRF)
+                    lr = h264_roundtrip(lr, crf=EVAL_H264_CRF)
             items.append((lr, gt))
         return items
 
