@@ -409,3 +409,52 @@ def test_a_compressed_mix_run_is_validated_on_the_h264_input_it_is_for(
     coded = inputs["compressed"]
     assert coded.shape == area.shape and not np.array_equal(coded, area)
     assert 20.0 < np.mean([psnr_y(c, a, 0) for c, a in zip(coded, area, strict=True)]) < 50.0  # coded, still the scene
+
+
+def test_validation_scores_the_moving_average_and_the_best_checkpoint_keeps_it(tmp_path: Path) -> None:
+    """With --ema the scored model is the weights' moving average: best.safetensors holds it (not
+    the last step's raw weights), a resumed run carries it on, and runs saved before it existed
+    keep scoring their raw weights."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from ganstream.training.errors import ConfigError
+    from ganstream.training.temporal.data import SequencePool
+    from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = TemporalConfig(
+        init=str(root / "engines" / "models" / "restore"), out=str(tmp_path / "run"), threads=1, single_frame=True,
+        batch=2, crop=32, length=2, steps=3, minutes=5.0, lr=1e-2, ema_decay=0.9,
+    )  # fmt: skip
+    trainer = TemporalTrainer(cfg)
+    rng = np.random.default_rng(3)
+    clean = np.stack([smooth_scene(2, 48, 64)] * 3)
+    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
+    pool = SequencePool(clips={"scene": list(clean)}, photos=[])
+    trainer.run(pool, [(noisy, clean)])
+    raw = {k: v.detach().cpu() for k, v in trainer.weights.state_dict().items()}
+    averaged = {k: v.detach().cpu() for k, v in trainer.scored_weights.state_dict().items()}
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw)  # the average lags the raw weights
+    logged = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])["val_psnr_y"]
+    assert trainer.validate([(noisy, clean)]) == pytest.approx(logged, abs=1e-9)  # the average was scored
+    ema, trainer.ema = trainer.ema, None
+    assert trainer.validate([(noisy, clean)]) != pytest.approx(logged, abs=1e-6)  # not the raw weights
+    trainer.ema = ema
+    saved_ema = load_file(str(tmp_path / "run" / "ema.safetensors"))
+    assert all(torch.equal(saved_ema[k], averaged[k]) for k in averaged)
+    if trainer.state.best_step == trainer.state.step:  # the last validation was the best: the average is kept
+        best = load_file(str(tmp_path / "run" / "best.safetensors"))
+        assert all(torch.equal(best[k], averaged[k]) for k in averaged)
+    resumed = TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "steps": 4}), resume=True)
+    assert all(torch.equal(v.cpu(), averaged[k]) for k, v in resumed.scored_weights.state_dict().items())
+    assert all(torch.equal(v.cpu(), raw[k]) for k, v in resumed.weights.state_dict().items())
+
+    old = json.loads((tmp_path / "run" / "config.json").read_text())
+    del old["ema_decay"]
+    assert TemporalConfig.from_dict(old).ema_decay == 0.0
+    plain = TemporalTrainer(TemporalConfig(**{**cfg.__dict__, "ema_decay": 0.0, "out": str(tmp_path / "plain")}))
+    assert plain.ema is None and plain.scored is plain.model
+    with pytest.raises(ConfigError, match="--ema"):
+        TemporalConfig(init=cfg.init, ema_decay=1.0)

@@ -74,6 +74,11 @@ def register(sub: Any) -> None:
         help="train the --init single-frame model itself, without memory, on the same sequences (with "
         "--filtered-input: the restore stage's model on the frames it gets); exports as a single-frame model",
     )  # fmt: skip
+    p.add_argument(
+        "--ema", type=float, default=0.995,
+        help="decay of the weights' moving average that validation scores and the best checkpoint keeps "
+        "(default 0.995, as `train sr`; 0: the raw weights)",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -87,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
         threads=args.threads,
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
         device=args.device, filtered_input=args.filtered_input, single_frame=args.single_frame,
-        filtered_share=args.filtered_share,
+        filtered_share=args.filtered_share, ema_decay=args.ema,
     )  # fmt: skip
     if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())

@@ -21,6 +21,7 @@ The run folder holds ``config.json``, ``state.json``, ``last.safetensors`` + ``o
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -98,6 +99,11 @@ class TemporalConfig:
     # train the --init single-frame model itself (no memory) on these sequences; with
     # filtered_input: the restore stage's single-frame model on the frames it really gets
     single_frame: bool = False
+    # an exponential moving average of the weights is what validation scores and best.safetensors
+    # holds (as `train sr` keeps its generator's): the raw weights of one step swing the
+    # validation by a few hundredths of a dB, the size of the gains a fine-tune is looking for;
+    # 0 scores the raw weights (runs saved before this existed)
+    ema_decay: float = 0.995
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -114,6 +120,8 @@ class TemporalConfig:
             raise ConfigError(f"--val-every must be a positive number of seconds, got {self.val_every_s}")
         if not 0.0 <= self.filtered_share <= 1.0:
             raise ConfigError(f"--filtered-share must be between 0 and 1, got {self.filtered_share}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"--ema must be at least 0 and below 1, got {self.ema_decay}")
         if self.single_frame and self.neighbours:
             raise ConfigError("--single-frame trains a model without memory: it takes no --neighbours")
         # (an SR init with --filtered-input is refused in the trainer, once the scale is known)
@@ -121,8 +129,9 @@ class TemporalConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TemporalConfig:
         known = {f.name for f in fields(cls)}
-        # runs saved before the factor existed trained their first layer at the common rate
-        return cls(**{"first_lr_mult": 1.0, **{k: v for k, v in d.items() if k in known}})
+        # runs saved before the factor existed trained their first layer at the common rate, and
+        # runs saved before the moving average existed scored their raw weights
+        return cls(**{"first_lr_mult": 1.0, "ema_decay": 0.0, **{k: v for k, v in d.items() if k in known}})
 
 
 @dataclass
@@ -246,6 +255,10 @@ class TemporalTrainer:
         # what the checkpoints hold: the single-frame network's own weights, loadable as that model
         self.weights: nn.Module = self.model.net if isinstance(self.model, WithoutMemory) else self.model
         self.model.to(self.device)
+        # the averaged copy that validation scores and best.safetensors keeps (None: the raw weights)
+        self.ema: RecurrentCompact | WithoutMemory | None = None
+        if cfg.ema_decay > 0:
+            self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.scale = self.model.scale
         if cfg.filtered_input and self.scale != 1:
             raise ConfigError("--filtered-input is for restore models (the SR stages run no temporal filter)")
@@ -263,11 +276,35 @@ class TemporalTrainer:
         elif (self.out / "state.json").exists():
             raise CheckpointError(f"{self.out}: a run is already there; pass --resume or pick another --out")
 
+    @property
+    def scored(self) -> RecurrentCompact | WithoutMemory:
+        """The model validation scores: the moving average when the run keeps one."""
+        return self.ema if self.ema is not None else self.model
+
+    @property
+    def scored_weights(self) -> nn.Module:
+        """What best.safetensors holds: the scored model's weights, loadable as `self.weights` is."""
+        m = self.scored
+        return m.net if isinstance(m, WithoutMemory) else m
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        # the same warm-up as `train sr`'s average, so early validations are not of stale weights
+        step = self.state.step
+        d = min(self.cfg.ema_decay, (1 + step) / (10 + step))
+        for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+            e.lerp_(p.detach(), 1.0 - d)
+
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         save_file(cpu_state(self.weights), str(self.out / "last.tmp"))
         (self.out / "last.tmp").replace(self.out / "last.safetensors")
+        if self.ema is not None:
+            save_file(cpu_state(self.scored_weights), str(self.out / "ema.tmp"))
+            (self.out / "ema.tmp").replace(self.out / "ema.safetensors")
         torch.save(self.opt.state_dict(), self.out / "optim.pt")
         (self.out / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
         (self.out / "state.json").write_text(json.dumps(asdict(self.state), indent=2) + "\n")
@@ -276,6 +313,10 @@ class TemporalTrainer:
         try:
             self.state = TemporalState(**json.loads((self.out / "state.json").read_text()))
             self.weights.load_state_dict(load_file(str(self.out / "last.safetensors"), device=str(self.device)))
+            if self.ema is not None:
+                self.scored_weights.load_state_dict(
+                    load_file(str(self.out / "ema.safetensors"), device=str(self.device))
+                )
             saved = torch.load(self.out / "optim.pt", weights_only=True, map_location=self.device)
             if len(saved["param_groups"]) == len(self.opt.param_groups):
                 self.opt.load_state_dict(saved)
@@ -318,11 +359,12 @@ class TemporalTrainer:
         return items
 
     def validate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> float:
-        self.model.eval()
+        model = self.scored
+        model.eval()
         border = self.scale if self.scale > 1 else 0
         scores = []
         for lr, gt in items:
-            outs = run_sequence(self.model, lr, self.spec, self.cfg.filtered_input, not self.cfg.single_frame)
+            outs = run_sequence(model, lr, self.spec, self.cfg.filtered_input, not self.cfg.single_frame)
             scores.append(float(np.mean([psnr_y(o, g, border) for o, g in zip(outs, gt, strict=True)])))
         self.model.train()
         return float(np.mean(scores))
@@ -350,6 +392,7 @@ class TemporalTrainer:
                 seq.update(out[i])
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
+        self._update_ema()
         return total
 
     def run(self, pool: SequencePool, val: list[tuple[np.ndarray, np.ndarray]]) -> TemporalState:
@@ -373,7 +416,7 @@ class TemporalTrainer:
 
     def _save_best(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        save_file(cpu_state(self.weights), str(self.out / "best.safetensors"))
+        save_file(cpu_state(self.scored_weights), str(self.out / "best.safetensors"))
 
     def _checkpoint(self, val: list[tuple[np.ndarray, np.ndarray]], loss: float) -> None:
         st = self.state
