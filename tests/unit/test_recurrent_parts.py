@@ -387,7 +387,8 @@ def test_a_compressed_mix_run_is_validated_on_the_h264_input_it_is_for(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """`--degrade compressed` (sr): the validation clips are coded as `ganstream eval` codes them
-    (libx264 CRF 30 of the area downscale), so the best checkpoint is the best on that input."""
+    (libx264 CRF 30 of the area downscale), so the best checkpoint is the best on that input; a
+    clean-input run validates on both of the eval's clean downscales (area and bicubic)."""
     import cv2
 
     from ganstream.training.metrics import psnr_y
@@ -402,11 +403,20 @@ def test_a_compressed_mix_run_is_validated_on_the_h264_input_it_is_for(
     inputs = {}
     for mix in ("default", "compressed"):
         cfg = trainer_module.TemporalConfig(init=init, out=str(tmp_path / mix), threads=1, degrade=mix)
-        ((lr, gt),) = trainer_module.TemporalTrainer(cfg).validation(tmp_path)
-        inputs[mix] = lr
-    area = np.stack([cv2.resize(f, (gt.shape[2] // 2, gt.shape[1] // 2), interpolation=cv2.INTER_AREA) for f in gt])
-    assert np.array_equal(inputs["default"], area)  # the plain area downscale
-    coded = inputs["compressed"]
+        items = trainer_module.TemporalTrainer(cfg).validation(tmp_path)
+        inputs[mix] = [lr for lr, _ in items]
+        gt = items[0][1]
+        assert all(np.array_equal(g, gt) for _, g in items)
+    size = (gt.shape[2] // 2, gt.shape[1] // 2)
+    area = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in gt])
+    bicubic = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in gt])
+    # clean input: both plain downscales, as `ganstream eval` has both rows
+    assert len(inputs["default"]) == 2
+    assert np.array_equal(inputs["default"][0], area) and np.array_equal(inputs["default"][1], bicubic)
+    old_run = trainer_module.TemporalConfig.from_dict({"init": init, "out": str(tmp_path / "old")})
+    assert not old_run.val_bicubic  # runs saved before validated on area alone, and keep doing so
+    assert len(trainer_module.TemporalTrainer(old_run).validation(tmp_path)) == 1
+    (coded,) = inputs["compressed"]  # the input it is trained for only
     assert coded.shape == area.shape and not np.array_equal(coded, area)
     assert 20.0 < np.mean([psnr_y(c, a, 0) for c, a in zip(coded, area, strict=True)]) < 50.0  # coded, still the scene
 

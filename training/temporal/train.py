@@ -104,6 +104,10 @@ class TemporalConfig:
     # validation by a few hundredths of a dB, the size of the gains a fine-tune is looking for;
     # 0 scores the raw weights (runs saved before this existed)
     ema_decay: float = 0.995
+    # sr runs on clean or default input: validate on the bicubic downscale of each clip as well as
+    # the area one, as `ganstream eval` has both rows (a vsr2x chosen on area input alone gained
+    # there and lost on bicubic downscales); runs saved before this validated on area alone
+    val_bicubic: bool = True
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -131,7 +135,8 @@ class TemporalConfig:
         known = {f.name for f in fields(cls)}
         # runs saved before the factor existed trained their first layer at the common rate, and
         # runs saved before the moving average existed scored their raw weights
-        return cls(**{"first_lr_mult": 1.0, "ema_decay": 0.0, **{k: v for k, v in d.items() if k in known}})
+        old = {"first_lr_mult": 1.0, "ema_decay": 0.0, "val_bicubic": False}
+        return cls(**{**old, **{k: v for k, v in d.items() if k in known}})
 
 
 @dataclass
@@ -347,6 +352,7 @@ class TemporalTrainer:
             ch, cw = min(h, self.cfg.val_side) // m * m, min(w, self.cfg.val_side) // m * m
             y, x = (h - ch) // 2, (w - cw) // 2
             gt = np.ascontiguousarray(gt[:, y : y + ch, x : x + cw])
+            bicubic = None
             if self.scale == 1:
                 noisy = gt.astype(np.float64) + rng.normal(0, VAL_NOISE_SIGMA, gt.shape) + 0.5
                 lr = np.clip(noisy, 0, 255).astype(np.uint8)
@@ -355,7 +361,11 @@ class TemporalTrainer:
                 lr = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in gt])
                 if self.cfg.degrade == "compressed":  # scored on the input it is trained for, as `eval` codes it
                     lr = h264_roundtrip(lr, crf=EVAL_H264_CRF)
+                elif self.cfg.val_bicubic:
+                    bicubic = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in gt])
             items.append((lr, gt))
+            if bicubic is not None:
+                items.append((bicubic, gt))
         return items
 
     def validate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -399,7 +409,7 @@ class TemporalTrainer:
         cfg, st = self.cfg, self.state
         if val and math.isnan(st.single_frame_psnr):
             st.single_frame_psnr = st.best_psnr = self.validate(val)
-            TimeBar.write(f"validation at step 0 (the --init model): {st.best_psnr:.3f} dB on {len(val)} clips")
+            TimeBar.write(f"validation at step 0 (the --init model): {st.best_psnr:.3f} dB on {len(val)} items")
             self._save_best()
         self.model.train()
 
@@ -441,7 +451,7 @@ def train(cfg: TemporalConfig, resume: bool = False) -> TemporalState:
     pool = load_sequences(Path(cfg.data), "train", cfg.max_frames, photos=cfg.clip_prob < 1.0)  # none drawn at 1.0
     val = trainer.validation(Path(cfg.data))
     log.info(
-        "%d training clips, %d photos, %d validation clips, loaded in %.0f s",
+        "%d training clips, %d photos, %d validation items, loaded in %.0f s",
         len(pool.clips), len(pool.photos), len(val), time.monotonic() - t0,
     )  # fmt: skip
     return trainer.run(pool, val)
