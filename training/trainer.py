@@ -44,6 +44,7 @@ from ganstream.training.metrics import psnr_y
 from ganstream.training.plot import plot_run
 from ganstream.training.presets import generator_arch
 from ganstream.training.resume_bounds import check_resume_bounds
+from ganstream.training.weight_average import update_average
 
 VAL_NOISE_SIGMA = 15.0  # restore validation: clipped Gaussian noise, in uint8 levels
 
@@ -130,11 +131,8 @@ class EMA:
         self.model.load_state_dict(model.state_dict())
         self.model.requires_grad_(False)
 
-    @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
-            e.lerp_(p.detach().float(), 1.0 - d)
+        update_average(self.model, model, self.decay, step)
 
 
 def unwrap(m: nn.Module) -> nn.Module:

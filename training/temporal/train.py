@@ -52,6 +52,7 @@ from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.temporal.data import SequencePool, load_sequences, sample_sequence
 from ganstream.training.time_bar import TimeBar
 from ganstream.training.timed_loop import cosine_lr, timed_loop
+from ganstream.training.weight_average import update_average
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,12 @@ class WithoutMemory(nn.Module):
         return self.net(x)
 
 
+def own_weights(model: RecurrentCompact | WithoutMemory) -> nn.Module:
+    """The network whose weights a checkpoint holds: a --single-frame run's own single-frame
+    network (loadable as that model), else the recurrent model itself."""
+    return model.net if isinstance(model, WithoutMemory) else model
+
+
 def load_single(folder: Path) -> tuple[nn.Module, ModelCard]:
     """The single-frame network of `folder` and its card (for --single-frame)."""
     net, card = _load_network(folder, "a single-frame sr or restore model")
@@ -258,7 +265,7 @@ class TemporalTrainer:
         else:
             self.model, self.init_card = load_init(Path(cfg.init), cfg.neighbours)
         # what the checkpoints hold: the single-frame network's own weights, loadable as that model
-        self.weights: nn.Module = self.model.net if isinstance(self.model, WithoutMemory) else self.model
+        self.weights = own_weights(self.model)
         self.model.to(self.device)
         # the averaged copy that validation scores and best.safetensors keeps (None: the raw weights)
         self.ema: RecurrentCompact | WithoutMemory | None = None
@@ -289,18 +296,7 @@ class TemporalTrainer:
     @property
     def scored_weights(self) -> nn.Module:
         """What best.safetensors holds: the scored model's weights, loadable as `self.weights` is."""
-        m = self.scored
-        return m.net if isinstance(m, WithoutMemory) else m
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        if self.ema is None:
-            return
-        # the same warm-up as `train sr`'s average, so early validations are not of stale weights
-        step = self.state.step
-        d = min(self.cfg.ema_decay, (1 + step) / (10 + step))
-        for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-            e.lerp_(p.detach(), 1.0 - d)
+        return own_weights(self.scored)
 
     # -- checkpoints -------------------------------------------------------------------
     def _save(self) -> None:
@@ -402,7 +398,8 @@ class TemporalTrainer:
                 seq.update(out[i])
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        self._update_ema()
+        if self.ema is not None:
+            update_average(self.ema, self.model, self.cfg.ema_decay, self.state.step)
         return total
 
     def run(self, pool: SequencePool, val: list[tuple[np.ndarray, np.ndarray]]) -> TemporalState:
