@@ -468,3 +468,27 @@ def test_validation_scores_the_moving_average_and_the_best_checkpoint_keeps_it(t
     assert plain.ema is None and plain.scored is plain.model
     with pytest.raises(ConfigError, match="--ema"):
         TemporalConfig(init=cfg.init, ema_decay=1.0)
+
+
+
+def test_subpixel_photo_sequences_move_by_half_pixels_of_an_unblurred_photo() -> None:
+    from ganstream.training.temporal.data import _from_photo
+    from ganstream.training.temporal.train import TemporalConfig
+
+    # red = the photo's column, green = its row: a frame's mean colour says where its window was
+    yy, xx = np.mgrid[0:250, 0:250]
+    photo = np.stack([xx, yy, np.zeros_like(xx)], axis=2).astype(np.uint8)
+    rng = np.random.default_rng(3)
+    steps: list[float] = []
+    for _ in range(20):
+        seq = _from_photo(photo, 5, 32, rng, subpixel=True)
+        assert seq is not None and seq.shape == (5, 32, 32, 3)
+        # each frame is the area downscale of a 64-px window: neighbouring photo columns averaged
+        assert np.abs(np.diff(seq[0, :, :, 0].astype(int), axis=1) - 2).max() <= 1
+        pos = seq[..., :2].astype(np.float64).mean(axis=(1, 2))  # (frames, 2) window position + const
+        steps += np.diff(pos, axis=0).ravel().tolist()
+    # windows move by whole photo pixels: half pixels of the frames, and odd ones do occur
+    assert np.allclose(steps, np.round(steps), atol=1e-6)
+    assert any(int(round(s)) % 2 for s in steps)
+    with pytest.raises(ValueError, match="subpixel-share"):
+        TemporalConfig(init="x", subpixel_share=1.5)

@@ -51,6 +51,13 @@ def register(sub: Any) -> None:
         help="share of sequences cut from real clips; the rest are photographs moving by whole pixels (default 0.6)",
     )
     p.add_argument(
+        "--subpixel-share",
+        type=float,
+        default=0.0,
+        help="share of the photographs' sequences moving by half pixels instead (a window moving over the photo "
+        "at twice the size, each frame area-downscaled x2): sub-pixel shifts on the SR input grid (default 0)",
+    )
+    p.add_argument(
         "--neighbours",
         type=int,
         default=0,
@@ -90,7 +97,8 @@ def _train(args: argparse.Namespace) -> int:
         init=str(args.init), data=str(args.data), out=str(args.out), minutes=args.minutes, steps=args.steps,
         batch=args.batch, crop=args.crop, length=args.length, lr=args.lr, first_lr_mult=args.first_lr_mult,
         threads=args.threads,
-        val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob, neighbours=args.neighbours,
+        val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob,
+        subpixel_share=args.subpixel_share, neighbours=args.neighbours,
         device=args.device, filtered_input=args.filtered_input, single_frame=args.single_frame,
         filtered_share=args.filtered_share, ema_decay=args.ema,
     )  # fmt: skip

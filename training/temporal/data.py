@@ -4,7 +4,11 @@ The fetched data set keeps only short runs of each clip; recurrence needs longer
 clips of a split are decoded again from the unpacked packages ``data fetch`` left in
 ``DATA/raw`` (same sources, same split, same downscale). Photographs of the split add camera
 motion: a crop window moving by whole pixels per frame (a static camera in a quarter of the
-sequences, the surveillance case), which at x2 SR is half-pixel motion on the input grid.
+sequences, the surveillance case), which at x2 SR is half-pixel motion on the input grid. With
+``subpixel`` the window moves by whole pixels of the photograph at twice the frame size and each
+frame is then area-downscaled x2, so the frames move by half pixels and the x2 SR input by
+quarter pixels: the sub-pixel shifts between frames that multi-frame SR takes its detail from,
+without the blur an interpolating warp would put into the ground truth.
 """
 
 from __future__ import annotations
@@ -90,7 +94,12 @@ def _from_clip(frames: list[Image], length: int, crop: int, rng: np.random.Gener
     return np.stack(seq)
 
 
-def _from_photo(img: Image, length: int, crop: int, rng: np.random.Generator) -> Image | None:
+def _from_photo(img: Image, length: int, crop: int, rng: np.random.Generator, subpixel: bool = False) -> Image | None:
+    if subpixel:
+        seq = _from_photo(img, length, 2 * crop, rng)
+        if seq is None:
+            return None
+        return np.stack([cv2.resize(f, (crop, crop), interpolation=cv2.INTER_AREA) for f in seq])
     h, w = img.shape[:2]
     static = rng.random() < 0.25
     vy, vx = (0.0, 0.0) if static else (float(v) for v in rng.uniform(-3.0, 3.0, size=2))
@@ -109,15 +118,23 @@ def _from_photo(img: Image, length: int, crop: int, rng: np.random.Generator) ->
 
 
 def sample_sequence(
-    pool: SequencePool, length: int, crop: int, rng: np.random.Generator, clip_prob: float = 0.6
+    pool: SequencePool,
+    length: int,
+    crop: int,
+    rng: np.random.Generator,
+    clip_prob: float = 0.6,
+    subpixel_share: float = 0.0,
 ) -> Image:
-    """(length, crop, crop, 3) consecutive ground-truth frames, flipped / rotated at random."""
+    """(length, crop, crop, 3) consecutive ground-truth frames, flipped / rotated at random; a
+    `subpixel_share` of the photographs' sequences move by half pixels (see the module's note)."""
     names = sorted(pool.clips)
     for _ in range(100):
         if names and (not pool.photos or rng.random() < clip_prob):
             seq = _from_clip(pool.clips[names[int(rng.integers(len(names)))]], length, crop, rng)
         else:
-            seq = _from_photo(pool.photos[int(rng.integers(len(pool.photos)))], length, crop, rng)
+            img = pool.photos[int(rng.integers(len(pool.photos)))]
+            subpixel = subpixel_share > 0 and rng.random() < subpixel_share
+            seq = _from_photo(img, length, crop, rng, subpixel)
         if seq is not None:
             if rng.random() < 0.5:
                 seq = seq[:, :, ::-1]

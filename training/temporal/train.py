@@ -75,6 +75,9 @@ class TemporalConfig:
     # 0.14 dB in 174 steps)
     first_lr_mult: float = 10.0
     clip_prob: float = 0.6
+    # share of the photographs' sequences that move by half pixels (area-downscaled from twice the
+    # size) instead of whole ones: sub-pixel shifts on the SR input grid; 0 for runs saved before
+    subpixel_share: float = 0.0
     max_frames: int = 150  # frames decoded per training clip
     val_frames: int = 16
     val_side: int = 256  # validation clips are centre-cropped to at most this
@@ -117,6 +120,8 @@ class TemporalConfig:
             raise ConfigError(f"--crop must be a multiple of 4, got {self.crop}")
         if not 0.0 <= self.clip_prob <= 1.0:
             raise ConfigError(f"--clip-prob must be between 0 and 1, got {self.clip_prob}")
+        if not 0.0 <= self.subpixel_share <= 1.0:
+            raise ConfigError(f"--subpixel-share must be between 0 and 1, got {self.subpixel_share}")
         if not 0 <= self.neighbours <= MAX_NEIGHBOURS:
             raise ConfigError(f"--neighbours must be 0 to {MAX_NEIGHBOURS}, got {self.neighbours}")
         if self.degrade not in DEGRADE_PRESETS:
@@ -333,7 +338,9 @@ class TemporalTrainer:
         """(lr, hr) uint8 (B, T, h, w, 3) and (B, T, H, W, 3) for one step: a pure function of (seed, step)."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, step])
-        hr = np.stack([sample_sequence(pool, cfg.length, cfg.crop, rng, cfg.clip_prob) for _ in range(cfg.batch)])
+        hr = np.stack(
+            [sample_sequence(pool, cfg.length, cfg.crop, rng, cfg.clip_prob, cfg.subpixel_share) for _ in range(cfg.batch)]
+        )
         return degrade_batch(hr, self.scale, self.degrade, rng), hr
 
     def validation(self, data_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
