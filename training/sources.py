@@ -358,10 +358,16 @@ CLIPS: tuple[ClipSource, ...] = (
     # 1160x938 MPEG-4 at 28 fps, downscaled by 2): the content of the test split's lesson clips
     # that no other train or selection clip had, so choices are made with it in view
     *(
-        ClipSource(IDTRACKERAI.name, f"idtrackerai/data/test_{k}.avi", "GPL-3.0-or-later (idtrackerai)", SELECTION,
-                   downscale=2, name=f"fish_tank_{k.lower()}")
+        ClipSource(
+            IDTRACKERAI.name,
+            f"idtrackerai/data/test_{k}.avi",
+            "GPL-3.0-or-later (idtrackerai)",
+            SELECTION,
+            downscale=2,
+            name=f"fish_tank_{k.lower()}",
+        )
         for k in ("A", "B")
-    ),  # fmt: skip
+    ),
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
     # test: a webcam at 160x120 in a dim room (the video-call case)

@@ -470,7 +470,6 @@ def test_validation_scores_the_moving_average_and_the_best_checkpoint_keeps_it(t
         TemporalConfig(init=cfg.init, ema_decay=1.0)
 
 
-
 def test_subpixel_photo_sequences_move_by_half_pixels_of_an_unblurred_photo() -> None:
     from ganstream.training.temporal.data import _from_photo
     from ganstream.training.temporal.train import TemporalConfig
@@ -489,6 +488,6 @@ def test_subpixel_photo_sequences_move_by_half_pixels_of_an_unblurred_photo() ->
         steps += np.diff(pos, axis=0).ravel().tolist()
     # windows move by whole photo pixels: half pixels of the frames, and odd ones do occur
     assert np.allclose(steps, np.round(steps), atol=1e-6)
-    assert any(int(round(s)) % 2 for s in steps)
+    assert any(round(s) % 2 for s in steps)
     with pytest.raises(ValueError, match="subpixel-share"):
         TemporalConfig(init="x", subpixel_share=1.5)

@@ -96,10 +96,10 @@ def _from_clip(frames: list[Image], length: int, crop: int, rng: np.random.Gener
 
 def _from_photo(img: Image, length: int, crop: int, rng: np.random.Generator, subpixel: bool = False) -> Image | None:
     if subpixel:
-        seq = _from_photo(img, length, 2 * crop, rng)
-        if seq is None:
+        big = _from_photo(img, length, 2 * crop, rng)
+        if big is None:
             return None
-        return np.stack([cv2.resize(f, (crop, crop), interpolation=cv2.INTER_AREA) for f in seq])
+        return np.stack([cv2.resize(f, (crop, crop), interpolation=cv2.INTER_AREA) for f in big])
     h, w = img.shape[:2]
     static = rng.random() < 0.25
     vy, vx = (0.0, 0.0) if static else (float(v) for v in rng.uniform(-3.0, 3.0, size=2))

@@ -26,8 +26,8 @@ from ganstream.training.errors import CheckpointError
 from ganstream.training.export import ExportResult, export_generator
 
 RECIPE_KEYS = (
-    "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "subpixel_share", "max_frames", "degrade", "neighbours",
-    "filtered_input", "filtered_share", "single_frame",
+    "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "subpixel_share", "max_frames", "degrade",
+    "neighbours", "filtered_input", "filtered_share", "single_frame",
 )  # fmt: skip
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
