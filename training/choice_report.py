@@ -35,7 +35,7 @@ from ganstream.engines.input_choice import (
 )
 from ganstream.training.cli import DEFAULT_MODELS_DIR
 from ganstream.training.codec import h264_roundtrip
-from ganstream.training.evaluate import GainRunner, Image, load_runner, resolve_model, split_items
+from ganstream.training.evaluate import GainRunner, Image, crop_multiple, load_runner, resolve_model, split_items
 from ganstream.training.metrics import psnr_y
 from ganstream.training.sources import SELECTION, TRAIN
 
@@ -108,7 +108,9 @@ def measure(
         runners.append(GainRunner(runner, card.task, int(card.scale)))
     read = STATISTICS[statistic]
     out = []
-    items = split_items(data, split, 8, RUNS_PER_CLIP, RUN_FRAMES)
+    # cropped as `ganstream eval` crops them: a coded source's grid then falls on the same pixels
+    # (a 2-px shift moved the fish tanks of the selection split from "compressed" to "clean")
+    items = split_items(data, split, crop_multiple(2), RUNS_PER_CLIP, RUN_FRAMES)
     for item in tqdm(items[:limit] if limit else items, desc=f"{split} items", unit="item"):
         name, frames = item.name, item.frames
         for label, x in inputs_of(frames).items():

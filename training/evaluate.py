@@ -243,6 +243,13 @@ class Clip:
 EVAL_SPLITS = (SELECTION, TEST)
 
 
+def crop_multiple(scale: int) -> int:
+    """What an item's size is cropped to a multiple of: its x`scale` downscale stays even (H.264
+    yuv420p). Whoever reads a split's items for a model of this scale crops with it, so a coded
+    source's block grid falls on the same pixels as in `ganstream eval`."""
+    return 2 * scale
+
+
 def validation_items(data_dir: Path, multiple: int, max_frames: int = 0, split: str = SELECTION) -> list[Clip]:
     """Photos and clip runs of one held-out split; never the training split."""
     if split not in EVAL_SPLITS:
@@ -595,7 +602,7 @@ def run_eval(
     rows: list[Row] = []
     timing: dict[str, float] = {}
     for (task, scale), models in sorted(groups.items()):
-        items = validation_items(data_dir, 2 * scale, max_frames, split)
+        items = validation_items(data_dir, crop_multiple(scale), max_frames, split)
         rows += evaluate_group(task, scale, models, baselines, items, images_dir)
         if task == "restore":
             fns: dict[str, Callable[[Image], Image]] = {
