@@ -109,7 +109,8 @@ def measure(
     read = STATISTICS[statistic]
     out = []
     # cropped as `ganstream eval` crops them: a coded source's grid then falls on the same pixels
-    # (a 2-px shift moved the fish tanks of the selection split from "compressed" to "clean")
+    # (cropped one pixel over, the fish tanks of the selection split read "clean" where eval reads
+    # "compressed": their source's block grid lands on every second pixel)
     items = split_items(data, split, crop_multiple(2), RUNS_PER_CLIP, RUN_FRAMES)
     for item in tqdm(items[:limit] if limit else items, desc=f"{split} items", unit="item"):
         name, frames = item.name, item.frames
