@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,6 +239,17 @@ def test_recurrent_training_on_filtered_input_feeds_the_network_as_the_stage_doe
                                        threads=1, filtered_input=True))  # fmt: skip
 
 
+def _noisy_scene(seed: int, shift: int, frames: int) -> tuple[np.ndarray, np.ndarray, Any]:
+    """A still smooth scene of `frames` frames, its sigma-15 noisy copy and a training pool of the
+    clean frames: what the restore trainer tests train and validate on."""
+    from ganstream.training.temporal.data import SequencePool
+
+    rng = np.random.default_rng(seed)
+    clean = np.stack([smooth_scene(shift, 48, 64)] * frames)
+    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
+    return clean, noisy, SequencePool(clips={"scene": list(clean)}, photos=[])
+
+
 def test_recurrent_training_loop_shows_progress_and_validates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,7 +257,6 @@ def test_recurrent_training_loop_shows_progress_and_validates(
     line above the time bar, and the run's log and best weights written."""
     import json
 
-    from ganstream.training.temporal.data import SequencePool
     from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
 
     root = Path(__file__).resolve().parents[2]
@@ -254,10 +265,7 @@ def test_recurrent_training_loop_shows_progress_and_validates(
         filtered_input=True, batch=2, crop=32, length=3, steps=2, minutes=5.0,
     )  # fmt: skip
     trainer = TemporalTrainer(cfg)
-    rng = np.random.default_rng(1)
-    clean = np.stack([smooth_scene(3, 48, 64)] * 4)
-    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
-    pool = SequencePool(clips={"scene": list(clean)}, photos=[])
+    clean, noisy, pool = _noisy_scene(1, 3, 4)
     state = trainer.run(pool, [(noisy, clean)])
     assert state.step == 2 and np.isfinite(state.single_frame_psnr)
     out = capsys.readouterr()
@@ -277,7 +285,6 @@ def test_single_frame_training_on_filtered_input_exports_the_single_frame_model(
     from safetensors.torch import load_file
 
     from ganstream.training.errors import ConfigError
-    from ganstream.training.temporal.data import SequencePool
     from ganstream.training.temporal.export import export_run
     from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer, WithoutMemory
 
@@ -289,10 +296,8 @@ def test_single_frame_training_on_filtered_input_exports_the_single_frame_model(
     )  # fmt: skip
     trainer = TemporalTrainer(cfg)
     assert isinstance(trainer.model, WithoutMemory) and len(trainer.opt.param_groups) == 1
-    rng = np.random.default_rng(2)
-    clean = np.stack([smooth_scene(1, 48, 64)] * 4)
-    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
-    state = trainer.run(SequencePool(clips={"scene": list(clean)}, photos=[]), [(noisy, clean)])
+    clean, noisy, pool = _noisy_scene(2, 1, 4)
+    state = trainer.run(pool, [(noisy, clean)])
     assert state.step == 2 and np.isfinite(state.single_frame_psnr)
     # the checkpoints hold the single-frame network's own weights, changed by training
     shipped = load_file(str(init / "model.safetensors"))
@@ -430,7 +435,6 @@ def test_validation_scores_the_moving_average_and_the_best_checkpoint_keeps_it(t
     from safetensors.torch import load_file
 
     from ganstream.training.errors import ConfigError
-    from ganstream.training.temporal.data import SequencePool
     from ganstream.training.temporal.train import TemporalConfig, TemporalTrainer
 
     root = Path(__file__).resolve().parents[2]
@@ -439,10 +443,7 @@ def test_validation_scores_the_moving_average_and_the_best_checkpoint_keeps_it(t
         batch=2, crop=32, length=2, steps=3, minutes=5.0, lr=1e-2, ema_decay=0.9,
     )  # fmt: skip
     trainer = TemporalTrainer(cfg)
-    rng = np.random.default_rng(3)
-    clean = np.stack([smooth_scene(2, 48, 64)] * 3)
-    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
-    pool = SequencePool(clips={"scene": list(clean)}, photos=[])
+    clean, noisy, pool = _noisy_scene(3, 2, 3)
     trainer.run(pool, [(noisy, clean)])
     raw = {k: v.detach().cpu() for k, v in trainer.weights.state_dict().items()}
     averaged = {k: v.detach().cpu() for k, v in trainer.scored_weights.state_dict().items()}
