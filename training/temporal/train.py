@@ -338,8 +338,12 @@ class TemporalTrainer:
         """(lr, hr) uint8 (B, T, h, w, 3) and (B, T, H, W, 3) for one step: a pure function of (seed, step)."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, step])
-        draw = (cfg.length, cfg.crop, rng, cfg.clip_prob, cfg.subpixel_share)
-        hr = np.stack([sample_sequence(pool, *draw) for _ in range(cfg.batch)])
+        hr = np.stack(
+            [
+                sample_sequence(pool, cfg.length, cfg.crop, rng, cfg.clip_prob, cfg.subpixel_share)
+                for _ in range(cfg.batch)
+            ]
+        )
         return degrade_batch(hr, self.scale, self.degrade, rng), hr
 
     def validation(self, data_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
