@@ -142,3 +142,23 @@ def test_choice_report_alternative_statistics_read_the_codec_grid() -> None:
     middles = sweep_middles(items, "grid-second-difference")
     assert len(middles) == 13 and middles == sorted(middles) and 1.09 < middles[0] < middles[-1] < 1.91
     assert sweep_middles(items, "block-grid")[:2] == [1.06, 1.08]
+
+
+def test_choice_report_crops_items_as_eval_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A coded source's grid must fall on the same pixels as in `ganstream eval`: one pixel of
+    crop apart, the selection split's fish tanks read clean here and compressed there."""
+    from pathlib import Path
+
+    from ganstream.training import choice_report
+    from ganstream.training.evaluate import crop_multiple
+
+    asked: list[int] = []
+
+    def items(data: Path, split: str, multiple: int, *args: int) -> list[object]:
+        asked.append(multiple)
+        return []
+
+    monkeypatch.setattr(choice_report, "split_items", items)
+    root = Path(__file__).resolve().parents[2]
+    assert choice_report.measure(Path("data"), "selection", "sr2x-auto", root / "engines" / "models") == []
+    assert asked == [crop_multiple(2)]
