@@ -6,7 +6,10 @@ blocks of compressed input. Which one a stream needs can be read from its frames
 block-based video (H.264, HEVC, MPEG-2, MJPEG) keeps steps at the 8-pixel grid of its
 transform blocks, so luma differences across grid lines are larger than elsewhere, while clean
 frames show no grid. `blockiness` is that ratio (about 1.0 on clean frames; 1.13 to 1.5 and
-more at H.264 CRF 30 to 36 on the training photos).
+more at H.264 CRF 30 to 36 on the training photos). A coded source downscaled by 2 or 4 (a
+phone's or a camera's video at half size) is clean at the size the model sees, but its grid
+lands on every second or fourth pixel and so also on the 8-px lines; `coding_level` reads such
+frames as clean (`grid_over_odd_lines`).
 
 `InputChoice` measures it on the stream's frames (every `every` frames, decayed, with a
 hysteresis band so it does not flicker between models), runs the chosen model, and when the
@@ -34,6 +37,11 @@ CLEAN_SUFFIX = "-clean"
 # between the two the stream keeps the model it has.
 CLEAN_BELOW = 1.10
 COMPRESSED_ABOVE = 1.12
+# A grid coded at this size steps more on its 8-px lines than on the odd lines between them (2,
+# 4 and 6 px into each block); a source coded at twice or four times the size steps alike on
+# all of them. Chosen as the largest margin that cost the train split nothing (choice_report:
+# 0.001 dB); on the selection split it halves what the choice lost on half-size coded sources.
+OWN_SIZE_ABOVE = 1.04
 
 
 def choice_members(name: str) -> tuple[str, str] | None:
@@ -66,10 +74,31 @@ def blockiness(frame: Image) -> float:
     return float(across / anywhere) if anywhere > 0.5 else 1.0  # a flat frame says nothing
 
 
+def grid_over_odd_lines(frame: Image) -> float:
+    """Mean luma step across the 8-px grid lines over the mean step across the lines 2, 4 and 6 px
+    into each block (both axes): above 1 where the grid was coded at this size, about 1 where
+    every second pixel steps alike (a coded source at twice the size) and on clean frames."""
+    g = luma(frame)
+    if too_small_for_grid(g):
+        return 1.0
+    dx = np.abs(np.diff(g, axis=1))
+    dy = np.abs(np.diff(g, axis=0))
+    across = dx[:, BLOCK - 1 :: BLOCK].mean() + dy[BLOCK - 1 :: BLOCK, :].mean()
+    between = sum(dx[:, k::BLOCK].mean() + dy[k::BLOCK, :].mean() for k in (1, 3, 5)) / 3
+    return float(across / between) if between > 0.5 else 1.0
+
+
+def coding_level(frame: Image) -> float:
+    """What the choice reads: the block-grid ratio, or at most 1.0 (clean) where the grid is not
+    this size's own (`grid_over_odd_lines` at most OWN_SIZE_ABOVE)."""
+    level = blockiness(frame)
+    return level if grid_over_odd_lines(frame) > OWN_SIZE_ABOVE else min(level, 1.0)
+
+
 class StreamChoice:
     """Which of two models ("clean" or "compressed") a stream runs, read from its input frames.
 
-    Every `every`-th frame is measured (`blockiness`, averaged with `decay`); a hysteresis band
+    Every `every`-th frame is measured (`coding_level`, averaged with `decay`); a hysteresis band
     keeps the choice from flickering. After a switch, `mix` gives the new model's share of the
     output for `fade` frames, so the change has no visible jump. It holds no engines: the
     single-stream engine below and serve's per-camera stage both decide with it.
@@ -95,7 +124,7 @@ class StreamChoice:
         if self.faded < self.fade:
             self.faded += 1  # a fade moves on by one frame per input frame
         if self._seen % self.every == 0:
-            self._sum = self.decay * self._sum + blockiness(frame)
+            self._sum = self.decay * self._sum + coding_level(frame)
             self._weight = self.decay * self._weight + 1.0
             self.level = self._sum / self._weight
             if not self.current:

@@ -30,6 +30,7 @@ from ganstream.engines.input_choice import (
     COMPRESSED_ABOVE,
     blockiness,
     choice_members,
+    coding_level,
     luma,
     too_small_for_grid,
 )
@@ -70,8 +71,10 @@ def grid_edge_over_neighbours(frame: Image) -> float:
     return float(edge / beside) if beside > 0.25 else 1.0
 
 
-# What the choice could read from a frame: the shipped ratio and the alternatives measured against it.
+# What the choice could read from a frame: the shipped reading (`coding-level`: the block-grid
+# ratio, clean where the grid is a larger source's) and the alternatives measured against it.
 STATISTICS: dict[str, Callable[[Image], float]] = {
+    "coding-level": coding_level,
     "block-grid": blockiness,
     "grid-second-difference": grid_second_difference,
     "grid-edge-over-neighbours": grid_edge_over_neighbours,
@@ -97,7 +100,7 @@ def inputs_of(frames: Image) -> dict[str, Image]:
 
 
 def measure(
-    data: Path, split: str, choice: str, models_dir: Path, limit: int = 0, statistic: str = "block-grid"
+    data: Path, split: str, choice: str, models_dir: Path, limit: int = 0, statistic: str = "coding-level"
 ) -> list[Item]:
     members = choice_members(choice)
     if members is None:
@@ -161,7 +164,7 @@ def sweep(items: list[Item], middles: list[float]) -> str:
 def sweep_middles(items: list[Item], statistic: str) -> list[float]:
     """The band middles a sweep tries: the shipped range for the block-grid ratio, else 13 steps
     between the 10th and 90th percentile of the items' readings."""
-    if statistic == "block-grid":
+    if statistic in ("coding-level", "block-grid"):
         return [round(1.06 + 0.02 * k, 2) for k in range(13)]
     lo, hi = np.percentile([i.ratio for i in items], [10, 90])
     return [round(float(x), 3) for x in np.linspace(lo, hi, 13)]
@@ -197,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--statistic",
         choices=tuple(STATISTICS),
-        default="block-grid",
-        help="what the choice reads from each frame: the shipped block-grid ratio or an alternative to compare",
+        default="coding-level",
+        help="what the choice reads from each frame: the shipped reading (coding-level) or an alternative to compare",
     )
     p.add_argument("--middle", type=float, default=BAND_MIDDLE, help="read compressed above this (default: shipped)")
     p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at 13 band middles")

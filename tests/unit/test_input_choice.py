@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, InputChoice, blockiness
+from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, InputChoice, blockiness, coding_level
 from ganstream.stream.stage_factory import auto_members, default_sr_model
 from ganstream.training.codec import h264_roundtrip
 
@@ -52,6 +52,30 @@ def test_blockiness_reads_the_codec_grid_not_the_content() -> None:
     shifted = np.ascontiguousarray(coded[:, 3:-5])  # a crop moves the grid off the 8-px lines
     assert blockiness(shifted) < blockiness(coded)
     assert blockiness(np.full((64, 64, 3), 90, np.uint8)) == 1.0  # a flat frame says nothing
+
+
+def _block_offsets(frame: np.ndarray, block: int, seed: int = 1) -> np.ndarray:
+    """`frame` with a random level added per `block` x `block` tile: steps on the tile edges, as
+    a coder without deblocking leaves them."""
+    h, w = frame.shape[:2]
+    tiles = np.random.default_rng(seed).normal(0, 12, (h // block + 1, w // block + 1))
+    offsets = np.kron(tiles, np.ones((block, block)))[:h, :w, None]
+    return np.clip(frame + offsets, 0, 255).astype(np.uint8)
+
+
+def test_a_grid_of_a_larger_coded_source_reads_clean_and_one_of_this_size_compressed() -> None:
+    """A source coded at four times the size and downscaled steps on every second pixel: the 8-px
+    lines step too, so the plain block-grid ratio is high, but the grid is not this size's own and
+    the choice reads clean. The same steps on an 8-px grid, or a real H.264 round trip, read
+    compressed."""
+    clean = scene()
+    larger_source = _block_offsets(clean, 2)
+    assert blockiness(larger_source) > COMPRESSED_ABOVE  # what the ratio alone would misread
+    assert coding_level(larger_source) <= 1.0
+    assert coding_level(_block_offsets(clean, 8)) > COMPRESSED_ABOVE
+    coded = h264_roundtrip(clean[None], crf=30)[0]
+    assert coding_level(coded) == blockiness(coded) > COMPRESSED_ABOVE
+    assert coding_level(clean) <= blockiness(clean) < CLEAN_BELOW
 
 
 def test_the_stream_gets_the_model_its_input_needs() -> None:
