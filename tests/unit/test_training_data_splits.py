@@ -272,3 +272,21 @@ def test_listed_sdists_are_pinned_by_version_and_sha256() -> None:
     for pkg in sources.PACKAGES:
         if pkg.kind == "sdist":
             assert pkg.version and len(pkg.sha256) == 64, pkg
+
+
+def test_the_interp_trainer_validates_from_a_listed_clip_start(tmp_path: Path) -> None:
+    """The trainer's validation takes a listed clip from its `start`, as the eval does, not from a
+    still opening."""
+    from ganstream.training.interp.data import build_validation
+
+    listed = next(c for c in sources.CLIPS if c.start and c.split == sources.SELECTION)
+    video = tmp_path / "raw" / listed.package / listed.path
+    video.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    n = listed.start + 8
+    for i in range(n):
+        writer.write(np.full((48, 64, 3), round(250 * i / n), np.uint8))
+    writer.release()
+    samples = build_validation([video], max_frames=5)
+    first_target = round(250 * (listed.start + 1) / n)
+    assert samples and abs(int(samples[0].target.mean()) - first_target) <= 2

@@ -20,6 +20,7 @@ from ganstream.engines.flow import FlowEstimator, FlowOptions, Warper, intermedi
 from ganstream.training.errors import DataError
 from ganstream.training.interp.clips import Clip, find_clips, load_clip, same_shot_windows
 from ganstream.training.interp.oracle import MeasuredTime
+from ganstream.training.sources import clip_start
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,12 @@ def build_validation(
     flow_options: FlowOptions | None = None,
     cubic_warp: bool = True,
 ) -> list[FullSample]:
-    """Leave-one-out samples (odd frames at t = 1/2) of the validation clips, whole frames."""
+    """Leave-one-out samples (odd frames at t = 1/2) of the validation clips, whole frames, from
+    each listed clip's start as `ganstream eval interp` takes them (a still opening says nothing)."""
     flow, warper = FlowEstimator(flow_options), Warper(cubic=cubic_warp)
     out: list[FullSample] = []
     for path in find_clips(data):
-        clip = load_clip(path, max_frames=max_frames, max_width=max_width)
+        clip = load_clip(path, max_frames=max_frames, max_width=max_width, start=clip_start(path))
         for i in same_shot_windows(clip.frames, 2):
             if (i + 1) % 2 == 1:
                 f0, f1 = clip.frames[i], clip.frames[i + 2]
