@@ -62,30 +62,40 @@ def too_small_for_grid(g: npt.NDArray[np.float32]) -> bool:
     return min(g.shape) < 4 * BLOCK
 
 
-def blockiness(frame: Image) -> float:
-    """Mean luma step across the 8-px block grid over the mean step anywhere (1.0: no grid)."""
+def luma_steps(frame: Image) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+    """Absolute luma steps between neighbouring columns and rows; None when the frame has too few
+    grid lines to read."""
     g = luma(frame)
     if too_small_for_grid(g):
+        return None
+    return np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
+
+
+def step_on_lines(dx: npt.NDArray[np.float32], dy: npt.NDArray[np.float32], offset: int) -> float:
+    """Mean step across the lines `offset` + 1 px into each 8-px block, columns plus rows
+    (offset BLOCK - 1: the block grid itself)."""
+    return float(dx[:, offset::BLOCK].mean() + dy[offset::BLOCK, :].mean())
+
+
+def blockiness(frame: Image) -> float:
+    """Mean luma step across the 8-px block grid over the mean step anywhere (1.0: no grid)."""
+    steps = luma_steps(frame)
+    if steps is None:
         return 1.0
-    dx = np.abs(np.diff(g, axis=1))
-    dy = np.abs(np.diff(g, axis=0))
-    across = dx[:, BLOCK - 1 :: BLOCK].mean() + dy[BLOCK - 1 :: BLOCK, :].mean()
-    anywhere = dx.mean() + dy.mean()
-    return float(across / anywhere) if anywhere > 0.5 else 1.0  # a flat frame says nothing
+    dx, dy = steps
+    anywhere = float(dx.mean() + dy.mean())
+    return step_on_lines(dx, dy, BLOCK - 1) / anywhere if anywhere > 0.5 else 1.0  # a flat frame says nothing
 
 
 def grid_over_odd_lines(frame: Image) -> float:
     """Mean luma step across the 8-px grid lines over the mean step across the lines 2, 4 and 6 px
     into each block (both axes): above 1 where the grid was coded at this size, about 1 where
     every second pixel steps alike (a coded source at twice the size) and on clean frames."""
-    g = luma(frame)
-    if too_small_for_grid(g):
+    steps = luma_steps(frame)
+    if steps is None:
         return 1.0
-    dx = np.abs(np.diff(g, axis=1))
-    dy = np.abs(np.diff(g, axis=0))
-    across = dx[:, BLOCK - 1 :: BLOCK].mean() + dy[BLOCK - 1 :: BLOCK, :].mean()
-    between = sum(dx[:, k::BLOCK].mean() + dy[k::BLOCK, :].mean() for k in (1, 3, 5)) / 3
-    return float(across / between) if between > 0.5 else 1.0
+    between = sum(step_on_lines(*steps, k) for k in (1, 3, 5)) / 3
+    return step_on_lines(*steps, BLOCK - 1) / between if between > 0.5 else 1.0
 
 
 def coding_level(frame: Image) -> float:
