@@ -78,14 +78,20 @@ def step_on_lines(dx: npt.NDArray[np.float32], dy: npt.NDArray[np.float32], offs
     return float(dx[:, offset::BLOCK].mean() + dy[offset::BLOCK, :].mean())
 
 
+def _over_anywhere(dx: npt.NDArray[np.float32], dy: npt.NDArray[np.float32]) -> float:
+    anywhere = float(dx.mean() + dy.mean())
+    return step_on_lines(dx, dy, BLOCK - 1) / anywhere if anywhere > 0.5 else 1.0  # a flat frame says nothing
+
+
+def _over_odd_lines(dx: npt.NDArray[np.float32], dy: npt.NDArray[np.float32]) -> float:
+    between = sum(step_on_lines(dx, dy, k) for k in (1, 3, 5)) / 3
+    return step_on_lines(dx, dy, BLOCK - 1) / between if between > 0.5 else 1.0
+
+
 def blockiness(frame: Image) -> float:
     """Mean luma step across the 8-px block grid over the mean step anywhere (1.0: no grid)."""
     steps = luma_steps(frame)
-    if steps is None:
-        return 1.0
-    dx, dy = steps
-    anywhere = float(dx.mean() + dy.mean())
-    return step_on_lines(dx, dy, BLOCK - 1) / anywhere if anywhere > 0.5 else 1.0  # a flat frame says nothing
+    return 1.0 if steps is None else _over_anywhere(*steps)
 
 
 def grid_over_odd_lines(frame: Image) -> float:
@@ -93,17 +99,18 @@ def grid_over_odd_lines(frame: Image) -> float:
     into each block (both axes): above 1 where the grid was coded at this size, about 1 where
     every second pixel steps alike (a coded source at twice the size) and on clean frames."""
     steps = luma_steps(frame)
-    if steps is None:
-        return 1.0
-    between = sum(step_on_lines(*steps, k) for k in (1, 3, 5)) / 3
-    return step_on_lines(*steps, BLOCK - 1) / between if between > 0.5 else 1.0
+    return 1.0 if steps is None else _over_odd_lines(*steps)
 
 
 def coding_level(frame: Image) -> float:
     """What the choice reads: the block-grid ratio, or at most 1.0 (clean) where the grid is not
-    this size's own (`grid_over_odd_lines` at most OWN_SIZE_ABOVE)."""
-    level = blockiness(frame)
-    return level if grid_over_odd_lines(frame) > OWN_SIZE_ABOVE else min(level, 1.0)
+    this size's own (`grid_over_odd_lines` at most OWN_SIZE_ABOVE). The frame's steps are
+    computed once for both."""
+    steps = luma_steps(frame)
+    if steps is None:
+        return 1.0
+    level = _over_anywhere(*steps)
+    return level if _over_odd_lines(*steps) > OWN_SIZE_ABOVE else min(level, 1.0)
 
 
 class StreamChoice:
