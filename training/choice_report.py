@@ -4,13 +4,14 @@
 
 For every photo and clip run of a split, and every input (clean area / bicubic downscale, H.264
 at CRF 26, 30 and 33): the luma PSNR of the clean-input and the compressed-input model (each
-with the stream's residual strength, as `ganstream run` applies them), the block-grid ratio the
-choice reads (engines/input_choice.py), and so the choice's loss against an oracle that always
-picks the better model. The thresholds in engines/input_choice.py are chosen with this on the
-train split; the test split decides nothing (`--split test` is refused here). `--statistic`
-scores an alternative reading of the frames the same way (a threshold chosen on the train split
-with `--sweep`, then `--middle` on the selection split), so a new measure is judged against the
-shipped one on the same items.
+with the stream's residual strength, as `ganstream run` applies them), the coding level the
+choice reads (engines/input_choice.py: `StreamChoice` fed the item's frames, as a stream
+opens), and so the choice's loss against an oracle that always picks the better model. The
+thresholds in engines/input_choice.py are chosen with this on the train split; the test split
+decides nothing (`--split test` is refused here). `--statistic` scores an alternative reading
+of the frames the same way (a threshold chosen on the train split with `--sweep`, then
+`--middle` on the selection split), so a new measure is judged against the shipped one on the
+same items.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ganstream.engines.input_choice import (
     BLOCK,
     CLEAN_BELOW,
     COMPRESSED_ABOVE,
+    StreamChoice,
     blockiness,
     choice_members,
     coding_level,
@@ -71,10 +73,21 @@ def grid_edge_over_neighbours(frame: Image) -> float:
     return float(edge / beside) if beside > 0.25 else 1.0
 
 
-# What the choice could read from a frame: the shipped reading (`coding-level`: the block-grid
-# ratio, clean where the grid is a larger source's) and the alternatives measured against it.
+def stream_level(frames: Image) -> float:
+    """The level the shipped choice reads from an item as a stream opens on it (its first frame
+    alone, then the second with the first): what it decides the item's frames with."""
+    choice = StreamChoice()
+    for f in frames:
+        choice.observe(f)
+    return choice.level
+
+
+# What the choice could read: the shipped reading (`coding-level`, as a stream opens) and the
+# alternatives measured against it, each a mean over the item's frames read one at a time
+# (`coding-level-one-frame`: the shipped reading without the frame before).
+STREAM_STATISTICS: dict[str, Callable[[Image], float]] = {"coding-level": stream_level}
 STATISTICS: dict[str, Callable[[Image], float]] = {
-    "coding-level": coding_level,
+    "coding-level-one-frame": coding_level,
     "block-grid": blockiness,
     "grid-second-difference": grid_second_difference,
     "grid-edge-over-neighbours": grid_edge_over_neighbours,
@@ -85,7 +98,7 @@ STATISTICS: dict[str, Callable[[Image], float]] = {
 class Item:
     name: str
     input: str
-    ratio: float  # the block-grid ratio, mean over the item's frames
+    ratio: float  # the statistic's reading of the item's frames
     gain: float  # clean-input model minus compressed-input model, dB
 
 
@@ -109,7 +122,11 @@ def measure(
     for m in members:
         card, runner, _ = load_runner(resolve_model(m, models_dir), "ort", "fp32")
         runners.append(GainRunner(runner, card.task, int(card.scale)))
-    read = STATISTICS[statistic]
+    read: Callable[[Image], float] = (
+        STREAM_STATISTICS[statistic]
+        if statistic in STREAM_STATISTICS
+        else lambda x: float(np.mean([STATISTICS[statistic](f) for f in x]))
+    )
     out = []
     # cropped as `ganstream eval` crops them: a coded source's grid then falls on the same pixels
     # (cropped one pixel over, the fish tanks of the selection split read "clean" where eval reads
@@ -121,7 +138,7 @@ def measure(
             clean, coded = (
                 float(np.mean([psnr_y(o, g, 2) for o, g in zip(r(x), frames, strict=True)])) for r in runners
             )
-            out.append(Item(name, label, float(np.mean([read(f) for f in x])), clean - coded))
+            out.append(Item(name, label, read(x), clean - coded))
     return out
 
 
@@ -162,9 +179,9 @@ def sweep(items: list[Item], middles: list[float]) -> str:
 
 
 def sweep_middles(items: list[Item], statistic: str) -> list[float]:
-    """The band middles a sweep tries: the shipped range for the block-grid ratio, else 13 steps
+    """The band middles a sweep tries: the shipped range for the coding level and block-grid ratio, else 13 steps
     between the 10th and 90th percentile of the items' readings."""
-    if statistic in ("coding-level", "block-grid"):
+    if statistic in ("coding-level", "coding-level-one-frame", "block-grid"):
         return [round(1.06 + 0.02 * k, 2) for k in range(13)]
     lo, hi = np.percentile([i.ratio for i in items], [10, 90])
     return [round(float(x), 3) for x in np.linspace(lo, hi, 13)]
@@ -199,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-items", type=int, default=0, help="first N items only (0: all)")
     p.add_argument(
         "--statistic",
-        choices=tuple(STATISTICS),
+        choices=(*STREAM_STATISTICS, *STATISTICS),
         default="coding-level",
-        help="what the choice reads from each frame: the shipped reading (coding-level) or an alternative to compare",
+        help="what the choice reads: the shipped reading (coding-level) or an alternative to compare",
     )
     p.add_argument("--middle", type=float, default=BAND_MIDDLE, help="read compressed above this (default: shipped)")
     p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at 13 band middles")

@@ -9,7 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from ganstream.engines.input_choice import CLEAN_BELOW, COMPRESSED_ABOVE, InputChoice, blockiness, coding_level
+from ganstream.engines.input_choice import (
+    CLEAN_BELOW,
+    COMPRESSED_ABOVE,
+    LARGER_LONE_ABOVE,
+    LARGER_SKIPS_ABOVE,
+    OWN_LONE_BELOW,
+    OWN_SKIPS_ABOVE,
+    SKIPPED_LEVEL,
+    InputChoice,
+    blockiness,
+    coding_level,
+    unchanged_blocks,
+)
 from ganstream.stream.stage_factory import auto_members, default_sr_model
 from ganstream.training.codec import h264_roundtrip
 
@@ -92,6 +104,8 @@ def test_a_switch_fades_without_a_jump_and_the_band_holds_the_choice() -> None:
     choice = InputChoice(Constant("c", 0), Constant("k", 250), every=1, decay=0.0, fade=4)
     clean, coded = scene(), h264_roundtrip(scene()[None], crf=36)[0]
     choice.observe(clean)
+    assert choice.observe(clean) == "clean"  # a repeated frame: the opening reading stands
+    assert choice.state.current == "clean" and choice.state.switches == 0
     levels = []
     for _ in range(7):
         choice.observe(coded)
@@ -103,7 +117,7 @@ def test_a_switch_fades_without_a_jump_and_the_band_holds_the_choice() -> None:
     # a long history inside the band (the flat frame barely moves it): the current model stays
     state = choice.state
     state._sum, state._weight, state.decay = mid * 1e6, 1e6, 1.0
-    state._seen = 0
+    state._seen = 2  # past the opening: a measurement, read with the frame before
     assert choice.observe(np.full((64, 64, 3), 90, np.uint8)) == "compressed"
 
 
@@ -186,3 +200,45 @@ def test_choice_report_crops_items_as_eval_does(monkeypatch: pytest.MonkeyPatch)
     root = Path(__file__).resolve().parents[2]
     assert choice_report.measure(Path("data"), "selection", "sr2x-auto", root / "engines" / "models") == []
     assert asked == [crop_multiple(2)]
+
+
+def _change_tiles(frame: np.ndarray, tile: int, share: float, seed: int = 2) -> np.ndarray:
+    """`frame` with a random `share` of its aligned `tile`-px tiles changed by faint noise (no
+    step at their edges): what a coder leaves where it skipped the other tiles."""
+    h, w = frame.shape[:2]
+    rng = np.random.default_rng(seed)
+    changed = np.kron(rng.random((h // tile + 1, w // tile + 1)) < share, np.ones((tile, tile)))[:h, :w, None]
+    noisy = np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8)
+    return np.where(changed > 0, noisy, frame)
+
+
+def test_skipped_macroblocks_read_compressed_at_this_size_and_clean_from_a_larger_source() -> None:
+    """Two consecutive frames: unchanged 16-px blocks are macroblocks a coder skipped at this size
+    (compressed, even where the grid reads clean); unchanged lone 8-px blocks are a larger
+    source's skipped macroblocks, halved (clean, even where the grid reads compressed)."""
+    base = scene()
+    own = _change_tiles(base, 2 * 8, 0.4)
+    small, large, lone = unchanged_blocks(own, base)
+    assert large > OWN_SKIPS_ABOVE and lone < OWN_LONE_BELOW
+    assert coding_level(own) < CLEAN_BELOW  # the grid alone reads clean
+    assert coding_level(own, base) >= SKIPPED_LEVEL
+    larger = _change_tiles(base, 8, 0.4)
+    small, large, lone = unchanged_blocks(larger, base)
+    assert small > LARGER_SKIPS_ABOVE and lone > LARGER_LONE_ABOVE
+    gridded_before, gridded = _block_offsets(base, 8), _block_offsets(larger, 8)
+    assert coding_level(gridded) > COMPRESSED_ABOVE  # the grid alone reads compressed
+    assert coding_level(gridded, gridded_before) <= 1.0
+    assert coding_level(own, own) == coding_level(own)  # a repeated frame says nothing
+    assert coding_level(own, base[:64]) == coding_level(own)  # nor a frame of another size
+
+
+def test_h264_on_a_still_plain_scene_reads_compressed_from_its_skipped_macroblocks() -> None:
+    """A still, smooth scene with a little sensor noise: at CRF 30 the coder keeps too little grid
+    to read on one frame, but skips macroblocks on the next; the clean frames change everywhere."""
+    rng = np.random.default_rng(3)
+    plain = cv2.GaussianBlur(scene(), (0, 0), 3.0).astype(np.float32)
+    clean = np.stack([np.clip(plain + rng.normal(0, 1.5, plain.shape), 0, 255).astype(np.uint8) for _ in range(3)])
+    coded = h264_roundtrip(clean, crf=30)
+    assert coding_level(coded[1]) < CLEAN_BELOW  # what one frame alone misreads
+    assert coding_level(coded[1], coded[0]) >= SKIPPED_LEVEL
+    assert coding_level(clean[1], clean[0]) == coding_level(clean[1]) < CLEAN_BELOW
