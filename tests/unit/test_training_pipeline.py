@@ -265,10 +265,20 @@ def test_eval_scores_the_per_stream_choice_like_ganstream_run(data_dir: Path, tm
     sets = _sr_sets(items, 2)
     # H.264 coded at the size the model sees reads as compressed (the tiny carphone clip's grid is
     # plain; the chelsea photo's reads clean, as the choice's report on the selection split shows)
-    assert any(StreamChoice().observe(x[0]) == "compressed" for x, _ in sets["H.264 CRF 30"])
+
+    def members(frames: np.ndarray) -> list[str]:
+        choice = StreamChoice()  # a new stream per item, fed every frame as the stage feeds it
+        return ["sr2x-clean" if choice.observe(f) == "clean" else "sr2x" for f in frames]
+
+    assert any(members(x)[-1] == "sr2x" for x, _ in sets["H.264 CRF 30"])
     for dataset, pairs in sets.items():
         for item, (x, _) in zip(items, pairs, strict=True):
-            member = "sr2x-clean" if StreamChoice().observe(x[0]) == "clean" else "sr2x"
+            chosen_per_frame = members(x)
             clip = item.name.split("#")[0]
             chosen = per_clip[(dataset, "sr2x-auto")][clip]
+            if len(set(chosen_per_frame)) > 1:  # the second frame settled the opening otherwise
+                low, high = sorted(per_clip[(dataset, m)][clip] for m in ("sr2x", "sr2x-clean"))
+                assert low - 0.01 <= chosen <= high + 0.01, (dataset, clip, chosen_per_frame)
+                continue
+            member = chosen_per_frame[0]
             assert chosen == pytest.approx(per_clip[(dataset, member)][clip], abs=0.01), (dataset, clip, member)
