@@ -183,34 +183,47 @@ class StreamChoice:
         self.level = 0.0
         self._sum = self._weight = 0.0
         self._seen = 0
+        self._settled = False  # the opening pair has been read
+        self._due = False  # the next frame is read with the one before it
         self._before: Image | None = None  # the frame before the next measured one
+        self._before_seq: int | None = None
 
-    def observe(self, frame: Image) -> str:
-        """Read one input frame of the stream; the model now chosen.
+    def observe(self, frame: Image, seq: int | None = None) -> str:
+        """Read one input frame of the stream (`seq`: its number in the stream, where known); the
+        model now chosen.
 
-        The first frame is read alone and picks the opening model; the second is read with the
-        first and settles it at once (before the viewer sees a settled picture, so no fade); from
-        then on every `every`-th frame is read with the one before it, averaged with `decay`,
-        and a change past the hysteresis band fades over `fade` frames."""
+        The first frame is read alone and picks the opening model; the first pair of frames is
+        read together and settles it at once (before the viewer sees a settled picture, so no
+        fade); from then on every `every`-th frame is read with the one before it, averaged with
+        `decay`, and a change past the hysteresis band fades over `fade` frames. A pair with a
+        gap between (frames dropped before the stage: `seq` jumps) is not read, since the skipped
+        frames' changes would hide the coder's skips; the next pair is read instead."""
         if self.faded < self.fade:
             self.faded += 1  # a fade moves on by one frame per input frame
-        measured_phase = 1 % self.every  # each frame when every == 1
+        # frames without numbers (seq left at 0) count as consecutive; only a jump forward is a gap
+        consecutive = seq is None or self._before_seq is None or seq <= self._before_seq + 1
         if self._seen == 0:
             self._read(coding_level(frame))
             self.current = self._side(self.level)
-        elif self._seen % self.every == measured_phase and self._before is not None:
-            if self._seen == 1:  # the opening pair supersedes the lone first frame
+        elif self._due and self._before is not None and consecutive:
+            if not self._settled:  # the opening pair supersedes the lone first frame
                 self._sum = self._weight = 0.0
             self._read(coding_level(frame, self._before))
-            if self._seen == 1:
+            self._due = False
+            if not self._settled:
                 self.current = self._side(self.level)
+                self._settled = True
             elif self.current == "clean" and self.level > COMPRESSED_ABOVE:
                 self._switch("compressed")
             elif self.current == "compressed" and self.level < CLEAN_BELOW:
                 self._switch("clean")
-        # keep only the frame a measurement pairs with (a copy: sources may reuse their buffers)
-        self._before = frame.copy() if (self._seen + 1) % self.every == measured_phase else None
         self._seen += 1
+        # the next frame is measured every `every` frames (each frame when every == 1), and at
+        # once after a pair that could not be read
+        self._due = self._due or self._seen % self.every == 1 % self.every or not self._settled
+        # keep only the frame a measurement pairs with (a copy: sources may reuse their buffers)
+        self._before = frame.copy() if self._due else None
+        self._before_seq = seq
         self.frames[self.current] += 1
         return self.current
 
@@ -262,9 +275,9 @@ class InputChoice:
         """A new stream: measure afresh, no fade in progress."""
         self.state.reset()
 
-    def observe(self, frame: Image) -> str:
-        """Read one input frame of the stream; the model now chosen."""
-        return self.state.observe(frame)
+    def observe(self, frame: Image, seq: int | None = None) -> str:
+        """Read one input frame of the stream (`seq`: its number, where known); the model now chosen."""
+        return self.state.observe(frame, seq)
 
     def infer(self, *inputs: Any) -> Any:
         chosen = self.engines[self.state.current or "compressed"]

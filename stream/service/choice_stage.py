@@ -31,7 +31,7 @@ class SharedChoiceStage:
         return self.stages["compressed"].configure(spec)
 
     def process(self, frame: Frame) -> list[Frame]:
-        current = self.choice.observe(frame.pixels)
+        current = self.choice.observe(frame.pixels, frame.seq)
         (out,) = self.stages[current].process(frame)  # one frame in flight per camera: depth 1
         if not self.choice.fading:
             return [out]

@@ -134,7 +134,7 @@ class EnhanceStage:
         if self.blend is not None:
             frame = self.blend.filter(frame)
         if self.choice is not None:
-            self.choice.observe(frame.pixels)
+            self.choice.observe(frame.pixels, frame.seq)
         if self.memory is None:
             out = self._run_one(frame.pixels)
         else:

@@ -18,6 +18,7 @@ from ganstream.engines.input_choice import (
     OWN_SKIPS_ABOVE,
     SKIPPED_LEVEL,
     InputChoice,
+    StreamChoice,
     blockiness,
     coding_level,
     unchanged_blocks,
@@ -242,3 +243,21 @@ def test_h264_on_a_still_plain_scene_reads_compressed_from_its_skipped_macrobloc
     assert coding_level(coded[1]) < CLEAN_BELOW  # what one frame alone misreads
     assert coding_level(coded[1], coded[0]) >= SKIPPED_LEVEL
     assert coding_level(clean[1], clean[0]) == coding_level(clean[1]) < CLEAN_BELOW
+
+
+def test_a_pair_across_dropped_frames_is_not_read_the_next_pair_is() -> None:
+    """Frames dropped before the stage (a `seq` jump): the pair that spans them is skipped, since
+    the missing frames' changes would hide the coder's skips, and the next pair is read."""
+    base = scene()
+    skipped = _change_tiles(base, 2 * 8, 0.4)  # this size's own skips against `base`: compressed
+    choice = StreamChoice(every=25)
+    choice.observe(base, seq=0)  # the opening frame: the grid reads clean
+    assert choice.current == "clean"
+    choice.observe(skipped, seq=5)  # the opening pair spans a gap: not read
+    assert choice.current == "clean" and not choice._settled
+    choice.observe(_change_tiles(skipped, 2 * 8, 0.4, seed=4), seq=6)  # the next pair: read, settles
+    assert choice._settled and choice.current == "compressed" and choice.switches == 0
+    # frames without numbers (seq 0 throughout) are read as consecutive
+    choice = StreamChoice(every=25)
+    choice.observe(base, seq=0)
+    assert choice.observe(skipped, seq=0) == "compressed"
