@@ -165,8 +165,9 @@ class StreamChoice:
 
     Every `every`-th frame is measured with the frame before it (`coding_level`, averaged with
     `decay`); a hysteresis band keeps the choice from flickering. After a switch, `mix` gives the
-    new model's share of the output for `fade` frames, so the change has no visible jump. It holds no engines: the
-    single-stream engine below and serve's per-camera stage both decide with it.
+    new model's share of the output for `fade` frames, so the change has no visible jump. It
+    holds no engines: the single-stream engine below and serve's per-camera stage both decide
+    with it.
     """
 
     def __init__(self, every: int = 25, decay: float = 0.7, fade: int = 25) -> None:

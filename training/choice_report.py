@@ -179,8 +179,8 @@ def sweep(items: list[Item], middles: list[float]) -> str:
 
 
 def sweep_middles(items: list[Item], statistic: str) -> list[float]:
-    """The band middles a sweep tries: the shipped range for the coding level and block-grid ratio, else 13 steps
-    between the 10th and 90th percentile of the items' readings."""
+    """The band middles a sweep tries: the shipped range for the coding level and the block-grid
+    ratio, else 13 steps between the 10th and 90th percentile of the items' readings."""
     if statistic in ("coding-level", "coding-level-one-frame", "block-grid"):
         return [round(1.06 + 0.02 * k, 2) for k in range(13)]
     lo, hi = np.percentile([i.ratio for i in items], [10, 90])
