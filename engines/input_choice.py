@@ -83,7 +83,10 @@ def too_small_for_grid(g: npt.NDArray[np.float32]) -> bool:
 def luma_steps(frame: Image) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
     """Absolute luma steps between neighbouring columns and rows; None when the frame has too few
     grid lines to read."""
-    g = luma(frame)
+    return _steps_of(luma(frame))
+
+
+def _steps_of(g: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
     if too_small_for_grid(g):
         return None
     return np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
@@ -129,7 +132,11 @@ def unchanged_blocks(frame: Image, previous: Image) -> tuple[float, float, float
     """Between two consecutive frames: the share of 8-px blocks unchanged, the share of aligned
     16-px blocks unchanged, and the share of the unchanged 8-px blocks that are lone (their
     16-px block changed). A coder that skips macroblocks at this size leaves few lone ones."""
-    diff = np.abs(luma(frame) - luma(previous))
+    return _unchanged_of(luma(frame), luma(previous))
+
+
+def _unchanged_of(g: npt.NDArray[np.float32], g_previous: npt.NDArray[np.float32]) -> tuple[float, float, float]:
+    diff = np.abs(g - g_previous)
     small, large = _unchanged(diff, BLOCK), _unchanged(diff, 2 * BLOCK)
     small_in_large = small[: 2 * large.shape[0], : 2 * large.shape[1]]
     parent = np.repeat(np.repeat(large, 2, axis=0), 2, axis=1)
@@ -141,8 +148,10 @@ def coding_level(frame: Image, previous: Image | None = None) -> float:
     """What the choice reads: the block-grid ratio, or at most 1.0 (clean) where the grid is not
     this size's own (`grid_over_odd_lines` at most OWN_SIZE_ABOVE). With the `previous`
     frame, unchanged blocks overrule the grid: macroblocks skipped at this size read at least
-    SKIPPED_LEVEL, a larger source's skips at most 1.0. The frame's steps are computed once."""
-    steps = luma_steps(frame)
+    SKIPPED_LEVEL, a larger source's skips at most 1.0. The frame's luma and steps are computed
+    once for all of it."""
+    g = luma(frame)
+    steps = _steps_of(g)
     if steps is None:
         return 1.0
     level = _over_anywhere(*steps)
@@ -150,7 +159,7 @@ def coding_level(frame: Image, previous: Image | None = None) -> float:
         level = min(level, 1.0)
     if previous is None or previous.shape != frame.shape:
         return level
-    small, large, lone = unchanged_blocks(frame, previous)
+    small, large, lone = _unchanged_of(g, luma(previous))
     if small == 1.0:  # a repeated frame (a frozen source, a duplicate) says nothing of a coder
         return level
     if large > OWN_SKIPS_ABOVE and lone < OWN_LONE_BELOW:
@@ -207,11 +216,12 @@ class StreamChoice:
             self._read(coding_level(frame))
             self.current = self._side(self.level)
         elif self._due and self._before is not None and consecutive:
-            if not self._settled:  # the opening pair supersedes the lone first frame
+            opening = not self._settled
+            if opening:  # the opening pair supersedes the lone first frame
                 self._sum = self._weight = 0.0
             self._read(coding_level(frame, self._before))
             self._due = False
-            if not self._settled:
+            if opening:
                 self.current = self._side(self.level)
                 self._settled = True
             elif self.current == "clean" and self.level > COMPRESSED_ABOVE:
