@@ -11,7 +11,8 @@ thresholds in engines/input_choice.py are chosen with this on the train split; t
 decides nothing (`--split test` is refused here). `--statistic` scores an alternative reading
 of the frames the same way (a threshold chosen on the train split with `--sweep`, then
 `--middle` on the selection split), so a new measure is judged against the shipped one on the
-same items.
+same items. `--statistic grid-level --sweep-zeros` scores the quantiser-trace thresholds
+(`ZEROS_CLEAN_UPTO`, `ZEROS_COMPRESSED_ABOVE`) over a grid, on top of the grid's own reading.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ from ganstream.engines.input_choice import (
     BLOCK,
     CLEAN_BELOW,
     COMPRESSED_ABOVE,
+    SKIPPED_LEVEL,
+    ZEROS_CLEAN_UPTO,
+    ZEROS_COMPRESSED_ABOVE,
     StreamChoice,
     blockiness,
     choice_members,
     coding_level,
+    grid_aligned_zeros,
+    grid_level,
     luma,
     too_small_for_grid,
 )
@@ -82,10 +88,25 @@ def stream_level(frames: Image) -> float:
     return choice.level
 
 
+def opening(frames: Image) -> tuple[Image, Image | None]:
+    """The frame that settles a stream's opening choice and the one it is read with (none for a
+    single frame): the second and the first."""
+    return (frames[1], frames[0]) if len(frames) > 1 else (frames[0], None)
+
+
+def opening_grid_level(frames: Image) -> float:
+    """The opening reading of the grid and the unchanged blocks alone (no quantiser trace)."""
+    return grid_level(*opening(frames))
+
+
 # What the choice could read: the shipped reading (`coding-level`, as a stream opens) and the
 # alternatives measured against it, each a mean over the item's frames read one at a time
-# (`coding-level-one-frame`: the shipped reading without the frame before).
-STREAM_STATISTICS: dict[str, Callable[[Image], float]] = {"coding-level": stream_level}
+# (`coding-level-one-frame`: the shipped reading without the frame before; `grid-level`: the
+# opening reading without the quantiser trace, for `--sweep-zeros`).
+STREAM_STATISTICS: dict[str, Callable[[Image], float]] = {
+    "coding-level": stream_level,
+    "grid-level": opening_grid_level,
+}
 STATISTICS: dict[str, Callable[[Image], float]] = {
     "coding-level-one-frame": coding_level,
     "block-grid": blockiness,
@@ -100,6 +121,7 @@ class Item:
     input: str
     ratio: float  # the statistic's reading of the item's frames
     gain: float  # clean-input model minus compressed-input model, dB
+    zeros: float = 0.0  # the quantiser's trace on the opening frame (`grid_aligned_zeros`)
 
 
 def inputs_of(frames: Image) -> dict[str, Image]:
@@ -138,7 +160,7 @@ def measure(
             clean, coded = (
                 float(np.mean([psnr_y(o, g, 2) for o, g in zip(r(x), frames, strict=True)])) for r in runners
             )
-            out.append(Item(name, label, read(x), clean - coded))
+            out.append(Item(name, label, read(x), clean - coded, grid_aligned_zeros(opening(x)[0])))
     return out
 
 
@@ -187,6 +209,48 @@ def sweep_middles(items: list[Item], statistic: str) -> list[float]:
     return [round(float(x), 3) for x in np.linspace(lo, hi, 13)]
 
 
+def with_zeros(items: list[Item], clean_upto: float, compressed_above: float) -> list[Item]:
+    """`items` (read with `grid-level`) as `coding_level` reads them with these trace thresholds."""
+    out = []
+    for i in items:
+        level = i.ratio
+        if i.zeros > compressed_above:
+            level = max(level, SKIPPED_LEVEL)
+        elif i.zeros <= clean_upto:
+            level = min(level, 1.0)
+        out.append(Item(i.name, i.input, level, i.gain, i.zeros))
+    return out
+
+
+def sweep_zeros(items: list[Item]) -> str:
+    """The choice's loss to the oracle, mean over the inputs, for a grid of both trace thresholds
+    (rows: read clean at most; columns: read compressed above): the table they are fitted with."""
+    uptos = [round(0.001 * k, 3) for k in range(13)]
+    aboves = [0.03, 0.045, 0.065, 0.08, float("inf")]
+    inputs = list(dict.fromkeys(i.input for i in items))
+
+    def loss(rows: list[Item]) -> float:
+        per_input = []
+        for label in inputs:
+            gains = np.array([i.gain for i in rows if i.input == label])
+            clean = _reads_clean([i for i in rows if i.input == label])
+            per_input.append(float(np.maximum(gains, 0.0).mean() - np.where(clean, gains, 0.0).mean()))
+        return float(np.mean(per_input))
+
+    lines = [
+        "| clean at most \\ compressed above | " + " | ".join(f"{a:g}" for a in aboves) + " |",
+        "| ---: | " + " | ".join("---:" for _ in aboves) + " |",
+        f"| (no trace) | {loss(items):.4f} |" + " |" * (len(aboves) - 1),
+    ]
+    for u in uptos:
+        cells = []
+        for a in aboves:
+            mark = " (now)" if (u, a) == (ZEROS_CLEAN_UPTO, ZEROS_COMPRESSED_ABOVE) else ""
+            cells.append(f"{loss(with_zeros(items, u, a)):.4f}{mark}")
+        lines.append(f"| {u:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report(items: list[Item], middle: float = BAND_MIDDLE) -> str:
     lines = [
         "| input | items | clean model better | clean minus compressed model | choice vs compressed model | "
@@ -223,13 +287,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--middle", type=float, default=BAND_MIDDLE, help="read compressed above this (default: shipped)")
     p.add_argument("--sweep", action="store_true", help="also the loss to the oracle at 13 band middles")
     p.add_argument("--items", action="store_true", help="also every item's reading and gain")
+    p.add_argument(
+        "--sweep-zeros",
+        action="store_true",
+        help="with --statistic grid-level: the loss to the oracle over a grid of the quantiser-trace thresholds",
+    )
     args = p.parse_args(argv)
+    if args.sweep_zeros and args.statistic != "grid-level":
+        p.error("--sweep-zeros reads the grid without the trace: add --statistic grid-level")
     items = measure(args.data, args.split, args.choice, args.models_dir, args.max_items, args.statistic)
     print(f"statistic: {args.statistic}, read compressed above {args.middle:.3f}")
     print(report(items, args.middle))
     if args.sweep:
         print()
         print(sweep(items, sweep_middles(items, args.statistic)))
+    if args.sweep_zeros:
+        print()
+        print(sweep_zeros(items))
     if args.items:
         print()
         print(f"| item | input | {args.statistic} | clean minus compressed model |")

@@ -17,10 +17,14 @@ from ganstream.engines.input_choice import (
     OWN_LONE_BELOW,
     OWN_SKIPS_ABOVE,
     SKIPPED_LEVEL,
+    ZEROS_CLEAN_UPTO,
+    ZEROS_COMPRESSED_ABOVE,
     InputChoice,
     StreamChoice,
     blockiness,
     coding_level,
+    grid_aligned_zeros,
+    grid_level,
     unchanged_blocks,
 )
 from ganstream.stream.stage_factory import auto_members, default_sr_model
@@ -84,11 +88,45 @@ def test_a_grid_of_a_larger_coded_source_reads_clean_and_one_of_this_size_compre
     clean = scene()
     larger_source = _block_offsets(clean, 2)
     assert blockiness(larger_source) > COMPRESSED_ABOVE  # what the ratio alone would misread
-    assert coding_level(larger_source) <= 1.0
-    assert coding_level(_block_offsets(clean, 8)) > COMPRESSED_ABOVE
+    assert grid_level(larger_source) <= 1.0
+    assert grid_level(_block_offsets(clean, 8)) > COMPRESSED_ABOVE
     coded = h264_roundtrip(clean[None], crf=30)[0]
-    assert coding_level(coded) == blockiness(coded) > COMPRESSED_ABOVE
-    assert coding_level(clean) <= blockiness(clean) < CLEAN_BELOW
+    assert grid_level(coded) == blockiness(coded) > COMPRESSED_ABOVE
+    assert grid_level(clean) <= blockiness(clean) < CLEAN_BELOW
+
+
+def test_the_quantiser_leaves_fine_detail_missing_inside_the_grid_blocks() -> None:
+    """H.264 rounds away high frequencies inside its 8x8 blocks, so blocks on its grid hold more
+    near-zero DCT coefficients than blocks straddling it; clean frames show no difference, and
+    moving the grid by half a block turns the difference around."""
+    clean = scene()
+    assert abs(grid_aligned_zeros(clean)) <= ZEROS_CLEAN_UPTO
+    for crf in (26, 30, 36):
+        coded = h264_roundtrip(clean[None], crf=crf)[0]
+        assert grid_aligned_zeros(coded) > ZEROS_CLEAN_UPTO, crf
+        assert grid_aligned_zeros(np.ascontiguousarray(coded[4:, 4:])) < 0, crf
+        assert coding_level(coded) > COMPRESSED_ABOVE, crf
+    assert coding_level(clean) < CLEAN_BELOW
+    assert grid_aligned_zeros(np.full((64, 64, 3), 90, np.uint8)) == 0.0  # a flat frame says nothing
+    assert grid_aligned_zeros(clean[:16, :16]) == 0.0  # nor one too small to read
+
+
+def test_a_clear_quantiser_trace_overrules_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No trace (at most ZEROS_CLEAN_UPTO) reads clean whatever the grid says, a strong one (over
+    ZEROS_COMPRESSED_ABOVE) compressed; in between the grid and the unchanged blocks decide."""
+    from ganstream.engines import input_choice
+
+    clean = scene()
+    gridded = _block_offsets(clean, 8)
+    assert grid_level(gridded) > COMPRESSED_ABOVE and grid_level(clean) < CLEAN_BELOW
+    for zeros, expect_gridded, expect_clean in (
+        (ZEROS_CLEAN_UPTO, 1.0, grid_level(clean)),
+        (ZEROS_COMPRESSED_ABOVE + 0.01, grid_level(gridded), SKIPPED_LEVEL),
+        ((ZEROS_CLEAN_UPTO + ZEROS_COMPRESSED_ABOVE) / 2, grid_level(gridded), grid_level(clean)),
+    ):
+        monkeypatch.setattr(input_choice, "_zeros_of", lambda g, z=zeros: z)
+        assert coding_level(gridded) == pytest.approx(expect_gridded), zeros
+        assert coding_level(clean) == pytest.approx(expect_clean), zeros
 
 
 def test_the_stream_gets_the_model_its_input_needs() -> None:
@@ -166,6 +204,24 @@ def test_choice_report_scores_the_rule_against_the_oracle() -> None:
     assert shapes == {k: (2, 32, 48, 3) for k in shapes} and len(shapes) == 5
 
 
+def test_choice_report_sweeps_the_quantiser_trace_thresholds() -> None:
+    """`--sweep-zeros` applies the trace to the grid's own reading as `coding_level` does, and
+    scores every pair of thresholds against the oracle."""
+    from ganstream.training.choice_report import Item, sweep_zeros, with_zeros
+
+    items = [
+        Item("a", "clean (area)", 1.30, +0.6, zeros=0.001),  # the grid misreads, no trace: clean
+        Item("b", "H.264 CRF 30", 1.00, -0.4, zeros=0.09),  # no grid, a strong trace: compressed
+        Item("c", "H.264 CRF 30", 1.30, -0.2, zeros=0.02),  # between: the grid decides
+    ]
+    read = with_zeros(items, ZEROS_CLEAN_UPTO, ZEROS_COMPRESSED_ABOVE)
+    assert [i.ratio for i in read] == [1.0, SKIPPED_LEVEL, 1.30]
+    rows = sweep_zeros(items).splitlines()
+    assert rows[2] == "| (no trace) | 0.4000 |" + " |" * 4  # a loses 0.6, b 0.4 over two H.264 items: 0.2
+    now = next(r for r in rows if "(now)" in r)
+    assert now.startswith(f"| {ZEROS_CLEAN_UPTO:.3f} |") and "0.0000 (now)" in now
+
+
 def test_choice_report_alternative_statistics_read_the_codec_grid() -> None:
     """Each statistic `choice_report --statistic` can score reads about 1 on clean frames, more on
     frames coded at their own size, and nothing on a flat frame."""
@@ -221,16 +277,16 @@ def test_skipped_macroblocks_read_compressed_at_this_size_and_clean_from_a_large
     own = _change_tiles(base, 2 * 8, 0.4)
     small, large, lone = unchanged_blocks(own, base)
     assert large > OWN_SKIPS_ABOVE and lone < OWN_LONE_BELOW
-    assert coding_level(own) < CLEAN_BELOW  # the grid alone reads clean
-    assert coding_level(own, base) >= SKIPPED_LEVEL
+    assert grid_level(own) < CLEAN_BELOW  # the grid alone reads clean
+    assert grid_level(own, base) >= SKIPPED_LEVEL
     larger = _change_tiles(base, 8, 0.4)
     small, large, lone = unchanged_blocks(larger, base)
     assert small > LARGER_SKIPS_ABOVE and lone > LARGER_LONE_ABOVE
     gridded_before, gridded = _block_offsets(base, 8), _block_offsets(larger, 8)
-    assert coding_level(gridded) > COMPRESSED_ABOVE  # the grid alone reads compressed
-    assert coding_level(gridded, gridded_before) <= 1.0
-    assert coding_level(own, own) == coding_level(own)  # a repeated frame says nothing
-    assert coding_level(own, base[:64]) == coding_level(own)  # nor a frame of another size
+    assert grid_level(gridded) > COMPRESSED_ABOVE  # the grid alone reads compressed
+    assert grid_level(gridded, gridded_before) <= 1.0
+    assert grid_level(own, own) == grid_level(own)  # a repeated frame says nothing
+    assert grid_level(own, base[:64]) == grid_level(own)  # nor a frame of another size
 
 
 def test_h264_on_a_still_plain_scene_reads_compressed_from_its_skipped_macroblocks() -> None:
