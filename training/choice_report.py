@@ -176,23 +176,27 @@ def _reads_clean(rows: list[Item], middle: float = BAND_MIDDLE) -> np.ndarray:
     return np.array([i.ratio <= middle for i in rows])
 
 
+def losses_per_input(items: list[Item], middle: float = BAND_MIDDLE) -> dict[str, float]:
+    """The choice's loss to the oracle (dB, mean over items) per input, reading compressed above
+    `middle`."""
+    out = {}
+    for label in dict.fromkeys(i.input for i in items):
+        rows = [i for i in items if i.input == label]
+        gains = np.array([i.gain for i in rows])
+        out[label] = float(np.maximum(gains, 0.0).mean() - np.where(_reads_clean(rows, middle), gains, 0.0).mean())
+    return out
+
+
 def sweep(items: list[Item], middles: list[float]) -> str:
     """The choice's loss to the oracle per input if the band's middle were each of `middles` (the
     band keeps its width): the table a threshold is chosen with."""
-    by_input: dict[str, list[Item]] = {}
-    for i in items:
-        by_input.setdefault(i.input, []).append(i)
+    inputs = list(dict.fromkeys(i.input for i in items))
     lines = [
-        "| band middle | " + " | ".join(by_input) + " | mean |",
-        "| ---: | " + " | ".join("---:" for _ in by_input) + " | ---: |",
+        "| band middle | " + " | ".join(inputs) + " | mean |",
+        "| ---: | " + " | ".join("---:" for _ in inputs) + " | ---: |",
     ]
     for middle in sorted({*middles, BAND_MIDDLE}):
-        losses = []
-        for rows in by_input.values():
-            gains = np.array([i.gain for i in rows])
-            losses.append(
-                float(np.maximum(gains, 0.0).mean() - np.where(_reads_clean(rows, middle), gains, 0.0).mean())
-            )
+        losses = list(losses_per_input(items, middle).values())
         mark = " (now)" if abs(middle - BAND_MIDDLE) < 1e-9 else ""
         cells = " | ".join(f"{x:.3f}" for x in losses)
         shown = f"{middle:.2f}" if abs(middle - round(middle, 2)) < 1e-9 else f"{middle:.3f}"
@@ -227,15 +231,9 @@ def sweep_zeros(items: list[Item]) -> str:
     (rows: read clean at most; columns: read compressed above): the table they are fitted with."""
     uptos = [round(0.001 * k, 3) for k in range(13)]
     aboves = [0.03, 0.045, 0.065, 0.08, float("inf")]
-    inputs = list(dict.fromkeys(i.input for i in items))
 
     def loss(rows: list[Item]) -> float:
-        per_input = []
-        for label in inputs:
-            gains = np.array([i.gain for i in rows if i.input == label])
-            clean = _reads_clean([i for i in rows if i.input == label])
-            per_input.append(float(np.maximum(gains, 0.0).mean() - np.where(clean, gains, 0.0).mean()))
-        return float(np.mean(per_input))
+        return float(np.mean(list(losses_per_input(rows).values())))
 
     lines = [
         "| clean at most \\ compressed above | " + " | ".join(f"{a:g}" for a in aboves) + " |",
