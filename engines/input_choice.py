@@ -13,8 +13,8 @@ frames as clean (`grid_over_odd_lines`). Two consecutive frames say more: a code
 macroblocks of a still scene, so whole 16-px blocks repeat exactly; when it coded at this size
 they repeat as aligned 16-px blocks (H.264 on a static, plain scene keeps too little grid to
 read, but its skipped macroblocks give it away), when it coded a larger source they repeat as
-lone 8-px blocks (`unchanged_blocks`). What settles most streams, though, is what the coder's
-quantiser leaves inside its blocks: the fine detail (high frequencies of the 8x8 DCT) it rounds
+lone 8-px blocks (`unchanged_blocks`). Where it is clear, what the coder's quantiser leaves
+inside its blocks overrules both: the fine detail (high frequencies of the 8x8 DCT) it rounds
 away is missing from blocks on its grid, and not from blocks straddling it
 (`grid_aligned_zeros`); a clean frame, or one coded at a larger size, shows no such difference.
 
