@@ -190,13 +190,17 @@ def coding_level(frame: Image, previous: Image | None = None) -> float:
     ZEROS_COMPRESSED_ABOVE: at least SKIPPED_LEVEL; at most ZEROS_CLEAN_UPTO: at most 1.0), else
     `grid_level`. The frame's luma is computed once for all of it."""
     g = luma(frame)
-    if too_small_for_grid(g):
-        return 1.0
-    level = _grid_level(g, frame, previous)
-    zeros = _zeros_of(g)
-    if zeros > ZEROS_COMPRESSED_ABOVE:
+    return with_trace(_grid_level(g, frame, previous), _zeros_of(g))
+
+
+def with_trace(
+    level: float, zeros: float, clean_upto: float = ZEROS_CLEAN_UPTO, compressed_above: float = ZEROS_COMPRESSED_ABOVE
+) -> float:
+    """A grid `level` overruled by the quantiser's trace `zeros` where it is clear (the thresholds
+    are parameters so `choice_report` can sweep them)."""
+    if zeros > compressed_above:
         return max(level, SKIPPED_LEVEL)
-    if zeros <= ZEROS_CLEAN_UPTO:
+    if zeros <= clean_upto:
         return min(level, 1.0)
     return level
 
@@ -205,9 +209,8 @@ def grid_level(frame: Image, previous: Image | None = None) -> float:
     """The block-grid ratio, or at most 1.0 (clean) where the grid is not this size's own
     (`grid_over_odd_lines` at most OWN_SIZE_ABOVE). With the `previous` frame, unchanged blocks
     overrule the grid: macroblocks skipped at this size read at least SKIPPED_LEVEL, a larger
-    source's skips at most 1.0."""
-    g = luma(frame)
-    return 1.0 if too_small_for_grid(g) else _grid_level(g, frame, previous)
+    source's skips at most 1.0. 1.0 on a frame too small to read."""
+    return _grid_level(luma(frame), frame, previous)
 
 
 def _grid_level(g: npt.NDArray[np.float32], frame: Image, previous: Image | None) -> float:

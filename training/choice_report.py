@@ -30,7 +30,6 @@ from ganstream.engines.input_choice import (
     BLOCK,
     CLEAN_BELOW,
     COMPRESSED_ABOVE,
-    SKIPPED_LEVEL,
     ZEROS_CLEAN_UPTO,
     ZEROS_COMPRESSED_ABOVE,
     StreamChoice,
@@ -41,6 +40,7 @@ from ganstream.engines.input_choice import (
     grid_level,
     luma,
     too_small_for_grid,
+    with_trace,
 )
 from ganstream.training.cli import DEFAULT_MODELS_DIR
 from ganstream.training.codec import h264_roundtrip
@@ -215,15 +215,10 @@ def sweep_middles(items: list[Item], statistic: str) -> list[float]:
 
 def with_zeros(items: list[Item], clean_upto: float, compressed_above: float) -> list[Item]:
     """`items` (read with `grid-level`) as `coding_level` reads them with these trace thresholds."""
-    out = []
-    for i in items:
-        level = i.ratio
-        if i.zeros > compressed_above:
-            level = max(level, SKIPPED_LEVEL)
-        elif i.zeros <= clean_upto:
-            level = min(level, 1.0)
-        out.append(Item(i.name, i.input, level, i.gain, i.zeros))
-    return out
+    return [
+        Item(i.name, i.input, with_trace(i.ratio, i.zeros, clean_upto, compressed_above), i.gain, i.zeros)
+        for i in items
+    ]
 
 
 def sweep_zeros(items: list[Item]) -> str:
