@@ -40,7 +40,7 @@ def require(card: ModelCard, folder: Path, fmt: str, int8: bool = False) -> Path
     """Verified path of the artifact of format `fmt` ('onnx', 'safetensors', 'plan')."""
     fname = onnx_name(card, int8) if fmt == "onnx" else card.artifact(fmt)
     if fname is None:
-        what = "an int8 ONNX graph" if int8 else f"a {fmt} artifact"
+        what = "no int8 ONNX graph" if int8 else f"no {fmt} artifact"
         hint = f" (build one: ganstream engines build {card.name} --precision int8)" if int8 else ""
-        raise ModelNotFoundError(f"model '{card.name}' in {folder} has no {what}{hint}")
+        raise ModelNotFoundError(f"model '{card.name}' in {folder} has {what}{hint}")
     return card.verify_artifact(folder, fname)

@@ -30,6 +30,9 @@ from ganstream.engines.card import ModelCard
 
 log = logging.getLogger(__name__)
 
+# Changes when what a precision computes changes (2: the f32 edges became a cut graph), so a
+# choice measured before is measured again rather than trusted.
+ENGINE_REVISION = 2
 QUALITY_GATE_DB = 0.05  # the largest PSNR loss against fp32 a reduced precision may cost
 MEASURE_SIZE = (180, 320)  # model input (h, w): the size the speed targets are set at
 MEASURE_FRAMES = 4
@@ -69,7 +72,8 @@ def cache_key(card: ModelCard, backend: str, candidates: list[str]) -> str:
     import openvino
 
     models = hashlib.sha256(json.dumps(card.artifacts, sort_keys=True).encode()).hexdigest()[:16]
-    return f"{backend}|{cpu_model()}|{card.name}@{models}|openvino {openvino.__version__}|{','.join(candidates)}"
+    runtime = f"openvino {openvino.__version__} r{ENGINE_REVISION}"
+    return f"{backend}|{cpu_model()}|{card.name}@{models}|{runtime}|{','.join(candidates)}"
 
 
 def _load_cache() -> dict[str, Any]:

@@ -152,7 +152,12 @@ def register(sub: Any) -> None:
         help="rebuild frame i from frames i - S and i + S (default 1): S times the motion of the same real clips",
     )
     ev.add_argument("--backend", default="auto", help="engine backend for models (auto: openvino for sr/restore)")
-    ev.add_argument("--precision", default="fp32", help="sr/restore engine precision: fp32, bf16, fp16, int8")
+    ev.add_argument(
+        "--precision",
+        default="fp32",
+        help="sr/restore engine precision: fp32, bf16, fp16, int8, or auto (the measured per-machine choice "
+        "that `ganstream run` makes)",
+    )
     interp.add_argument("--json", type=Path, help="also write the figures as JSON")
     long = ev.add_argument_group("recurrent models on long runs")
     long.add_argument(

@@ -53,6 +53,12 @@ MAX_SIDE = 960  # large photos are centre-cropped to keep the classical baseline
 CLIP_RUNS = 2  # runs of consecutive frames per validation clip
 
 
+def engine_precision(precision: str) -> str | None:
+    """The loader's precision for the eval's: "auto" is the per-machine measured choice that
+    `ganstream run` makes (None to the loader), so the eval can score what a user's run computes."""
+    return None if precision == "auto" else precision
+
+
 def load_runner(folder: Path, backend: str = "openvino", precision: str = "fp32") -> tuple[ModelCard, Runner, str]:
     """Open a model folder with the runtime's loader (OpenVINO by default: the fast CPU path).
 
@@ -60,7 +66,7 @@ def load_runner(folder: Path, backend: str = "openvino", precision: str = "fp32"
     """
     from ganstream.engines import load_engine
 
-    engine = load_engine(folder, backend=backend, precision=precision)
+    engine = load_engine(folder, backend=backend, precision=engine_precision(precision))
     used = f"{engine.backend} {engine.precision}"
     if engine.card.recurrent:
         return engine.card, RecurrentRunner(engine), used
@@ -157,7 +163,8 @@ def load_choice(
     from ganstream.engines import load_engine
 
     clean, compressed = (
-        load_engine(resolve_model(m, models_dir), backend=backend, precision=precision) for m in members
+        load_engine(resolve_model(m, models_dir), backend=backend, precision=engine_precision(precision))
+        for m in members
     )
     choice = InputChoice(clean, compressed)
     card = compressed.card
@@ -169,7 +176,10 @@ def load_choice(
     runs: dict[str, Runner] = {name: runner}
     if residual_gain == "both":
         runs[f"{name} (no gain)"] = runner.with_gain(False)
-    return card, runs, f"{compressed.backend} {compressed.precision}"
+    used = f"{compressed.backend} {compressed.precision}"
+    if clean.precision != compressed.precision:  # measured per model with --precision auto
+        used += f" (clean half {clean.precision})"
+    return card, runs, used
 
 
 def check_eval_mode(value: str, what: str) -> None:

@@ -2,8 +2,9 @@
 
 Runs the model's ONNX graph (fp32), or its NNCF int8 OpenVINO IR, with OpenVINO's CPU plugin.
 bf16 runs where the CPU reports BF16 in its optimisation capabilities (AMX or AVX512-BF16); the
-input normalisation, skip, final add and rounding stay f32 at every precision
-(``openvino_graph.keep_edges_at_f32``). Without a precision, the backend uses the one measured
+input normalisation, skip, final add and rounding stay f32 at every precision: the graph is cut
+where the body's residual meets the skip, the body compiled at the reduced precision and the
+edges at f32 (``openvino_graph.split_at_skip``). Without a precision, the backend uses the one measured
 fastest within the quality gate on this machine (``engines.precision_choice``). A graph is
 compiled once per input shape (a stream has one, so that is once) because static shapes let the
 plugin pick its fastest convolution kernels; pass ``shapes=[(h, w), ...]`` to compile them at
@@ -21,7 +22,7 @@ import numpy.typing as npt
 
 from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
-from ganstream.engines.backends.openvino_graph import keep_edges_at_f32, rewrite_prelu_slopes
+from ganstream.engines.backends.openvino_graph import BODY_OUTPUT, fold_constants, rewrite_prelu_slopes, split_at_skip
 from ganstream.engines.backends.ort_engine import cpu_threads
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import BackendUnavailableError, ModelCardError, OptionError
@@ -152,35 +153,40 @@ class OpenVinoEngine(BackendEngine):
             self._request(prepare(card, warm, where="openvino shapes").feeds)
 
     def _compile(self, model: Any) -> Any:
-        """Compile `model` (static shapes), with two fallbacks that keep a stream running.
+        """An infer request for `model` (static shapes), with two fallbacks that keep a stream running.
 
-        1. f32 edges that the plugin cannot place next to a reduced-precision body: compile
-           without the marks (the rounding then runs at the body's precision), with a warning.
+        At a reduced precision the body and the f32 edges compile apart (``SplitRequest``).
+        1. A cut that the plugin cannot compile: the whole graph at the reduced precision (the
+           rounding then runs at the body's precision), with a warning.
         2. An int8 graph whose float parts have no bf16 kernel on this CPU (what the ONNX QDQ
            graph hit on AMX): its int8 convolutions still run, the float parts at f32.
         An fp32 graph that does not compile is a real error and is raised.
         """
-        marked = model.clone() if self.f32_edges else model
-        if self.f32_edges:
-            keep_edges_at_f32(marked)
+        if self.f32_edges and self.hint != "f32":
+            fold_constants(model)
+            parts = split_at_skip(model)
+            if parts is not None:
+                body, edges = parts
+                try:
+                    return SplitRequest(
+                        self.core.compile_model(body, "CPU", self.config).create_infer_request(),
+                        self.core.compile_model(
+                            edges, "CPU", {**self.config, "INFERENCE_PRECISION_HINT": "f32"}
+                        ).create_infer_request(),
+                    )
+                except RuntimeError as exc:
+                    reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
+                    log.warning(
+                        "model '%s': %s does not compile with f32 edges at the %s hint here (%s); edges at %s",
+                        self.card.name, self.graph_file, self.hint, reason, self.hint,
+                    )  # fmt: skip
         try:
-            return self.core.compile_model(marked, "CPU", self.config)
+            return self.core.compile_model(model, "CPU", self.config).create_infer_request()
         except RuntimeError as exc:
             first = exc
-        reason = str(first).strip().splitlines()[-1][:160] if str(first).strip() else type(first).__name__
-        if self.f32_edges and self.hint != "f32":
-            try:
-                compiled = self.core.compile_model(model, "CPU", self.config)
-            except RuntimeError:
-                pass
-            else:
-                log.warning(
-                    "model '%s': %s does not compile with f32 edges at the %s hint here (%s); edges at %s",
-                    self.card.name, self.graph_file, self.hint, reason, self.hint,
-                )  # fmt: skip
-                return compiled
         if self.precision != "int8" or self.hint == "f32":
             raise first
+        reason = str(first).strip().splitlines()[-1][:160] if str(first).strip() else type(first).__name__
         log.warning(
             "model '%s': int8 graph %s does not compile at the bf16 hint here (%s); using f32 for its float parts",
             self.card.name,
@@ -189,7 +195,7 @@ class OpenVinoEngine(BackendEngine):
         )
         self.hint = self.config["INFERENCE_PRECISION_HINT"] = "f32"
         self.device = "cpu (f32)"
-        return self.core.compile_model(marked, "CPU", self.config)
+        return self.core.compile_model(model, "CPU", self.config).create_infer_request()
 
     def _request(self, feeds: dict[str, Array]) -> Any:
         key = tuple(tuple(a.shape) for a in feeds.values())
@@ -197,7 +203,7 @@ class OpenVinoEngine(BackendEngine):
         if req is None:
             model = self.model.clone()
             model.reshape({name: list(a.shape) for name, a in feeds.items()})
-            req = self._requests[key] = self._compile(model).create_infer_request()
+            req = self._requests[key] = self._compile(model)
         return req
 
     def _run(self, feeds: dict[str, Array]) -> npt.NDArray[np.uint8]:
@@ -208,3 +214,20 @@ class OpenVinoEngine(BackendEngine):
     def close(self) -> None:
         self._requests.clear()
         super().close()
+
+
+class SplitRequest:
+    """The body's request at the reduced precision, then the edges' at f32, as one request.
+
+    The body's output tensor is handed to the edges without a copy.
+    """
+
+    def __init__(self, body: Any, edges: Any) -> None:
+        self.body, self.edges = body, edges
+
+    def infer(self, feeds: dict[str, Array], share_inputs: bool = True) -> None:
+        self.body.infer(feeds, share_inputs=share_inputs)
+        self.edges.infer({**feeds, BODY_OUTPUT: self.body.get_output_tensor(0)}, share_inputs=share_inputs)
+
+    def get_output_tensor(self, index: int = 0) -> Any:
+        return self.edges.get_output_tensor(index)
