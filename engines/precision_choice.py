@@ -127,7 +127,8 @@ def measure_frames(card: ModelCard) -> tuple[list[tuple[np.ndarray, ...]], list[
     smooth = smooth_frame(h * card.scale, w * card.scale)
     smooth_input = model_inputs([smooth], card.task, card.scale)[0]
     if not recurrent:
-        return [(x,) for x in frames] + [(smooth_input,)], [*truth, smooth]
+        singles: list[tuple[np.ndarray, ...]] = [(x,) for x in [*frames, smooth_input]]
+        return singles, [*truth, smooth]
     from ganstream.engines.recurrence import fold
 
     pairs: list[tuple[np.ndarray, ...]] = [(frames[i], fold(truth[i - 1], card.scale)) for i in range(1, len(truth))]
