@@ -27,7 +27,7 @@ from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import EngineError
 from ganstream.engines.loader import load_engine
 from ganstream.engines.parity import random_inputs
-from ganstream.engines.variants import Variant, cpu_variants, gpu_variants, prelu_ablation
+from ganstream.engines.variants import Variant, cpu_variants, edges_ablation, gpu_variants, prelu_ablation
 
 
 @dataclass
@@ -253,13 +253,17 @@ def cpu_report(
     clip: Path | None = None,
     prelu: bool = False,
     threads: int | None = None,
+    edges: bool = False,
 ) -> str:
-    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported;
-    `threads` caps each backend's threads (None: every CPU this process may use)."""
+    """Every CPU variant side by side; `prelu` adds OpenVINO with PReLU slopes as exported, `edges`
+    reduced-precision OpenVINO with its graph uncut; `threads` caps each backend's threads (None:
+    every CPU this process may use)."""
     card = ModelCard.load(folder)
     variants, skipped = cpu_variants(card, folder)
     if prelu:
         variants = prelu_ablation(variants)
+    if edges:
+        variants = edges_ablation(variants)
     variants = with_threads(variants, threads)
     rows = bench_variants(folder, variants, height, width, batch, iters, clip)
     from ganstream.engines.precision_choice import cpu_model

@@ -60,6 +60,11 @@ def register(subparsers: Any) -> None:
     bench.add_argument(
         "--prelu-ablation", action="store_true", help="also run OpenVINO with PReLU slopes as exported (cpu only)"
     )
+    bench.add_argument(
+        "--edges-ablation",
+        action="store_true",
+        help="also run reduced-precision OpenVINO with its graph uncut: skip and rounding at the body's precision",
+    )
     bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser("check", help="run every available backend on random frames against the fp32 reference")
@@ -232,9 +237,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     folder = resolve_model(args.name)
     h, w = args.shape
     if args.backend == "cpu" and not args.precision:
-        print(
-            cpu_report(folder, h, w, args.batch, args.iters, args.clip, prelu=args.prelu_ablation, threads=args.threads)
-        )
+        ablations = {"prelu": args.prelu_ablation, "edges": args.edges_ablation}
+        print(cpu_report(folder, h, w, args.batch, args.iters, args.clip, threads=args.threads, **ablations))
         return 0
     if args.backend == "gpu":
         print(gpu_report(folder, h, w, args.batch, args.iters))

@@ -81,3 +81,14 @@ def prelu_ablation(variants: list[Variant]) -> list[Variant]:
         if v.backend == "openvino":
             out.append(Variant(v.backend, v.precision, (*v.options, ("per_channel_prelu", False)), "as-exported"))
     return out
+
+
+def edges_ablation(variants: list[Variant]) -> list[Variant]:
+    """Each reduced-precision OpenVINO variant twice: the graph cut so its edges run at f32
+    (default) and whole, the skip and rounding at the body's precision."""
+    out: list[Variant] = []
+    for v in variants:
+        out.append(v)
+        if v.backend == "openvino" and v.precision != "fp32":
+            out.append(Variant(v.backend, v.precision, (*v.options, ("f32_edges", False)), "uncut"))
+    return out

@@ -63,3 +63,11 @@ def test_isolated_and_in_process_measure_the_same_outputs(model_dir: Path, clip:
     for r in rows:
         assert not r.note and r.ms_per_frame > 0
         assert r.psnr_vs_fp32_db > 45.0  # fp32 backends agree with the reference to rounding
+
+
+def test_the_edges_ablation_adds_an_uncut_row_per_reduced_precision() -> None:
+    from ganstream.engines.variants import Variant, edges_ablation
+
+    rows = edges_ablation([Variant("ort", "fp32"), Variant("openvino", "fp32"), Variant("openvino", "bf16")])
+    assert [v.label for v in rows] == ["ort fp32", "openvino fp32", "openvino bf16", "openvino bf16 uncut"]
+    assert dict(rows[-1].options)["f32_edges"] is False
