@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 BODY_OUTPUT = "ganstream_body_output"  # the edges' extra input: the residual the body computed
 _BODY_OPS = ("Convolution", "GroupConvolution")
 _NOT_COMPUTE = ("Parameter", "Constant", "Result")
@@ -145,3 +147,66 @@ def fold_constants(model: Any) -> None:
     manager = Manager()
     manager.register_pass(ConstantFolding())
     manager.run_passes(model)
+
+
+_EXACT_STEPS = ("Transpose", "Convert", "Divide", "Multiply")  # a layout change and a scaling, nothing lossy
+
+
+def _source_parameter(value: Any) -> Any | None:
+    """The Parameter that `value` is computed from through layout changes and scalings only, or
+    None (a FakeQuantize on the way, as in an int8 graph, is not the plain input)."""
+    node = value.get_node()
+    while node.get_type_name() != "Parameter":
+        computed = [v for v in node.input_values() if v.get_node().get_type_name() != "Constant"]
+        if node.get_type_name() not in _EXACT_STEPS or len(computed) != 1:
+            return None
+        node = computed[0].get_node()
+    return node
+
+
+def host_skip(edges: Any) -> tuple[str, int] | None:
+    """(input name, scale) where the edges' skip is a plain bicubic upscale of one uint8 NHWC input.
+
+    OpenVINO's CPU plugin runs the skip's cubic Interpolate on planar 3-channel f32 slowly (7.9
+    ms at 640x360 out on an AMX Xeon, more than the whole bf16 body); OpenCV's INTER_CUBIC is the
+    same filter (a = -0.75, half-pixel centres, borders replicated: within 1e-4 levels) in 0.6 ms.
+    None for any other kind of skip (a restore model's is the input itself: cheap as it is).
+    """
+    found = [op for op in edges.get_ordered_ops() if op.get_type_name() == "Interpolate"]
+    if len(found) != 1:
+        return None
+    interp = found[0]
+    attrs = interp.get_attributes()
+    plain_cubic = (
+        attrs.get("mode") == "cubic"
+        and attrs.get("coordinate_transformation_mode") == "half_pixel"
+        and abs(float(attrs.get("cube_coeff", 0.0)) + 0.75) < 1e-6
+        and not attrs.get("antialias", False)
+        and not any(attrs.get("pads_begin", [])) and not any(attrs.get("pads_end", []))
+    )  # fmt: skip
+    source = _source_parameter(interp.input_value(0))
+    if not plain_cubic or source is None or source.get_element_type().get_type_name() != "u8":
+        return None
+    in_shape = list(source.get_output_shape(0))  # N, h, w, C
+    out_shape = list(interp.get_output_shape(0))  # N, C, H, W
+    if len(in_shape) != 4 or len(out_shape) != 4 or in_shape[3] != out_shape[1]:
+        return None
+    scale, rest = divmod(out_shape[2], in_shape[1])
+    if rest or scale < 2 or out_shape[3] != in_shape[2] * scale:
+        return None
+    return source.output(0).get_any_name(), scale
+
+
+def host_edges(frames: Any, residual: Any) -> Any:
+    """The SR edges on the host: bicubic skip of the uint8 NHWC `frames` plus the body's `residual`
+    (N, C, H, W, in units of full scale), rounded half to even and clipped to uint8 NHWC, at f32."""
+    import cv2
+
+    n, c, h, w = residual.shape
+    out = np.empty((n, h, w, c), np.uint8)
+    for i in range(n):
+        skip = cv2.resize(frames[i].astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        total = cv2.scaleAdd(cv2.merge(list(residual[i])), 255.0, skip.reshape(h, w, c))
+        np.clip(total, 0.0, 255.0, out=total)
+        out[i] = np.rint(total).reshape(h, w, c)
+    return out

@@ -84,13 +84,66 @@ def test_the_edges_stay_at_f32_when_the_body_runs_at_bf16(monkeypatch: pytest.Mo
     out = engine.infer(np.zeros((1, 24, 32, 3), np.uint8))
     assert out.shape == (1, 48, 64, 3)
     assert calls == [("body", "bf16"), ("edges", "f32")]
-    assert calls_at_fp32(monkeypatch) == [("whole", "f32")]
+    # At f32 an SR graph is cut for its host skip; a restore graph (skip: the input) is not.
+    assert calls_at_fp32(monkeypatch, SR2X) == [("body", "f32"), ("edges", "f32")]
+    assert calls_at_fp32(monkeypatch, RESTORE) == [("whole", "f32")]
 
 
-def calls_at_fp32(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+def calls_at_fp32(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[tuple[str, str]]:
     calls = compile_failing_where(monkeypatch, lambda part, hint: False)
-    OpenVinoEngine(ModelCard.load(SR2X), SR2X, "fp32").infer(np.zeros((1, 24, 32, 3), np.uint8))
+    OpenVinoEngine(ModelCard.load(folder), folder, "fp32").infer(np.zeros((1, 24, 32, 3), np.uint8))
     return calls
+
+
+def test_the_cut_changes_the_output_at_f32_by_at_most_a_level_on_a_few_values() -> None:
+    """At f32 an SR graph is cut too, for the host skip's speed; the output is the whole graph's
+    but for rounding ties."""
+    card = ModelCard.load(SR2X)
+    x = np.random.default_rng(1).integers(0, 256, (1, 36, 48, 3), np.uint8)
+    a = OpenVinoEngine(card, SR2X, "fp32", f32_edges=True).infer(x).astype(np.int16)
+    b = OpenVinoEngine(card, SR2X, "fp32", f32_edges=False).infer(x).astype(np.int16)
+    assert np.abs(a - b).max() <= 1 and np.mean(a != b) < 1e-3
+
+
+def test_the_host_skip_is_found_in_sr_edges_only_and_matches_openvino() -> None:
+    import openvino as ov
+
+    from ganstream.engines.backends.openvino_graph import host_edges, host_skip
+
+    core = ov.Core()
+    f32 = {"INFERENCE_PRECISION_HINT": "f32"}
+    for folder, want in ((SR2X, ("input", 2)), (RESTORE, None)):
+        model = static_model(folder)
+        fold_constants(model)
+        _, edges = split_at_skip(model) or pytest.fail("no cut")
+        assert host_skip(edges) == want
+    x = np.random.default_rng(3).integers(0, 256, (2, 36, 48, 3), np.uint8)
+    residual = (np.random.default_rng(4).standard_normal((2, 3, 72, 96)) * 0.05).astype(np.float32)
+    model = static_model(SR2X)
+    model.reshape({"input": list(x.shape)})
+    fold_constants(model)
+    _, edges = split_at_skip(model) or pytest.fail("no cut")
+    ref = core.compile_model(edges, "CPU", f32)({"input": x, BODY_OUTPUT: residual})[0]
+    got = host_edges(x, residual)
+    assert got.shape == ref.shape and got.dtype == np.uint8
+    assert np.abs(got.astype(np.int16) - ref).max() <= 1 and np.mean(got != ref) < 1e-3
+
+
+def test_a_host_skip_that_differs_from_openvino_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ganstream.engines.backends import openvino_graph
+
+    real = openvino_graph.host_edges
+    monkeypatch.setattr(openvino_engine, "host_edges", lambda x, r: np.clip(real(x, r).astype(np.int16) + 3, 0, 255))
+    card = ModelCard.load(SR2X)
+    x = np.random.default_rng(5).integers(0, 256, (1, 36, 48, 3), np.uint8)
+    want = OpenVinoEngine(card, SR2X, "fp32", f32_edges=False).infer(x).astype(np.int16)
+    engine = OpenVinoEngine(card, SR2X, "fp32")
+    with caplog.at_level(logging.WARNING):
+        first, second = engine.infer(x), engine.infer(x)
+    assert "differs from OpenVINO's" in caplog.text
+    assert np.abs(first.astype(np.int16) - want).max() <= 1 and np.array_equal(first, second)
 
 
 def real_pairs(folder: Path, count: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
