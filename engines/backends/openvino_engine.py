@@ -186,10 +186,9 @@ class OpenVinoEngine(BackendEngine):
                         self.card.name,
                     )
                 except RuntimeError as exc:
-                    reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
                     log.warning(
                         "model '%s': %s does not compile with f32 edges at the %s hint here (%s); edges at %s",
-                        self.card.name, self.graph_file, self.hint, reason, self.hint,
+                        self.card.name, self.graph_file, self.hint, _last_line(exc), self.hint,
                     )  # fmt: skip
         try:
             return self.core.compile_model(model, "CPU", self.config).create_infer_request()
@@ -197,12 +196,11 @@ class OpenVinoEngine(BackendEngine):
             first = exc
         if self.precision != "int8" or self.hint == "f32":
             raise first
-        reason = str(first).strip().splitlines()[-1][:160] if str(first).strip() else type(first).__name__
         log.warning(
             "model '%s': int8 graph %s does not compile at the bf16 hint here (%s); using f32 for its float parts",
             self.card.name,
             self.graph_file,
-            reason,
+            _last_line(first),
         )
         self.hint = self.config["INFERENCE_PRECISION_HINT"] = "f32"
         self.device = "cpu (f32)"
@@ -225,6 +223,12 @@ class OpenVinoEngine(BackendEngine):
     def close(self) -> None:
         self._requests.clear()
         super().close()
+
+
+def _last_line(exc: Exception) -> str:
+    """The gist of an OpenVINO error (its last line, shortened) for a one-line warning."""
+    text = str(exc).strip()
+    return text.splitlines()[-1][:160] if text else type(exc).__name__
 
 
 class SplitRequest:

@@ -66,46 +66,6 @@ def _descendants(roots: list[Any]) -> set[str]:
     return seen
 
 
-def _merges(model: Any, from_body: set[str], body_ops: set[str]) -> list[Any]:
-    """Nodes where the body's output meets a computed path that never went through a convolution."""
-    return [
-        op
-        for op in model.get_ordered_ops()
-        if op.get_friendly_name() in from_body
-        and op.get_friendly_name() not in body_ops
-        and any(
-            src.get_node().get_friendly_name() not in from_body
-            and src.get_node().get_type_name() not in _NOT_COMPUTE
-            and src.get_element_type().is_real()
-            for src in op.input_values()
-        )
-    ]
-
-
-def _body_sets(model: Any) -> tuple[set[str], set[str]]:
-    ops = list(model.get_ordered_ops())
-    body_ops = {op.get_friendly_name() for op in ops if op.get_type_name() in _BODY_OPS}
-    return _descendants([op for op in ops if op.get_type_name() in _BODY_OPS]), body_ops
-
-
-def edge_nodes(model: Any) -> list[Any]:
-    """Floating-point compute nodes outside the convolution body.
-
-    The body is everything downstream of a convolution up to the node where its output meets a
-    path that never went through one (the skip); that node and all after it are the tail.
-    """
-    from_body, body_ops = _body_sets(model)
-    tail = _descendants(_merges(model, from_body, body_ops))
-    out = []
-    for op in model.get_ordered_ops():
-        if op.get_type_name() in _NOT_COMPUTE or not any(o.get_element_type().is_real() for o in op.outputs()):
-            continue
-        name = op.get_friendly_name()
-        if name not in from_body or name in tail:
-            out.append(op)
-    return out
-
-
 def split_at_skip(model: Any) -> tuple[Any, Any] | None:
     """(body, edges): two models cut where the body's residual meets the skip, or None.
 
@@ -119,8 +79,22 @@ def split_at_skip(model: Any) -> tuple[Any, Any] | None:
     from openvino import opset13
 
     body_model, edges_model = model.clone(), model.clone()
-    from_body, body_ops = _body_sets(edges_model)
-    merges = _merges(edges_model, from_body, body_ops)
+    ops = list(edges_model.get_ordered_ops())
+    body_ops = {op.get_friendly_name() for op in ops if op.get_type_name() in _BODY_OPS}
+    from_body = _descendants([op for op in ops if op.get_type_name() in _BODY_OPS])
+    # where the body's output meets a computed path that never went through a convolution
+    merges = [
+        op
+        for op in ops
+        if op.get_friendly_name() in from_body
+        and op.get_friendly_name() not in body_ops
+        and any(
+            src.get_node().get_friendly_name() not in from_body
+            and src.get_node().get_type_name() not in _NOT_COMPUTE
+            and src.get_element_type().is_real()
+            for src in op.input_values()
+        )
+    ]
     if len(merges) != 1:
         return None
     merge = merges[0]
