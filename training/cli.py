@@ -155,6 +155,7 @@ def register(sub: Any) -> None:
     ev.add_argument(
         "--precision",
         default="fp32",
+        choices=["fp32", "bf16", "fp16", "int8", "auto"],
         help="sr/restore engine precision: fp32, bf16, fp16, int8, or auto (the measured per-machine choice "
         "that `ganstream run` makes)",
     )

@@ -201,6 +201,11 @@ def test_eval_cli_passes_the_split_and_the_table_names_it(
     assert "Split: test" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["eval", "sr2x", "--split", "train"])
+    # --precision auto reaches run_eval as it is (the loader's measured choice); a typo is refused
+    assert cli.main(["eval", "sr2x", "--clips", str(three_splits), "--images", "", "--precision", "auto"]) == 0
+    assert seen["precision"] == "auto"
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "sr2x", "--precision", "bf61"])
 
 
 def test_a_clip_start_skips_its_opening_in_fetch_and_in_the_interp_eval(tmp_path: Path) -> None:
