@@ -73,7 +73,10 @@ def make_random_model(
         scale=scale,
         inputs=[TensorSpec("input")],
         outputs=[TensorSpec("output")],
-        limits=limits or ShapeLimits(multiple_of=2 if arch["name"] == "restore" else 1),
+        limits=limits
+        or ShapeLimits(
+            multiple_of=2 if arch["name"] == "restore" or arch.get("params", {}).get("unshuffle", 1) > 1 else 1
+        ),
         artifacts={f: sha256_file(folder / f) for f in ("model.onnx", "model.safetensors")},
         arch=arch,
         description="randomly initialised weights: for tests and speed measurements only",

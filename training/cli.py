@@ -33,7 +33,12 @@ def register(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--scale", type=int, default=2, help="sr scale: 2, 3 or 4")
     common.add_argument("--data", default="data", help="data folder from `data fetch`")
-    common.add_argument("--preset", default="tiny", choices=("tiny", "small", "base"))
+    common.add_argument(
+        "--preset",
+        default="tiny",
+        choices=("tiny", "wide", "small", "base"),
+        help="model size: tiny (CPU real time), wide (sr: tiny's cost, body at half resolution), small, base",
+    )
     common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
     common.add_argument(
         "--init", default="", help="run folder or exported model folder to start from (the gan stage needs one)"

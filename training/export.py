@@ -201,7 +201,8 @@ def export_generator(
     temporary sibling and moved into place, so a failed export never leaves a half-written model.
     """
     if limits is None:
-        limits = ShapeLimits(multiple_of=2 if task == "restore" else 1)
+        unshuffled = task == "restore" or int(arch.get("params", {}).get("unshuffle", 1)) > 1
+        limits = ShapeLimits(multiple_of=2 if unshuffled else 1)  # a pixel-unshuffle needs even sizes
     model = model.float().eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     wrapped = (wrapped if wrapped is not None else Uint8NHWC(model)).eval()
     frames, outputs = frame_specs(window)

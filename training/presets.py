@@ -8,6 +8,8 @@ from ganstream.training.errors import ConfigError
 
 SR_PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"num_feat": 32, "num_conv": 8},
+    # tiny's cost, its body at half the input's resolution: twice the features and reach
+    "wide": {"num_feat": 64, "num_conv": 8, "unshuffle": 2},
     "small": {"num_feat": 48, "num_conv": 12},
     "base": {"num_feat": 64, "num_conv": 16},
 }
