@@ -26,6 +26,11 @@ GENERATORS: dict[str, type[nn.Module]] = {
 }
 
 
+def unshuffles(arch: dict[str, Any]) -> bool:
+    """The body sits behind a pixel-unshuffle, so frame sizes must be even (card ``multiple_of`` 2)."""
+    return arch.get("name") == "restore" or int(arch.get("params", {}).get("unshuffle", 1)) > 1
+
+
 def build_generator(arch: dict[str, Any]) -> nn.Module:
     """The generator described by a card's ``arch`` field, with freshly initialised weights."""
     name = arch.get("name")
@@ -42,4 +47,5 @@ __all__ = [
     "SRVGGCompact",
     "Uint8NHWC",
     "build_generator",
+    "unshuffles",
 ]
