@@ -45,6 +45,7 @@ class TrainConfig:
     degrade: str = "default"  # degradation preset of the task; "clean" for tests
     h264_prob: float | None = None  # share of batches through real H.264; None: the preset's
     clean_prob: float | None = None  # share of samples with a downscale only; None: the preset's
+    coded_gt_prob: float = 0.0  # share of samples whose ground truth is JPEG-coded first
 
     def __post_init__(self) -> None:
         if self.task not in ("sr", "restore"):
@@ -67,6 +68,8 @@ class TrainConfig:
             raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
         if self.clean_prob is not None and not 0.0 <= self.clean_prob <= 1.0:
             raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")
+        if not 0.0 <= self.coded_gt_prob <= 1.0:
+            raise ConfigError(f"coded ground-truth probability must be within [0, 1], got {self.coded_gt_prob}")
         if self.d_feat < 4:
             raise ConfigError(f"discriminator width must be at least 4, got {self.d_feat}")
         if self.steps < 1 or self.batch < 1:

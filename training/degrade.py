@@ -45,6 +45,11 @@ class DegradeConfig:
     jpeg_quality: tuple[int, int] = (35, 95)
     h264_prob: float = 0.3  # per batch, on the final low-resolution frames
     h264_crf: tuple[float, float] = (26.0, 38.0)
+    # Ground truth that is itself a decoded picture (as most real footage is): per sample, the
+    # ground-truth frames are JPEG-coded before anything else, so the network learns that the
+    # traces of a coder at the full size belong to the picture and are not to be smoothed away.
+    coded_gt_prob: float = 0.0
+    coded_gt_quality: tuple[int, int] = (30, 90)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -187,6 +192,20 @@ def apply_recipe(hr: Image, recipe: Recipe, out_hw: tuple[int, int], rng: np.ran
             interp = cv2.INTER_CUBIC  # area is only meant for shrinking
         img = np.asarray(cv2.resize(img, (out_hw[1], out_hw[0]), interpolation=interp), dtype=np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def code_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
+    """(B, T, H, W, 3) ground truth with `coded_gt_prob` of its samples JPEG-coded (one quality per
+    sample). Draws nothing when the probability is 0, so older recipes keep their batches."""
+    if cfg.coded_gt_prob <= 0.0:
+        return hr
+    out = hr.copy()
+    for i in range(hr.shape[0]):
+        if rng.random() < cfg.coded_gt_prob:
+            quality = int(rng.integers(cfg.coded_gt_quality[0], cfg.coded_gt_quality[1] + 1))
+            for j in range(hr.shape[1]):
+                out[i, j] = _apply(hr[i, j].astype(np.float32), "jpeg", {"quality": quality}, rng).astype(np.uint8)
+    return out
 
 
 def degrade_batch(hr: Image, scale: int, cfg: DegradeConfig, rng: np.random.Generator) -> Image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,7 +11,13 @@ torch = pytest.importorskip("torch")
 from ganstream.engines.archs import build_generator  # noqa: E402
 from ganstream.training import losses  # noqa: E402
 from ganstream.training.codec import h264_roundtrip  # noqa: E402
-from ganstream.training.degrade import RESTORE_DEGRADE, SR_DEGRADE, DegradeConfig, degrade_batch  # noqa: E402
+from ganstream.training.degrade import (  # noqa: E402
+    RESTORE_DEGRADE,
+    SR_DEGRADE,
+    DegradeConfig,
+    code_ground_truth,
+    degrade_batch,
+)
 from ganstream.training.discriminator import UNetDiscriminatorSN  # noqa: E402
 from ganstream.training.errors import ConfigError, DataError  # noqa: E402
 from ganstream.training.metrics import flicker, psnr_y  # noqa: E402
@@ -69,6 +76,9 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
         TrainConfig(task="sr", clean_prob=-0.1)
     with pytest.raises(ConfigError, match="h264 probability"):
         TrainConfig(task="sr", h264_prob=1.5)
+    assert degrade_config(TrainConfig(task="sr", coded_gt_prob=0.4)).coded_gt_prob == 0.4
+    with pytest.raises(ConfigError, match="coded ground-truth probability"):
+        TrainConfig(task="sr", coded_gt_prob=1.2)
     with pytest.raises(ConfigError, match="discriminator width"):
         TrainConfig(task="sr", stage="gan", init="runs/x", d_feat=2)
     with pytest.raises(ConfigError, match="sr only"):
@@ -99,6 +109,24 @@ def test_pair_frames_share_the_recipe_but_not_the_noise() -> None:
     lr = degrade_batch(hr, 1, cfg, np.random.default_rng(0)).astype(float)
     assert 7 < lr[0, 0].std() < 13 and 7 < lr[0, 1].std() < 13
     assert not np.array_equal(lr[0, 0], lr[0, 1])
+
+
+def test_coded_ground_truth_keeps_older_batches_and_codes_both_frames_alike() -> None:
+    from ganstream.engines.input_choice import grid_aligned_zeros
+
+    rng = np.random.default_rng(5)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8), (0, 0), 1.5)
+    hr = np.stack([np.stack([smooth, smooth])] * 3)
+    untouched = np.random.default_rng(1)
+    assert code_ground_truth(hr, SR_DEGRADE, untouched) is hr  # probability 0: no draw, same batches
+    assert untouched.random() == np.random.default_rng(1).random()
+    coded = code_ground_truth(hr, DegradeConfig(coded_gt_prob=1.0, coded_gt_quality=(40, 40)), np.random.default_rng(0))
+    assert coded.shape == hr.shape and coded.dtype == np.uint8
+    assert np.array_equal(coded[0, 0], coded[0, 1])  # one quality per sample
+    assert 30 < psnr_y(coded[0, 0], hr[0, 0]) < 50  # really coded, still the picture
+    # the coder's trace sits on the 8-px grid of the full-size frame
+    assert grid_aligned_zeros(coded[0, 0]) > grid_aligned_zeros(hr[0, 0]) + 0.02
+    assert np.array_equal(hr[0, 0], smooth)  # the input batch is not changed in place
 
 
 def test_h264_roundtrip_is_real_lossy_and_repeatable() -> None:
