@@ -69,6 +69,13 @@ def register(sub: Any) -> None:
         help="share of samples that get only a downscale, no blur/noise/JPEG (default: the preset's)",
     )
     common.add_argument(
+        "--blur-prob",
+        type=float,
+        default=None,
+        help="chance of a blur in each degradation round (default: the preset's; 0 teaches no sharpening "
+        "of soft input)",
+    )
+    common.add_argument(
         "--coded-gt-prob",
         type=float,
         default=0.0,
@@ -216,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
             degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
-            clean_prob=args.clean_prob, coded_gt_prob=args.coded_gt_prob,
+            clean_prob=args.clean_prob, blur_prob=args.blur_prob, coded_gt_prob=args.coded_gt_prob,
         )  # fmt: skip
         tag = f"sr{scale}x" if args.task == "sr" else "restore"
         run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")

@@ -45,6 +45,7 @@ class TrainConfig:
     degrade: str = "default"  # degradation preset of the task; "clean" for tests
     h264_prob: float | None = None  # share of batches through real H.264; None: the preset's
     clean_prob: float | None = None  # share of samples with a downscale only; None: the preset's
+    blur_prob: float | None = None  # chance of a blur in each degradation round; None: the preset's
     coded_gt_prob: float = 0.0  # share of samples whose ground truth is JPEG-coded first
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class TrainConfig:
             raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
         if self.clean_prob is not None and not 0.0 <= self.clean_prob <= 1.0:
             raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")
+        if self.blur_prob is not None and not 0.0 <= self.blur_prob <= 1.0:
+            raise ConfigError(f"blur probability must be within [0, 1], got {self.blur_prob}")
         if not 0.0 <= self.coded_gt_prob <= 1.0:
             raise ConfigError(f"coded ground-truth probability must be within [0, 1], got {self.coded_gt_prob}")
         if self.d_feat < 4:

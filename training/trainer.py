@@ -55,6 +55,8 @@ def degrade_config(cfg: TrainConfig) -> DegradeConfig:
         base = replace(base, h264_prob=cfg.h264_prob)
     if cfg.clean_prob is not None:
         base = replace(base, clean_prob=cfg.clean_prob)
+    if cfg.blur_prob is not None:
+        base = replace(base, blur_prob=cfg.blur_prob)
     if cfg.coded_gt_prob:
         base = replace(base, coded_gt_prob=cfg.coded_gt_prob)
     return base

@@ -77,6 +77,9 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
     with pytest.raises(ConfigError, match="h264 probability"):
         TrainConfig(task="sr", h264_prob=1.5)
     assert degrade_config(TrainConfig(task="sr", coded_gt_prob=0.4)).coded_gt_prob == 0.4
+    assert degrade_config(TrainConfig(task="sr", degrade="compressed", blur_prob=0.0)).blur_prob == 0.0
+    with pytest.raises(ConfigError, match="blur probability"):
+        TrainConfig(task="sr", blur_prob=-1.0)
     with pytest.raises(ConfigError, match="coded ground-truth probability"):
         TrainConfig(task="sr", coded_gt_prob=1.2)
     with pytest.raises(ConfigError, match="discriminator width"):
