@@ -161,6 +161,12 @@ def register(sub: Any) -> None:
         help="restore models: auto (input averaged along the flow first, as `ganstream run` runs them), off, both",
     )
     ev.add_argument("--max-frames", type=int, default=0, help="limit the number of evaluated items (0: all)")
+    ev.add_argument(
+        "--smooth",
+        action="store_true",
+        help="sr: also score a smooth input (each ground truth softened by a Gaussian blur, sigma 1 px, then "
+        "area-downscaled), a stand-in for smooth, high-quality footage",
+    )
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-large, flow-plain, interp, model folders")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
@@ -302,6 +308,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         residual_gain=args.residual_gain,
         record=args.record,
         temporal_blend=args.temporal_blend,
+        smooth=args.smooth,
     )
     return 0
 

@@ -47,6 +47,12 @@ NLMEANS_STRENGTH = {"noise sigma 15": 11, "H.264": 5}
 NLMEANS = "nlmeans=s=11"  # speed comparisons: the strength of the noise set
 HQDN3D = "hqdn3d"
 H264_SET = f"H.264 CRF {EVAL_H264_CRF:g}"
+# `--smooth`: a stand-in for smooth, high-quality footage (a close-up with a soft background, a
+# plain wall), which the real clips of the selection split lack: every item's ground truth
+# softened by a Gaussian blur of this sigma (pixels at full size), then downscaled with INTER_AREA.
+# A model that learned to sharpen soft input adds detail there that the picture does not have.
+SMOOTH_SIGMA = 1.0
+SMOOTH_SET = f"smooth (blur {SMOOTH_SIGMA:g}, area)"
 DIM_FACTOR = 0.3
 DIM_SET = f"noise sigma 15, dim (x{DIM_FACTOR:g})"  # nlmeans keeps the strength of "noise sigma 15"
 MAX_SIDE = 960  # large photos are centre-cropped to keep the classical baselines quick
@@ -340,14 +346,19 @@ def clip_of(item: Clip) -> str:
     return item.name.split("#")[0]
 
 
-def _sr_sets(items: list[Clip], scale: int) -> dict[str, list[tuple[Image, Image]]]:
+def _sr_sets(items: list[Clip], scale: int, smooth: bool = False) -> dict[str, list[tuple[Image, Image]]]:
     sets: dict[str, list[tuple[Image, Image]]] = {"clean (area)": [], "clean (bicubic)": [], H264_SET: []}
+    if smooth:
+        sets[SMOOTH_SET] = []
     for it in items:
         _, h, w, _ = it.frames.shape
         lr_area = _resize(it.frames, (w // scale, h // scale), cv2.INTER_AREA)
         sets["clean (area)"].append((lr_area, it.frames))
         sets["clean (bicubic)"].append((_resize(it.frames, (w // scale, h // scale), cv2.INTER_CUBIC), it.frames))
         sets[H264_SET].append((h264_roundtrip(lr_area, crf=EVAL_H264_CRF), it.frames))
+        if smooth:
+            soft = np.stack([cv2.GaussianBlur(f, (0, 0), SMOOTH_SIGMA) for f in it.frames])
+            sets[SMOOTH_SET].append((_resize(soft, (w // scale, h // scale), cv2.INTER_AREA), soft))
     return sets
 
 
@@ -400,9 +411,16 @@ class Row:
 
 
 def evaluate_group(
-    task: str, scale: int, models: dict[str, Runner], baselines: list[str], items: list[Clip], images_dir: Path | None
+    task: str,
+    scale: int,
+    models: dict[str, Runner],
+    baselines: list[str],
+    items: list[Clip],
+    images_dir: Path | None,
+    smooth: bool = False,
 ) -> list[Row]:
-    sets = _sr_sets(items, scale) if task == "sr" else _restore_sets(items)
+    """`smooth` adds the SMOOTH_SET input (sr only)."""
+    sets = _sr_sets(items, scale, smooth) if task == "sr" else _restore_sets(items)
     methods: dict[str, Callable[[Image], Image]] = dict(_baselines(task, scale, baselines))
     for name, runner in models.items():
         # A model with the residual gain sees a whole clip run at once, as a stream would.
@@ -587,10 +605,11 @@ def run_eval(
     residual_gain: str = "auto",
     record: bool = False,
     temporal_blend: str = "auto",
+    smooth: bool = False,
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice. `temporal_blend` the same for
-    restore models' temporal filter."""
+    restore models' temporal filter. `smooth` adds the softened-ground-truth input for SR models."""
     check_eval_mode(residual_gain, "residual_gain")
     check_eval_mode(temporal_blend, "temporal_blend")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
@@ -613,7 +632,7 @@ def run_eval(
     timing: dict[str, float] = {}
     for (task, scale), models in sorted(groups.items()):
         items = validation_items(data_dir, crop_multiple(scale), max_frames, split)
-        rows += evaluate_group(task, scale, models, baselines, items, images_dir)
+        rows += evaluate_group(task, scale, models, baselines, items, images_dir, smooth)
         if task == "restore":
             fns: dict[str, Callable[[Image], Image]] = {
                 "hqdn3d": lambda x: ffmpeg_filter(x, HQDN3D),

@@ -68,6 +68,31 @@ def test_every_clip_is_reported_with_its_difference_to_bicubic_and_the_colour_bi
     assert "+1.0" in brighter_line  # the bias column
 
 
+def test_the_smooth_input_scores_a_sharpening_model_under_bicubic() -> None:
+    """`eval --smooth`: soft ground truth, area-downscaled; a model that sharpens soft input loses."""
+    import cv2
+    import numpy as np
+
+    from ganstream.training.evaluate import SMOOTH_SET, Clip, _sr_sets, evaluate_group
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (2, 64, 64, 3), np.uint8)
+    assert SMOOTH_SET not in _sr_sets([Clip("photo", frames)], 2)
+    ((lr, truth),) = _sr_sets([Clip("photo", frames)], 2, smooth=True)[SMOOTH_SET]
+    assert lr.shape == (2, 32, 32, 3) and truth.shape == frames.shape
+    steps = [np.abs(np.diff(a.astype(float), axis=2)).mean() for a in (truth, frames)]
+    assert steps[0] < 0.5 * steps[1]  # the ground truth itself is softened
+
+    def sharpening(x: np.ndarray) -> np.ndarray:  # bicubic plus an unsharp mask
+        up = cv2.resize(x[0], (x.shape[2] * 2, x.shape[1] * 2), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        sharp = up + 1.5 * (up - cv2.GaussianBlur(up, (0, 0), 1.0))
+        return np.clip(sharp + 0.5, 0, 255).astype(np.uint8)[None]
+
+    rows = evaluate_group("sr", 2, {"sharp": sharpening}, ["bicubic"], [Clip("photo", frames)], None, smooth=True)
+    row = next(r for r in rows if r.method == "sharp" and r.dataset == SMOOTH_SET)
+    assert row.delta < -1.0
+
+
 def test_restore_is_scored_on_a_dim_scene_too() -> None:
     """Night footage: the same noise on a dim ground truth (clipped near black)."""
     import numpy as np
