@@ -83,6 +83,13 @@ def register(sub: Any) -> None:
         "at the full size are kept rather than smoothed (default 0)",
     )
     common.add_argument(
+        "--soft-gt-prob",
+        type=float,
+        default=0.0,
+        help="share of samples whose ground truth is defocused (disk, radius 1-3 px) before the degradation, "
+        "so soft input is also seen with a soft target (default 0)",
+    )
+    common.add_argument(
         "--d-feat", type=int, default=32, help="discriminator width (gan stage; 16 costs a quarter of 32 on a CPU)"
     )
     common.add_argument("--temporal-weight", type=float, default=0.5)
@@ -230,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
             degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
             clean_prob=args.clean_prob, blur_prob=args.blur_prob, coded_gt_prob=args.coded_gt_prob,
+            soft_gt_prob=args.soft_gt_prob,
         )  # fmt: skip
         tag = f"sr{scale}x" if args.task == "sr" else "restore"
         run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")

@@ -47,6 +47,7 @@ class TrainConfig:
     clean_prob: float | None = None  # share of samples with a downscale only; None: the preset's
     blur_prob: float | None = None  # chance of a blur in each degradation round; None: the preset's
     coded_gt_prob: float = 0.0  # share of samples whose ground truth is JPEG-coded first
+    soft_gt_prob: float = 0.0  # share of samples whose ground truth is defocused first
 
     def __post_init__(self) -> None:
         if self.task not in ("sr", "restore"):
@@ -71,6 +72,8 @@ class TrainConfig:
             raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")
         if self.blur_prob is not None and not 0.0 <= self.blur_prob <= 1.0:
             raise ConfigError(f"blur probability must be within [0, 1], got {self.blur_prob}")
+        if not 0.0 <= self.soft_gt_prob <= 1.0:
+            raise ConfigError(f"soft ground-truth probability must be within [0, 1], got {self.soft_gt_prob}")
         if not 0.0 <= self.coded_gt_prob <= 1.0:
             raise ConfigError(f"coded ground-truth probability must be within [0, 1], got {self.coded_gt_prob}")
         if self.d_feat < 4:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ganstream.training.degrade import DegradeConfig, code_ground_truth, degrade_batch
+from ganstream.training.degrade import DegradeConfig, code_ground_truth, degrade_batch, soften_ground_truth
 from ganstream.training.errors import DataError
 from ganstream.training.fetch import Entry, load_manifest
 from ganstream.training.sources import canonical_split
@@ -101,7 +101,8 @@ def make_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(lr, hr) float tensors (B, 2, 3, h, w) in [0, 1] for training step `step`."""
     rng = np.random.default_rng([seed, step, rank])
-    hr = code_ground_truth(np.stack([sample_pair(pool, crop, rng) for _ in range(batch)]), cfg, rng)
+    hr = np.stack([sample_pair(pool, crop, rng) for _ in range(batch)])
+    hr = code_ground_truth(soften_ground_truth(hr, cfg, rng), cfg, rng)
     lr = degrade_batch(hr, scale, cfg, rng)
 
     def to_t(a: Image) -> torch.Tensor:

@@ -50,6 +50,11 @@ class DegradeConfig:
     # traces of a coder at the full size belong to the picture and are not to be smoothed away.
     coded_gt_prob: float = 0.0
     coded_gt_quality: tuple[int, int] = (30, 90)
+    # Soft ground truth (a close-up's out-of-focus background, a plain wall): per sample, the
+    # ground-truth frames are defocused by a disk of this radius (full-size px) first, so soft
+    # input is seen with a soft target as well as (through the blur rounds) with a sharp one.
+    soft_gt_prob: float = 0.0
+    soft_gt_radius: tuple[float, float] = (1.0, 3.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -205,6 +210,30 @@ def code_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -
             quality = int(rng.integers(cfg.coded_gt_quality[0], cfg.coded_gt_quality[1] + 1))
             for j in range(hr.shape[1]):
                 out[i, j] = _apply(hr[i, j].astype(np.float32), "jpeg", {"quality": quality}, rng).astype(np.uint8)
+    return out
+
+
+def disk_kernel(radius: float) -> npt.NDArray[np.float32]:
+    """A normalised defocus disk of `radius` px, its edge pixels weighted by coverage (supersampled)."""
+    r = math.ceil(radius)
+    fine = 8  # sub-samples per pixel and axis
+    y, x = np.mgrid[-r : r + 1 : 1 / fine, -r : r + 1 : 1 / fine] + 0.5 / fine - 0.5
+    inside = (x**2 + y**2 <= radius**2).astype(np.float64)
+    k = inside.reshape(2 * r + 1, fine, 2 * r + 1, fine).mean(axis=(1, 3))
+    return (k / k.sum()).astype(np.float32)
+
+
+def soften_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
+    """(B, T, H, W, 3) ground truth with `soft_gt_prob` of its samples defocused (one radius per
+    sample). Draws nothing when the probability is 0, so older recipes keep their batches."""
+    if cfg.soft_gt_prob <= 0.0:
+        return hr
+    out = hr.copy()
+    for i in range(hr.shape[0]):
+        if rng.random() < cfg.soft_gt_prob:
+            k = disk_kernel(float(rng.uniform(*cfg.soft_gt_radius)))
+            for j in range(hr.shape[1]):
+                out[i, j] = cv2.filter2D(hr[i, j], -1, k, borderType=cv2.BORDER_REFLECT_101)
     return out
 
 

@@ -59,6 +59,8 @@ def degrade_config(cfg: TrainConfig) -> DegradeConfig:
         base = replace(base, blur_prob=cfg.blur_prob)
     if cfg.coded_gt_prob:
         base = replace(base, coded_gt_prob=cfg.coded_gt_prob)
+    if cfg.soft_gt_prob:
+        base = replace(base, soft_gt_prob=cfg.soft_gt_prob)
     return base
 
 

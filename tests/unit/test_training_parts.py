@@ -17,6 +17,8 @@ from ganstream.training.degrade import (  # noqa: E402
     DegradeConfig,
     code_ground_truth,
     degrade_batch,
+    disk_kernel,
+    soften_ground_truth,
 )
 from ganstream.training.discriminator import UNetDiscriminatorSN  # noqa: E402
 from ganstream.training.errors import ConfigError, DataError  # noqa: E402
@@ -77,6 +79,9 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
     with pytest.raises(ConfigError, match="h264 probability"):
         TrainConfig(task="sr", h264_prob=1.5)
     assert degrade_config(TrainConfig(task="sr", coded_gt_prob=0.4)).coded_gt_prob == 0.4
+    assert degrade_config(TrainConfig(task="sr", soft_gt_prob=0.3)).soft_gt_prob == 0.3
+    with pytest.raises(ConfigError, match="soft ground-truth probability"):
+        TrainConfig(task="sr", soft_gt_prob=2.0)
     assert degrade_config(TrainConfig(task="sr", degrade="compressed", blur_prob=0.0)).blur_prob == 0.0
     with pytest.raises(ConfigError, match="blur probability"):
         TrainConfig(task="sr", blur_prob=-1.0)
@@ -130,6 +135,21 @@ def test_coded_ground_truth_keeps_older_batches_and_codes_both_frames_alike() ->
     # the coder's trace sits on the 8-px grid of the full-size frame
     assert grid_aligned_zeros(coded[0, 0]) > grid_aligned_zeros(hr[0, 0]) + 0.02
     assert np.array_equal(hr[0, 0], smooth)  # the input batch is not changed in place
+
+
+def test_soft_ground_truth_defocuses_whole_samples_and_keeps_older_batches() -> None:
+    rng = np.random.default_rng(2)
+    sharp = rng.integers(0, 256, size=(4, 2, 32, 32, 3), dtype=np.uint8)
+    untouched = np.random.default_rng(1)
+    assert soften_ground_truth(sharp, SR_DEGRADE, untouched) is sharp  # probability 0: no draw
+    assert untouched.random() == np.random.default_rng(1).random()
+    soft = soften_ground_truth(sharp, DegradeConfig(soft_gt_prob=1.0), np.random.default_rng(0))
+    assert soft.shape == sharp.shape and soft.dtype == np.uint8
+    for a, b in zip(sharp.reshape(-1, 32, 32, 3), soft.reshape(-1, 32, 32, 3), strict=True):
+        assert np.abs(np.diff(b.astype(float), axis=1)).mean() < 0.6 * np.abs(np.diff(a.astype(float), axis=1)).mean()
+    assert abs(soft.astype(float).mean() - sharp.astype(float).mean()) < 1.0  # brightness kept
+    k = disk_kernel(2.0)
+    assert k.shape == (5, 5) and abs(float(k.sum()) - 1.0) < 1e-6 and k[2, 2] > 0 and k[0, 0] == 0
 
 
 def test_h264_roundtrip_is_real_lossy_and_repeatable() -> None:
