@@ -122,7 +122,7 @@ def known_models(installed: dict[str, Any]) -> str:
 # Models that the project can make but does not ship (they did not beat the shipped default on
 # the selection split): how to make one, for the error a user gets when asking for it.
 NOT_SHIPPED = {
-    "vsr2x": "train it with `ganstream train recurrent --init engines/models/sr2x`, then "
+    "vsr2x": "train it with `ganstream train recurrent --init engines/models/sr2x-clean`, then "
     "`ganstream export RUN --name vsr2x` (docs/temporal.md)",
     "interp": "train it with `ganstream train interp --data data --val data`, then "
     "`ganstream export RUN --name interp` (docs/interpolation.md)",

@@ -41,7 +41,7 @@ BAD_INPUTS = [
     (["--source", "README.md"], "not a media file"),
     (["--source", "rtsp://user:secret@127.0.0.1:9/none", "--no-reconnect"], "source 'rtsp://user:***@"),
     (["--model", "nosuchmodel"], "unknown model 'nosuchmodel'"),
-    (["--sr", "2", "--model", "vsr2x"], "ganstream train recurrent --init engines/models/sr2x"),
+    (["--sr", "2", "--model", "vsr2x"], "ganstream train recurrent --init engines/models/sr2x-clean"),
     (["--sink", "out.avi"], "unsupported output type"),
     (["--config", "missing.toml"], "no such file"),
     (["--source", "csi:0"], "need --profile jetson"),

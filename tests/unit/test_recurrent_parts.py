@@ -235,8 +235,12 @@ def test_recurrent_training_on_filtered_input_feeds_the_network_as_the_stage_doe
     lr = np.stack([np.stack(noisy[:3])[:, :32, :32]] * 2)
     assert np.isfinite(trainer.step(lr, np.stack([np.stack(clean[:3])[:, :32, :32]] * 2)))
     with pytest.raises(ConfigError, match="--filtered-input is for restore models"):
-        TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "sr2x"), out=str(tmp_path / "r2"),
+        TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "sr2x-clean"), out=str(tmp_path / "r2"),
                                        threads=1, filtered_input=True))  # fmt: skip
+    # the shipped sr2x is a wide network (its body behind a pixel-unshuffle): no recurrent form
+    with pytest.raises(ConfigError, match="pixel-unshuffle"):
+        TemporalTrainer(TemporalConfig(init=str(root / "engines" / "models" / "sr2x"), out=str(tmp_path / "r3"),
+                                       threads=1))  # fmt: skip
 
 
 def _noisy_scene(seed: int, shift: int, frames: int) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -404,7 +408,7 @@ def test_a_compressed_mix_run_is_validated_on_the_h264_input_it_is_for(
     monkeypatch.setattr(
         trainer_module, "load_sequences", lambda *a, **k: SequencePool(clips={"scene": clip}, photos=[])
     )
-    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "sr2x")
+    init = str(Path(__file__).resolve().parents[2] / "engines" / "models" / "sr2x-clean")
     inputs = {}
     for mix in ("default", "compressed"):
         cfg = trainer_module.TemporalConfig(init=init, out=str(tmp_path / mix), threads=1, degrade=mix)
