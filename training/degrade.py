@@ -12,6 +12,7 @@ same seed gives the same pixels.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -199,18 +200,36 @@ def apply_recipe(hr: Image, recipe: Recipe, out_hw: tuple[int, int], rng: np.ran
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
-def code_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
-    """(B, T, H, W, 3) ground truth with `coded_gt_prob` of its samples JPEG-coded (one quality per
-    sample). Draws nothing when the probability is 0, so older recipes keep their batches."""
-    if cfg.coded_gt_prob <= 0.0:
+def _per_sample(
+    hr: Image,
+    prob: float,
+    rng: np.random.Generator,
+    draw: Callable[[np.random.Generator], Any],
+    change: Callable[[Image, Any], Image],
+) -> Image:
+    """(B, T, H, W, 3) with `prob` of its samples changed, every frame of a sample with the same
+    drawn parameter. Draws nothing when `prob` is 0, so older recipes keep their batches."""
+    if prob <= 0.0:
         return hr
     out = hr.copy()
     for i in range(hr.shape[0]):
-        if rng.random() < cfg.coded_gt_prob:
-            quality = int(rng.integers(cfg.coded_gt_quality[0], cfg.coded_gt_quality[1] + 1))
+        if rng.random() < prob:
+            param = draw(rng)
             for j in range(hr.shape[1]):
-                out[i, j] = _apply(hr[i, j].astype(np.float32), "jpeg", {"quality": quality}, rng).astype(np.uint8)
+                out[i, j] = change(hr[i, j], param)
     return out
+
+
+def code_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
+    """Ground truth with `coded_gt_prob` of its samples JPEG-coded (one quality per sample)."""
+    lo, hi = cfg.coded_gt_quality
+    return _per_sample(
+        hr,
+        cfg.coded_gt_prob,
+        rng,
+        lambda g: int(g.integers(lo, hi + 1)),
+        lambda f, q: _apply(f.astype(np.float32), "jpeg", {"quality": q}, rng).astype(np.uint8),
+    )
 
 
 def disk_kernel(radius: float) -> npt.NDArray[np.float32]:
@@ -224,17 +243,14 @@ def disk_kernel(radius: float) -> npt.NDArray[np.float32]:
 
 
 def soften_ground_truth(hr: Image, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
-    """(B, T, H, W, 3) ground truth with `soft_gt_prob` of its samples defocused (one radius per
-    sample). Draws nothing when the probability is 0, so older recipes keep their batches."""
-    if cfg.soft_gt_prob <= 0.0:
-        return hr
-    out = hr.copy()
-    for i in range(hr.shape[0]):
-        if rng.random() < cfg.soft_gt_prob:
-            k = disk_kernel(float(rng.uniform(*cfg.soft_gt_radius)))
-            for j in range(hr.shape[1]):
-                out[i, j] = cv2.filter2D(hr[i, j], -1, k, borderType=cv2.BORDER_REFLECT_101)
-    return out
+    """Ground truth with `soft_gt_prob` of its samples defocused (one radius per sample)."""
+    return _per_sample(
+        hr,
+        cfg.soft_gt_prob,
+        rng,
+        lambda g: disk_kernel(float(g.uniform(*cfg.soft_gt_radius))),
+        lambda f, k: np.asarray(cv2.filter2D(f, -1, k, borderType=cv2.BORDER_REFLECT_101), dtype=np.uint8),
+    )
 
 
 def degrade_batch(hr: Image, scale: int, cfg: DegradeConfig, rng: np.random.Generator) -> Image:
