@@ -42,7 +42,7 @@ from ganstream.training.discriminator import UNetDiscriminatorSN
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.metrics import psnr_y
 from ganstream.training.plot import plot_run
-from ganstream.training.presets import generator_arch
+from ganstream.training.presets import SR_PRESETS, generator_arch
 from ganstream.training.resume_bounds import check_resume_bounds
 from ganstream.training.weight_average import update_average
 
@@ -268,7 +268,18 @@ class Trainer:
             self.G.load_state_dict(weights)
             return
         if self.cfg.stage == "gan" or _body_of(init_arch) != _body_of(self.arch):
-            raise CheckpointError(f"--init {source}: its generator {init_arch} differs from this run's {self.arch}")
+            hint = next(
+                (
+                    f" (it is the {name!r} preset: add --preset {name})"
+                    for name in SR_PRESETS
+                    if self.cfg.task == "sr"
+                    and _body_of(generator_arch("sr", name, self.cfg.scale)) == _body_of(init_arch)
+                ),
+                "",
+            )
+            raise CheckpointError(
+                f"--init {source}: its generator {init_arch} differs from this run's {self.arch}{hint}"
+            )
         own = self.G.state_dict()
         fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
         self.G.load_state_dict({**own, **fitting})

@@ -210,12 +210,14 @@ def test_a_shipped_model_folder_starts_a_fine_tune(data_dir: Path, tmp_path: Pat
     from ganstream.training.errors import CheckpointError
 
     shipped = Path(__file__).resolve().parents[2] / "engines" / "models"
-    ft = Trainer(_cfg(data_dir, steps=1, init=str(shipped / "sr2x")), tmp_path / "ft")
-    weights = load_file(str(shipped / "sr2x" / "model.safetensors"))
+    ft = Trainer(_cfg(data_dir, steps=1, init=str(shipped / "sr2x-clean")), tmp_path / "ft")
+    weights = load_file(str(shipped / "sr2x-clean" / "model.safetensors"))
     own = ft.G.state_dict()
     assert own.keys() == weights.keys() and all(torch.equal(own[k], weights[k]) for k in weights)
     with pytest.raises(CheckpointError, match="differs"):
         Trainer(_cfg(data_dir, steps=1, init=str(shipped / "restore")), tmp_path / "wrong")
+    with pytest.raises(CheckpointError, match="add --preset wide"):  # the shipped sr2x is wide, this run tiny
+        Trainer(_cfg(data_dir, steps=1, init=str(shipped / "sr2x")), tmp_path / "wide")
     with pytest.raises(CheckpointError, match="neither a training run"):
         Trainer(_cfg(data_dir, steps=1, init=str(tmp_path)), tmp_path / "empty")
 
@@ -228,9 +230,9 @@ def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir:
 
     shipped = Path(__file__).resolve().parents[2] / "engines" / "models"
     Trainer(_cfg(data_dir, steps=1), tmp_path / "run").run()  # a run and a model folder can be mixed
-    res = blend_models(tmp_path / "run", shipped / "sr2x", 0.25, "mix", tmp_path / "models")
+    res = blend_models(tmp_path / "run", shipped / "sr2x-clean", 0.25, "mix", tmp_path / "models")
     a = load_weights(tmp_path / "run", "generator_ema")
-    b = load_file(str(shipped / "sr2x" / "model.safetensors"))
+    b = load_file(str(shipped / "sr2x-clean" / "model.safetensors"))
     mixed = load_file(str(res.folder / "model.safetensors"))
     assert all(torch.allclose(mixed[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-6) for k in a)
     assert not torch.equal(mixed["body.0.weight"], b["body.0.weight"])
@@ -239,6 +241,8 @@ def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir:
     assert set(card.training["sources"]) == {"a", "b"}
     with pytest.raises(CheckpointError, match="different networks"):
         blend_models(shipped / "sr2x", shipped / "sr4x", 0.5, "bad", tmp_path / "models")
+    with pytest.raises(CheckpointError, match="different networks"):  # wide and tiny
+        blend_models(shipped / "sr2x", shipped / "sr2x-clean", 0.5, "bad", tmp_path / "models")
     with pytest.raises(ConfigError, match="within"):
         blend_models(shipped / "sr2x", shipped / "sr2x", 1.5, "bad", tmp_path / "models")
 
