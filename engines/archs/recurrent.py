@@ -99,6 +99,10 @@ def from_single_frame(single: nn.Module, neighbours: int = 0) -> RecurrentCompac
         scale, body = single.scale, single.body
         if single.skip != "bicubic":
             raise ValueError(f"from_single_frame: SR skip must be bicubic, got {single.skip!r}")
+        if not isinstance(single.unshuffle, nn.Identity):  # the recurrent body works at the input's resolution
+            raise ValueError(
+                "from_single_frame: an SR body behind a pixel-unshuffle (the wide preset) has no recurrent form"
+            )
     elif isinstance(single, RestoreCompact):
         scale, body = 1, single.body
     else:

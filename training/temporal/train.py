@@ -38,7 +38,6 @@ from torch import nn
 
 from ganstream.engines.archs import build_generator
 from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, from_single_frame, with_neighbours
-from ganstream.engines.archs.srvgg import SRVGGCompact
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
@@ -174,13 +173,12 @@ def load_init(folder: Path, neighbours: int = 0) -> tuple[RecurrentCompact, Mode
         if net.neighbours > neighbours:
             raise ConfigError(f"--init {folder}: takes {net.neighbours} neighbours; --neighbours cannot be fewer")
         return with_neighbours(net, neighbours), card
-    if isinstance(net, SRVGGCompact) and not isinstance(net.unshuffle, nn.Identity):
-        # the recurrent body works at the input's resolution; a pixel-unshuffled body has no such form
+    try:
+        return from_single_frame(net, neighbours), card
+    except ValueError as e:
         raise ConfigError(
-            f"--init {folder}: a body behind a pixel-unshuffle (the wide preset) has no recurrent form; "
-            "start from a tiny model such as engines/models/sr2x-clean (or add --single-frame)"
-        )
-    return from_single_frame(net, neighbours), card
+            f"--init {folder}: {e}; start from a tiny model such as engines/models/sr2x-clean (or add --single-frame)"
+        ) from e
 
 
 class WithoutMemory(nn.Module):
