@@ -57,14 +57,17 @@ def test_the_cut_gives_a_body_of_convolutions_and_edges_without_one(folder: Path
     assert "Convolution" in kinds(body) and "Round" not in kinds(body) and "Interpolate" not in kinds(body)
     assert "Convolution" not in kinds(edges) and {"Add", "Round"} <= kinds(edges)
     assert [p.get_any_name() for p in edges.inputs] == ["input", BODY_OUTPUT]
-    # Both halves at f32 give exactly the whole graph's output.
+    # Both halves at f32 give the whole graph's output: compiled whole, OpenVINO may fuse the final
+    # add into the last convolution, so a value a hair from a rounding boundary (x.5 levels) may
+    # round the other way; anything beyond one level, or on more than a stray pixel, is a wrong cut.
     x = np.random.default_rng(2).integers(0, 256, (1, 36, 48, 3), np.uint8)
     core = ov.Core()
     f32 = {"INFERENCE_PRECISION_HINT": "f32"}
     whole = core.compile_model(model, "CPU", f32)({"input": x})[0]
     residual = core.compile_model(body, "CPU", f32)({"input": x})[0]
     joined = core.compile_model(edges, "CPU", f32)({"input": x, BODY_OUTPUT: residual})[0]
-    assert np.array_equal(whole, joined)
+    diff = np.abs(whole.astype(np.int16) - joined.astype(np.int16))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 5000
 
 
 def test_a_graph_without_a_skip_is_not_cut() -> None:
