@@ -24,6 +24,7 @@ from ganstream.engines import artifacts
 from ganstream.engines.backends.base import BackendEngine
 from ganstream.engines.backends.openvino_graph import (
     BODY_OUTPUT,
+    EdgeBuffers,
     fold_constants,
     host_edges,
     host_skip,
@@ -245,6 +246,7 @@ class SplitRequest:
         self.body, self.edges, self.name = body, edges, name
         self.host_input = host[0] if host else None
         self.checked = False
+        self.work = EdgeBuffers()
         self._out: npt.NDArray[np.uint8] | None = None
 
     def infer(self, feeds: dict[str, Array], share_inputs: bool = True) -> None:
@@ -252,7 +254,7 @@ class SplitRequest:
         residual = self.body.get_output_tensor(0)
         self._out = None
         if self.host_input is not None:
-            out = host_edges(feeds[self.host_input], residual.data)
+            out = host_edges(feeds[self.host_input], residual.data, self.work)
             if self.checked:
                 self._out = out
                 return

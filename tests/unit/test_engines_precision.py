@@ -133,13 +133,32 @@ def test_the_host_skip_is_found_in_sr_edges_only_and_matches_openvino() -> None:
     assert np.abs(got.astype(np.int16) - ref).max() <= 1 and np.mean(got != ref) < 1e-3
 
 
+def test_host_edges_reuse_their_buffers_without_mixing_frames_or_shapes() -> None:
+    from ganstream.engines.backends.openvino_graph import EdgeBuffers, host_edges
+
+    rng = np.random.default_rng(6)
+    work = EdgeBuffers()
+    outputs = []
+    for shape in ((1, 36, 48), (1, 36, 48), (2, 20, 30), (1, 36, 48)):
+        n, h, w = shape
+        x = rng.integers(0, 256, (n, h, w, 3), np.uint8)
+        residual = (rng.standard_normal((n, 3, 2 * h, 2 * w)) * 0.05).astype(np.float32)
+        got = host_edges(x, residual, work)
+        assert np.array_equal(got, host_edges(x, residual)), shape
+        outputs.append(got)
+    # the same shape is served from the same array: callers copy before the next frame
+    assert outputs[0] is outputs[1] is outputs[3] and outputs[2] is not outputs[0]
+
+
 def test_a_host_skip_that_differs_from_openvino_is_dropped(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from ganstream.engines.backends import openvino_graph
 
     real = openvino_graph.host_edges
-    monkeypatch.setattr(openvino_engine, "host_edges", lambda x, r: np.clip(real(x, r).astype(np.int16) + 3, 0, 255))
+    monkeypatch.setattr(
+        openvino_engine, "host_edges", lambda x, r, *_: np.clip(real(x, r).astype(np.int16) + 3, 0, 255)
+    )
     card = ModelCard.load(SR2X)
     x = np.random.default_rng(5).integers(0, 256, (1, 36, 48, 3), np.uint8)
     want = OpenVinoEngine(card, SR2X, "fp32", f32_edges=False).infer(x).astype(np.int16)
