@@ -19,6 +19,7 @@ Flow convention: ``flow01[y, x] = (dx, dy)`` means frame0 at (x, y) shows what f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +175,14 @@ class Warper:
     def warp(self, image: npt.NDArray[Any], flow: Flow) -> npt.NDArray[Any]:
         """image sampled at (x + flow_x, y + flow_y), bilinear (or bicubic, saturated to the
         dtype's range), edges replicated; keeps its dtype."""
-        where = cv2.add(self._base(flow.shape[0], flow.shape[1]), flow)  # one (H, W, 2) map
+        return self.warp_all((image,), flow)[0]
+
+    def warp_all(self, images: Sequence[npt.NDArray[Any]], flow: Flow) -> list[npt.NDArray[Any]]:
+        """`warp` of several images by one flow: the sampling map is made once."""
+        where = np.asarray(cv2.add(self._base(flow.shape[0], flow.shape[1]), flow), dtype=np.float32)  # (H, W, 2)
+        return [self._sample(image, where) for image in images]
+
+    def _sample(self, image: npt.NDArray[Any], where: Flow) -> npt.NDArray[Any]:
         if self.fixed_point and image.dtype == np.uint8:
             xy, frac = cv2.convertMaps(where, None, cv2.CV_16SC2)  # type: ignore[call-overload]
             out = cv2.remap(image, xy, frac, self.interpolation, borderMode=cv2.BORDER_REPLICATE)

@@ -224,3 +224,47 @@ def test_the_gate_ramps_around_the_threshold() -> None:
     np.testing.assert_array_equal(_agreement(d, 5.0, 0.0), [1, 1, 1, 0, 0, 0, 0])
     with pytest.raises(ValueError, match="soft"):
         BlendOptions(soft=1.0)
+
+
+def _reference_step(
+    acc: np.ndarray, count: np.ndarray, out: np.ndarray, flow: np.ndarray, threshold: float, o: BlendOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the module docstring's update in plain numpy (slow, obvious) for the check below."""
+    import cv2
+
+    from ganstream.engines.flow import Warper
+
+    still = (np.abs(flow[..., 0]) < o.static_px) & (np.abs(flow[..., 1]) < o.static_px)
+    f = np.where(still[..., None], np.float32(0.0), flow).astype(np.float32)
+    warper = Warper()
+    acc_w, count_w = warper.warp(acc, f), warper.warp(count, f)
+    current = out.astype(np.float32)
+    step = acc_w - current
+    disagreement = np.abs(cv2.GaussianBlur(step, (0, 0), o.smooth)).mean(axis=2)
+    ramp = (threshold * (1 + o.soft) - disagreement) / (2 * o.soft * threshold)
+    k = np.minimum(count_w, o.cap) * np.clip(ramp, 0, 1)
+    new_acc = current + (k / (1 + k))[..., None] * step
+    return new_acc, 1 + k, np.clip(new_acc + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_the_filter_computes_its_documented_update() -> None:
+    """The OpenCV passes of `apply` are the docstring's update: checked against plain numpy, with a
+    flow that is still, moving, and exactly at the still limit (which counts as moving)."""
+    rng = np.random.default_rng(9)
+    truth = smooth_scene(17, 48, 64)
+    o = BlendOptions()
+    blend = TemporalBlend(o)
+    flow = rng.uniform(-3, 3, (48, 64, 2)).astype(np.float32)
+    flow[:16] = rng.uniform(-0.9, 0.9, (16, 64, 2))  # still rows
+    flow[16:20, :, 0] = o.static_px  # exactly at the limit: moving
+    given = flow.copy()
+    first = _noisy(truth, rng)
+    blend.apply(first, first)
+    acc, count = first.astype(np.float32), np.ones((48, 64), np.float32)
+    for _ in range(4):
+        frame = _noisy(truth, rng)
+        got = blend.apply(frame, frame, flow=given)
+        acc, count, want = _reference_step(acc, count, frame, flow, blend.threshold, o)
+        assert np.abs(got.astype(np.int16) - want).max() <= 1 and np.mean(got != want) < 1e-3
+        np.testing.assert_allclose(blend._count, count, rtol=1e-5)
+    assert np.array_equal(given, flow)  # the caller's flow is left as it was
