@@ -35,6 +35,8 @@ class PairResult:
     single_ms: float
     recurrent_ms: float
     backend: str
+    # each round's own ratio: on a shared machine their spread says how far the median can be trusted
+    round_ratios: tuple[float, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -79,7 +81,8 @@ def bench_pair(single: str, recurrent: str, backend: str, frames: list[np.ndarra
             for i, s in enumerate(stages):
                 times[i].append(_round(s, frames))
         used = f"{stages[1].engine.backend} {stages[1].engine.precision}"
-        return PairResult(single, recurrent, statistics.median(times[0]), statistics.median(times[1]), used)
+        per_round = tuple(r / s for s, r in zip(times[0], times[1], strict=True))
+        return PairResult(single, recurrent, statistics.median(times[0]), statistics.median(times[1]), used, per_round)
     finally:
         for s in stages:
             s.close()
@@ -103,13 +106,14 @@ def bench_recurrent(backend: str = "auto", count: int = 30, rounds: int = 3) -> 
 def format_results(results: list[PairResult]) -> str:
     lines = [
         f"per frame at {SIZE[0]}x{SIZE[1]} input, flow included (median of interleaved rounds):",
-        "| single-frame | ms | recurrent | ms | ratio | real time at 25 fps |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| single-frame | ms | recurrent | ms | ratio | ratio per round, lowest - highest | real time at 25 fps |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         rt = "yes" if r.recurrent_ms <= REALTIME_MS else "no"
+        spread = f"{min(r.round_ratios):.2f}x - {max(r.round_ratios):.2f}x" if r.round_ratios else "-"
         lines.append(
             f"| {r.single} | {r.single_ms:.1f} | {r.recurrent} ({r.backend}) | {r.recurrent_ms:.1f} | "
-            f"{r.ratio:.2f}x | {rt} |"
+            f"{r.ratio:.2f}x | {spread} | {rt} |"
         )
     return "\n".join(lines)

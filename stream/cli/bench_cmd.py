@@ -33,7 +33,12 @@ def register(sub: Any) -> None:
     p.add_argument("--backend", default="auto", help="serve: engine backend")
     p.add_argument("--sizes", default="360p,720p,1080p", help="comma-separated: 360p, 720p, 1080p")
     p.add_argument("--frames", type=int, default=300, help="frames per run at 360p (fewer at larger sizes)")
-    p.add_argument("--repeats", type=int, default=3, help="runs per pipeline; the best is kept")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per pipeline, the best kept; recurrent: interleaved rounds, the median kept and the spread printed",
+    )
     p.set_defaults(func=run)
 
 
