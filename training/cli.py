@@ -174,6 +174,13 @@ def register(sub: Any) -> None:
         help="sr: also score a smooth input (each ground truth softened by a Gaussian blur, sigma 1 px, then "
         "area-downscaled), a stand-in for smooth, high-quality footage",
     )
+    ev.add_argument(
+        "--no-precision-gate",
+        dest="precision_gate",
+        action="store_false",
+        help="sr/restore on openvino: do not print (and measure on first use) the precision `ganstream run` "
+        "picks for each model on this machine",
+    )
     interp = ev.add_argument_group("frame interpolation (`ganstream eval interp`)")
     interp.add_argument("--model", default=None, help="comma list: flow, flow-large, flow-plain, interp, model folders")
     interp.add_argument("--max-width", type=int, default=640, help="clips wider than this are downscaled")
@@ -317,6 +324,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         record=args.record,
         temporal_blend=args.temporal_blend,
         smooth=args.smooth,
+        precision_gate=args.precision_gate,
     )
     return 0
 

@@ -606,23 +606,28 @@ def run_eval(
     record: bool = False,
     temporal_blend: str = "auto",
     smooth: bool = False,
+    precision_gate: bool = True,
 ) -> list[Row]:
     """`residual_gain`: "auto" scores SR models as `ganstream run` runs them (with the measured
     residual strength), "off" the bare network, "both" each twice. `temporal_blend` the same for
-    restore models' temporal filter. `smooth` adds the softened-ground-truth input for SR models."""
+    restore models' temporal filter. `smooth` adds the softened-ground-truth input for SR models.
+    `precision_gate` (openvino) prints the precision `ganstream run` picks for each model here
+    (``training.eval_precision``)."""
     check_eval_mode(residual_gain, "residual_gain")
     check_eval_mode(temporal_blend, "temporal_blend")
     groups: dict[tuple[str, int], dict[str, Runner]] = {}
     backends: dict[str, str] = {}
     folders: dict[str, Path] = {}
+    gated: dict[str, Path] = {}  # every model folder that runs, the halves of a choice included
     for name in model_names:
         members = choice_members(name)
         if members:  # two shipped models chosen per stream: nothing of its own to record
+            gated |= {m: resolve_model(m, models_dir) for m in members}
             card, runs, used = load_choice(name, members, models_dir, backend, precision, residual_gain)
             groups.setdefault((card.task, card.scale), {}).update(runs)
             backends[name] = used
             continue
-        folders[name] = resolve_model(name, models_dir)
+        folders[name] = gated[name] = resolve_model(name, models_dir)
         card, runner, used = load_runner(folders[name], backend, precision)
         groups.setdefault((card.task, card.scale), {}).update(
             scored_runners(card, runner, residual_gain, temporal_blend)
@@ -646,6 +651,10 @@ def run_eval(
             }
             timing |= time_at_360p(lr_runners)  # type: ignore[arg-type]
     text = format_markdown(rows, timing, backends, split)
+    if precision_gate and backend == "openvino":
+        from ganstream.training.eval_precision import gate_markdown, measure_gates
+
+        text += "\n".join(gate_markdown(measure_gates(gated))) + "\n"
     print(text)
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)

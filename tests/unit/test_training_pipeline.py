@@ -194,6 +194,34 @@ def test_eval_scores_the_shipped_sr2x_against_bicubic(data_dir: Path, tmp_path: 
     assert len(pngs) == 3 and all(p.stat().st_size < 300_000 for p in pngs)
 
 
+def test_eval_prints_the_precision_run_picks_for_both_halves_of_a_choice(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ganstream.engines.precision_choice import PrecisionChoice
+    from ganstream.engines.store import SHIPPED_DIR
+    from ganstream.training import eval_precision
+    from ganstream.training.eval_precision import PrecisionGate
+    from ganstream.training.evaluate import run_eval
+
+    if not all((SHIPPED_DIR / m / "card.json").is_file() for m in ("sr2x", "sr2x-clean")):
+        pytest.skip("no shipped sr2x / sr2x-clean model")
+    seen: dict[str, Path] = {}
+
+    def fake(folders: dict[str, Path]) -> list[PrecisionGate]:
+        seen.update(folders)
+        measured = {"fp32": {"ms": 70.0, "drop_db": 0.0}, "bf16": {"ms": 14.0, "drop_db": 0.2}}
+        return [PrecisionGate("sr2x", PrecisionChoice("fp32", "bf16 fails", measured))]
+
+    monkeypatch.setattr(eval_precision, "measure_gates", fake)
+    run_eval(["sr2x-auto"], data_dir, ["bicubic"], SHIPPED_DIR, max_frames=1)
+    out = capsys.readouterr().out
+    assert set(seen) == {"sr2x", "sr2x-clean"}  # both halves of the choice are checked
+    assert "- sr2x: **fp32**. bf16 fails" in out and "Warning: sr2x would run at fp32 here" in out
+    capsys.readouterr()
+    run_eval(["sr2x-auto"], data_dir, ["bicubic"], SHIPPED_DIR, max_frames=1, precision_gate=False)
+    assert "Precision `ganstream run` picks" not in capsys.readouterr().out
+
+
 def test_psnr_run_warm_starts_from_another_scale(data_dir: Path, tmp_path: Path) -> None:
     Trainer(_cfg(data_dir, steps=1), tmp_path / "x2").run()
     x4 = Trainer(_cfg(data_dir, steps=1, scale=4, init=str(tmp_path / "x2")), tmp_path / "x4")
