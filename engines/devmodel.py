@@ -57,7 +57,7 @@ def make_random_model(
     import torch
     from safetensors.torch import save_file
 
-    from ganstream.engines.archs import Uint8NHWC, build_generator, unshuffles
+    from ganstream.engines.archs import Uint8NHWC, build_generator, size_multiple
 
     arch = arch or TINY_SR2X_ARCH
     torch.manual_seed(seed)
@@ -73,7 +73,7 @@ def make_random_model(
         scale=scale,
         inputs=[TensorSpec("input")],
         outputs=[TensorSpec("output")],
-        limits=limits or ShapeLimits(multiple_of=2 if unshuffles(arch) else 1),
+        limits=limits or ShapeLimits(multiple_of=size_multiple(arch)),
         artifacts={f: sha256_file(folder / f) for f in ("model.onnx", "model.safetensors")},
         arch=arch,
         description="randomly initialised weights: for tests and speed measurements only",

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
     common.add_argument(
         "--preset",
         default="tiny",
-        choices=("tiny", "wide", "small", "base"),
+        choices=("tiny", "wide", "wide4", "small", "base"),
         help="model size: tiny (CPU real time), wide (sr: tiny's cost, body at half resolution), small, base",
     )
     common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ganstream.engines.archs import Uint8NHWC, unshuffles
+from ganstream.engines.archs import Uint8NHWC, size_multiple
 from ganstream.engines.card import ModelCard, ShapeLimits, TensorSpec, sha256_file
 from ganstream.training.errors import ExportError
 
@@ -201,7 +201,7 @@ def export_generator(
     temporary sibling and moved into place, so a failed export never leaves a half-written model.
     """
     if limits is None:
-        limits = ShapeLimits(multiple_of=2 if task == "restore" or unshuffles(arch) else 1)
+        limits = ShapeLimits(multiple_of=2 if task == "restore" else size_multiple(arch))
     model = model.float().eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     wrapped = (wrapped if wrapped is not None else Uint8NHWC(model)).eval()
     frames, outputs = frame_specs(window)

@@ -26,9 +26,12 @@ GENERATORS: dict[str, type[nn.Module]] = {
 }
 
 
-def unshuffles(arch: dict[str, Any]) -> bool:
-    """The body sits behind a pixel-unshuffle, so frame sizes must be even (card ``multiple_of`` 2)."""
-    return arch.get("name") == "restore" or int(arch.get("params", {}).get("unshuffle", 1)) > 1
+def size_multiple(arch: dict[str, Any]) -> int:
+    """What frame sizes must be a multiple of (card ``multiple_of``): the factor of the
+    pixel-unshuffle the body sits behind (restore: 2), 1 where there is none."""
+    if arch.get("name") == "restore":
+        return 2
+    return int(arch.get("params", {}).get("unshuffle", 1))
 
 
 def build_generator(arch: dict[str, Any]) -> nn.Module:
@@ -47,5 +50,5 @@ __all__ = [
     "SRVGGCompact",
     "Uint8NHWC",
     "build_generator",
-    "unshuffles",
+    "size_multiple",
 ]

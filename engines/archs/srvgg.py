@@ -38,7 +38,8 @@ class SRVGGCompact(nn.Module):
     With `unshuffle` 2 the body works at half the input's resolution behind a pixel-unshuffle
     (as `RestoreCompact` does): twice the features for the same cost, and twice the reach in
     input pixels, which coded input needs (its errors span whole 8-px blocks). Input height
-    and width must then be even (the engine pads odd sizes).
+    and width must then be even (the engine pads odd sizes). With 4, a quarter: four times the
+    features of the tiny body for the same arithmetic, sizes a multiple of 4.
     """
 
     def __init__(
@@ -47,8 +48,8 @@ class SRVGGCompact(nn.Module):
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"SRVGGCompact: scale must be 2, 3 or 4, got {scale}")
-        if unshuffle not in (1, 2):
-            raise ValueError(f"SRVGGCompact: unshuffle must be 1 or 2, got {unshuffle}")
+        if unshuffle not in (1, 2, 4):
+            raise ValueError(f"SRVGGCompact: unshuffle must be 1, 2 or 4, got {unshuffle}")
         self.scale = scale
         self.skip = skip
         self.body = _body(3 * unshuffle**2, 3 * (scale * unshuffle) ** 2, num_feat, num_conv)

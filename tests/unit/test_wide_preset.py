@@ -1,4 +1,5 @@
-"""The `wide` SR preset: a body behind a pixel-unshuffle, exported and run like every SR model."""
+"""The `wide` and `wide4` SR presets: a body behind a pixel-unshuffle (by 2, by 4), exported and run like every
+SR model."""
 
 from __future__ import annotations
 
@@ -17,34 +18,38 @@ from ganstream.training.export import export_generator  # noqa: E402
 from ganstream.training.presets import generator_arch  # noqa: E402
 from tests.helpers import random_frames as frames  # noqa: E402
 
-WIDE = generator_arch("sr", "wide", 2)
+PRESETS = {"wide": 2, "wide4": 4}  # preset -> its pixel-unshuffle factor
 
 
-@pytest.fixture(scope="module")
-def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=sorted(PRESETS))
+def wide_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(5)
-    net = build_generator(WIDE).eval()
+    arch = generator_arch("sr", request.param, 2)
+    net = build_generator(arch).eval()
     out = tmp_path_factory.mktemp("store")
-    export_generator(net, WIDE, out, "wide-sr2x", task="sr", scale=2)
-    return out / "wide-sr2x"
+    export_generator(net, arch, out, f"{request.param}-sr2x", task="sr", scale=2)
+    return out / f"{request.param}-sr2x"
 
 
 def diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16))
 
 
-def test_the_body_works_at_half_the_input_resolution() -> None:
-    g = build_generator(WIDE).eval()
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_body_works_at_a_fraction_of_the_input_resolution(preset: str) -> None:
+    g = build_generator(generator_arch("sr", preset, 2)).eval()
     seen: list[tuple[int, ...]] = []
     g.body[0].register_forward_hook(lambda _m, inp, _out: seen.append(tuple(inp[0].shape)))
     with torch.no_grad():
         y = g(torch.rand(1, 3, 20, 28))
-    assert y.shape == (1, 3, 40, 56) and seen == [(1, 12, 10, 14)]
+    u = PRESETS[preset]
+    assert y.shape == (1, 3, 40, 56) and seen == [(1, 3 * u * u, 20 // u, 28 // u)]
 
 
-def test_export_asks_for_even_frames_and_the_engine_pads_odd_ones(wide_model: Path) -> None:
+def test_export_asks_for_whole_blocks_and_the_engine_pads_other_sizes(wide_model: Path) -> None:
     card = ModelCard.load(wide_model)
-    assert card.limits.multiple_of == 2 and card.arch["params"]["unshuffle"] == 2
+    u = card.arch["params"]["unshuffle"]
+    assert card.limits.multiple_of == u == PRESETS[card.name.removesuffix("-sr2x")]
     out = load_engine(wide_model, backend="ort").infer(frames(1, 23, 31, seed=2))
     assert out.shape == (1, 46, 62, 3)
 
@@ -63,7 +68,7 @@ def test_openvino_runs_it_like_onnxruntime_with_the_skip_on_the_host(wide_model:
     _, edges = split_at_skip(model) or pytest.fail("no cut between the body and the skip")
     assert host_skip(edges) == ("input", 2)
     engine = load_engine(wide_model, backend="openvino", precision=precision)
-    for h, w in ((36, 52), (35, 51)):  # even, and odd (padded by the engine)
+    for h, w in ((36, 52), (35, 51)):  # whole blocks, and odd (padded by the engine)
         x = frames(2, h, w, seed=4)
         ref = load_engine(wide_model, backend="ort").infer(x)
         d = diff(engine.infer(x), ref)
