@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch", reason="random models are built with torch (the train extra)")
 
-from ganstream.training.preset_speed import format_speeds, main, measure_presets  # noqa: E402
+from ganstream.training.preset_speed import format_speeds, main, measure_presets
 
 
 def test_each_preset_is_timed_and_set_against_wide() -> None:
@@ -20,5 +20,5 @@ def test_each_preset_is_timed_and_set_against_wide() -> None:
 
 
 def test_an_unknown_preset_is_refused_by_name() -> None:
-    with pytest.raises(SystemExit, match="unknown preset.*huge"):
+    with pytest.raises(SystemExit, match=r"unknown preset.*huge"):
         main(["--presets", "wide,huge", "--precision", "fp32", "--rounds", "1", "--iters", "1"])
