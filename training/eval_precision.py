@@ -25,14 +25,19 @@ class PrecisionGate:
     model: str
     choice: PrecisionChoice
 
-    @property
-    def falls_back(self) -> bool:
-        """fp32 although a reduced precision was measured here: it failed the quality gate."""
-        return self.choice.precision == "fp32" and any(p != "fp32" for p in self.choice.measured)
-
     def failed(self) -> list[str]:
         """The reduced precisions that lost more than the gate on their worst frame."""
         return [p for p, m in self.choice.measured.items() if p != "fp32" and m["drop_db"] > QUALITY_GATE_DB]
+
+    @property
+    def falls_back(self) -> bool:
+        """fp32 because a faster reduced precision failed the quality gate (not because fp32 was fastest)."""
+        fp32_ms = self.choice.measured.get("fp32", {}).get("ms")
+        return (
+            self.choice.precision == "fp32"
+            and fp32_ms is not None
+            and any(self.choice.measured[p]["ms"] < fp32_ms for p in self.failed())
+        )
 
 
 def measure_gates(folders: dict[str, Path]) -> list[PrecisionGate]:
@@ -40,12 +45,9 @@ def measure_gates(folders: dict[str, Path]) -> list[PrecisionGate]:
     from ganstream.engines.backends.openvino_engine import precision_choice
 
     gates = []
-    for name, folder in folders.items():
-        card = ModelCard.load(folder)
-        if card.task not in ("sr", "restore"):
-            continue
+    for name, folder in folders.items():  # sr and restore models: interpolation has its own eval
         try:
-            gates.append(PrecisionGate(name, precision_choice(card, folder)))
+            gates.append(PrecisionGate(name, precision_choice(ModelCard.load(folder), folder)))
         except Exception as exc:  # the table stands without this line; say why it is missing
             log.warning("model '%s': its precision choice could not be measured: %s", name, exc)
     return gates
@@ -60,8 +62,8 @@ def gate_markdown(gates: list[PrecisionGate]) -> list[str]:
         lines.append(f"- {g.model}: **{g.choice.precision}**. {g.choice.reason}")
     for g in gates:
         if g.falls_back:
-            fp32 = g.choice.measured.get("fp32", {}).get("ms", 0.0)
-            fastest = min(g.choice.measured.values(), key=lambda m: m["ms"])["ms"]
+            fp32 = g.choice.measured["fp32"]["ms"]
+            fastest = min(g.choice.measured[p]["ms"] for p in g.failed())
             lines += [
                 "",
                 f"**Warning: {g.model} would run at fp32 here** ({fp32:.1f} against {fastest:.1f} ms/frame): "

@@ -26,6 +26,15 @@ def test_a_model_that_fails_the_gate_at_bf16_is_flagged() -> None:
     assert "Warning: sr2x" not in text
 
 
+def test_fp32_chosen_as_the_fastest_is_no_fallback() -> None:
+    """int8 within the gate but slower than fp32 (some CPUs): fp32 wins on time, nothing failed."""
+    fastest = gate("sr2x", {"fp32": {"ms": 30.0, "drop_db": 0.0}, "int8": {"ms": 35.0, "drop_db": 0.01}})
+    assert fastest.choice.precision == "fp32" and not fastest.falls_back
+    slow_fail = gate("sr2x", {"fp32": {"ms": 30.0, "drop_db": 0.0}, "int8": {"ms": 35.0, "drop_db": 5.7}})
+    assert slow_fail.failed() == ["int8"] and not slow_fail.falls_back  # it would lose on time anyway
+    assert "Warning" not in "\n".join(gate_markdown([fastest, slow_fail]))
+
+
 def test_fp32_alone_is_no_fallback() -> None:
     """A machine without bf16 or int8 measures fp32 only: nothing to warn about."""
     only = PrecisionGate("sr2x", PrecisionChoice("fp32", "the only precision", {}))
@@ -41,9 +50,8 @@ def test_the_gate_measures_the_shipped_model_as_run_would(monkeypatch: pytest.Mo
     monkeypatch.setattr(pc, "MEASURE_FRAMES", 2)
     monkeypatch.setattr(pc, "MEASURE_REPEATS", 1)
     folder = SHIPPED_DIR / "sr2x-clean"
-    gates = measure_gates({"sr2x-clean": folder, "interp": SHIPPED_DIR / "interp"} if (SHIPPED_DIR / "interp").is_dir()
-                          else {"sr2x-clean": folder})  # fmt: skip
-    assert [g.model for g in gates] == ["sr2x-clean"]  # only sr and restore models have a precision choice
+    gates = measure_gates({"sr2x-clean": folder})
+    assert [g.model for g in gates] == ["sr2x-clean"]
     from ganstream.engines.card import ModelCard
 
     # the same choice the runtime's loader makes (read back from its cache)
