@@ -8,6 +8,7 @@ untiled output up to rounding, so there are no seams to see.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -19,19 +20,25 @@ from ganstream.engines.errors import OptionError, ShapeError
 from ganstream.engines.feed import is_frame_input, is_spatial_input
 
 
-def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+def tile_spans(length: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int, int, int]]:
     """Along one axis: (tile_start, tile_end, keep_start, keep_end) in input pixels.
 
     The kept spans partition [0, length); each lies at least `overlap` from its tile's inner edges.
+    Every tile starts at a multiple of `align` (a model that knows the coder's block grid must see
+    it where the frame has it); the last one may then be shorter than `tile`.
     """
     if length <= tile:
         return [(0, length, 0, length)]
-    step = tile - 2 * overlap
+    step = (tile - 2 * overlap - (align - 1)) // align * align
     if step < 1:
         raise ShapeError(f"tile {tile} is too small for an overlap of {overlap} on each side")
-    starts = [*range(0, length - tile, step), length - tile]
-    cuts = [0, *((starts[i + 1] + starts[i] + tile) // 2 for i in range(len(starts) - 1)), length]
-    return [(s, s + tile, cuts[i], cuts[i + 1]) for i, s in enumerate(starts)]
+    last = -(-(length - tile) // align) * align
+    starts = [*range(0, length - tile, step), last]
+    if len(starts) > 1 and starts[-2] == last:
+        starts.pop()
+    ends = [min(s + tile, length) for s in starts]
+    cuts = [0, *((starts[i + 1] + ends[i]) // 2 for i in range(len(starts) - 1)), length]
+    return [(s, ends[i], cuts[i], cuts[i + 1]) for i, s in enumerate(starts)]
 
 
 class TiledEngine:
@@ -52,6 +59,9 @@ class TiledEngine:
         # Tiles must themselves fit the engine: within its limits and a multiple of its alignment.
         self.tile = (max(m, min(th, lim.max_height) // m * m), max(m, min(tw, lim.max_width) // m * m))
         self.overlap = overlap
+        # Tiles start where the frame's own phase repeats: a body behind a pixel-unshuffle (and one
+        # that knows the coder's block grid) computes something else one pixel further on.
+        self.align = math.lcm(m, int(engine.card.arch.get("params", {}).get("grid", 0) or 1))
 
     @property
     def card(self) -> ModelCard:
@@ -92,8 +102,8 @@ class TiledEngine:
             return self.engine.infer(*inputs)
         s = self.engine.card.scale
         out = np.empty((n, h * s, w * s, 3), dtype=np.uint8)
-        for y0, y1, ky0, ky1 in tile_spans(h, th, self.overlap):
-            for x0, x1, kx0, kx1 in tile_spans(w, tw, self.overlap):
+        for y0, y1, ky0, ky1 in tile_spans(h, th, self.overlap, self.align):
+            for x0, x1, kx0, kx1 in tile_spans(w, tw, self.overlap, self.align):
                 part = [x[:, y0:y1, x0:x1] if i in spatial_idx else x for i, x in enumerate(inputs)]
                 res = self.engine.infer(*part)
                 out[:, ky0 * s : ky1 * s, kx0 * s : kx1 * s] = res[

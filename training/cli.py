@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
     common.add_argument(
         "--preset",
         default="tiny",
-        choices=("tiny", "wide", "wide4", "small", "base"),
+        choices=("tiny", "wide", "wide-grid", "wide4", "small", "base"),
         help="model size: tiny (CPU real time), wide (sr: tiny's cost, body at half resolution), wide4 (sr: 128 "
         "features at a quarter resolution, about wide's time on AMX), small, base",
     )

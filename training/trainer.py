@@ -64,9 +64,12 @@ def degrade_config(cfg: TrainConfig) -> DegradeConfig:
     return base
 
 
-def _body_of(arch: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """An arch without its scale: generators with equal bodies share every tensor but the last layer's."""
-    params = {k: v for k, v in arch.get("params", {}).items() if k != "scale"}
+def _body_of(arch: dict[str, Any], grid: bool = True) -> tuple[str, dict[str, Any]]:
+    """An arch without its scale: generators with equal bodies share every tensor but the last layer's.
+    Without `grid`, also without the block-grid bias, which a model gains at zero (`wide-grid`
+    from `wide`)."""
+    dropped = ("scale",) if grid else ("scale", "grid")
+    params = {k: v for k, v in arch.get("params", {}).items() if k not in dropped}
     return arch.get("name", ""), params
 
 
@@ -267,7 +270,8 @@ class Trainer:
         if init_arch == self.arch:
             self.G.load_state_dict(weights)
             return
-        if self.cfg.stage == "gan" or _body_of(init_arch) != _body_of(self.arch):
+        keep_grid = "grid" in init_arch.get("params", {})  # a model without one gains it at zero
+        if self.cfg.stage == "gan" or _body_of(init_arch, keep_grid) != _body_of(self.arch, keep_grid):
             hint = next(
                 (
                     f" (it is the {name!r} preset: add --preset {name})"

@@ -84,6 +84,18 @@ def test_tile_spans_partition_the_axis() -> None:
         tile_spans(100, 10, 8)
 
 
+def test_aligned_tile_spans_start_on_the_grid_and_still_partition() -> None:
+    """A model that knows the coder's 8-px grid sees every tile at the frame's own grid phase."""
+    for length, tile, overlap, align in [(100, 40, 8, 8), (257, 50, 10, 8), (1001, 512, 16, 8), (70, 32, 8, 8)]:
+        spans = tile_spans(length, tile, overlap, align)
+        kept = [k for _, _, k0, k1 in spans for k in range(k0, k1)]
+        assert kept == list(range(length))
+        for t0, t1, k0, k1 in spans:
+            assert t0 % align == 0 and 0 <= t0 <= k0 < k1 <= t1 <= length and t1 - t0 <= tile
+            assert k0 == 0 or k0 - t0 >= overlap
+            assert k1 == length or t1 - k1 >= overlap
+
+
 def test_tiled_output_matches_untiled(model_dir: Path) -> None:
     x = frames(1, 70, 90, seed=6)
     untiled = load_engine(model_dir, backend="ort").infer(x)
