@@ -26,6 +26,11 @@ Frames = npt.NDArray[np.uint8]  # (N, H, W, 3) RGB
 SWS_FLAGS = ["-sws_flags", "accurate_rnd+full_chroma_int+bitexact"]
 
 
+# The H.264 input of `ganstream eval` and of the trainer's validation: "low bitrate", visible
+# blocking, the rate the quality targets are set at.
+EVAL_H264_CRF = 30.0
+
+
 def _ffmpeg() -> str:
     exe = shutil.which("ffmpeg")
     if exe is None:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from ganstream.engines.card import ModelCard
 from ganstream.engines.errors import ModelNotFoundError
 from ganstream.engines.input_choice import InputChoice, choice_members
-from ganstream.training.codec import ffmpeg_filter, h264_roundtrip
+from ganstream.training.codec import EVAL_H264_CRF, ffmpeg_filter, h264_roundtrip
 from ganstream.training.dataset import load_pool
 from ganstream.training.errors import ConfigError
 from ganstream.training.eval_compare import head_to_head_markdown
@@ -38,7 +38,6 @@ from ganstream.training.sources import SELECTION, TEST
 Image = npt.NDArray[np.uint8]
 Runner = Callable[[Image], Image]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
 
-EVAL_H264_CRF = 30.0  # "low bitrate": visible blocking, the rate the quality targets are set at
 NOISE_SIGMA = 15.0
 # The restore baseline: ffmpeg's nlmeans at the strength that scored best on the selection split
 # (s in 5, 7, 9, 11, 13): 11 on noise of sigma 15 (36.68 dB; s=7, used before, 33.48), 5 on H.264.

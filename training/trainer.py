@@ -35,6 +35,7 @@ from ganstream.training.checkpoint import (
     read_state,
     save_checkpoint,
 )
+from ganstream.training.codec import EVAL_H264_CRF, h264_roundtrip
 from ganstream.training.config import CONFIG_FILE, TrainConfig
 from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_crops
 from ganstream.training.degrade import DegradeConfig, degrade_preset
@@ -151,30 +152,63 @@ def unwrap(m: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, crops: list[np.ndarray], cfg: TrainConfig, device: torch.device) -> dict[str, float]:
-    """Y-PSNR of the model and of the classical baseline on fixed validation crops."""
+def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndarray]:
+    """Each crop area-downscaled by `scale`, then through libx264 at the eval's CRF (an intra frame of
+    its own): what the compressed half of `sr2x-auto` is for, measured on the selection split while
+    it trains."""
+    import cv2
+
+    out = []
+    for hr in crops:
+        h, w = hr.shape[0] // scale, hr.shape[1] // scale
+        lr = np.asarray(cv2.resize(hr, (w - w % 2, h - h % 2), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        out.append(h264_roundtrip(lr[None], crf=EVAL_H264_CRF)[0])
+    return out
+
+
+def validate(
+    model: nn.Module,
+    crops: list[np.ndarray],
+    cfg: TrainConfig,
+    device: torch.device,
+    coded: list[np.ndarray] | None = None,
+) -> dict[str, float]:
+    """Y-PSNR of the model and of the classical baseline on fixed validation crops; with `coded`
+    (sr: the crops' H.264 inputs, `coded_validation_inputs`) also on those."""
+    import cv2
+
     model.eval()
     ours, base = [], []
     rng = np.random.default_rng(12345)
+
+    def run(lr: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255.0).to(device)
+        return np.asarray(model(x).clamp(0, 1).mul(255.0).round().byte()[0].permute(1, 2, 0).cpu().numpy())
+
+    def bicubic(lr: np.ndarray) -> np.ndarray:
+        h, w = lr.shape[:2]
+        return np.asarray(cv2.resize(lr, (w * cfg.scale, h * cfg.scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+
     for hr in crops:
         if cfg.task == "sr":
             h, w = hr.shape[0] // cfg.scale, hr.shape[1] // cfg.scale
-            import cv2
-
             lr = np.asarray(cv2.resize(hr, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-            ref = np.asarray(
-                cv2.resize(lr, (w * cfg.scale, h * cfg.scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8
-            )
+            ref = bicubic(lr)
         else:
             noise = rng.normal(0.0, VAL_NOISE_SIGMA, size=hr.shape)
             lr = np.clip(hr.astype(np.float64) + noise + 0.5, 0, 255).astype(np.uint8)
             ref = lr
-        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255.0).to(device)
-        y = model(x).clamp(0, 1).mul(255.0).round().byte()[0].permute(1, 2, 0).cpu().numpy()
-        ours.append(psnr_y(y, hr, border=cfg.scale))
+        ours.append(psnr_y(run(lr), hr, border=cfg.scale))
         base.append(psnr_y(ref, hr, border=cfg.scale))
     name = "bicubic" if cfg.task == "sr" else "noisy"
-    return {"psnr_y": float(np.mean(ours)), f"psnr_y_{name}": float(np.mean(base))}
+    out = {"psnr_y": float(np.mean(ours)), f"psnr_y_{name}": float(np.mean(base))}
+    if coded:
+        pairs = [
+            (lr, hr[: lr.shape[0] * cfg.scale, : lr.shape[1] * cfg.scale]) for lr, hr in zip(coded, crops, strict=True)
+        ]
+        out["psnr_y_h264"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in pairs]))
+        out["psnr_y_h264_bicubic"] = float(np.mean([psnr_y(bicubic(lr), hr, border=cfg.scale) for lr, hr in pairs]))
+    return out
 
 
 class Logger:
@@ -254,6 +288,12 @@ class Trainer:
             raise ConfigError(f"{cfg.data}: no training image is at least {cfg.crop + 4} px on its short side")
         val_pool: Pool = load_pool(Path(cfg.data), "selection", min_side=64)[0]
         self.val_crops = validation_crops(val_pool, cfg.val_size)
+        # a run that trains on H.264 input is also validated on it
+        self.val_coded = (
+            coded_validation_inputs(self.val_crops, cfg.scale)
+            if cfg.task == "sr" and degrade_config(cfg).h264_prob > 0
+            else None
+        )
 
     def _init_from(self, source: Path) -> None:
         """Start from another run's EMA generator, or from an exported model folder.
@@ -417,7 +457,7 @@ class Trainer:
                     over_time = bool(flag.item())
                 done = self.step >= cfg.steps or over_time
                 if self.dist.main and (self.step % cfg.val_every == 0 or done):
-                    last = validate(self.ema.model, self.val_crops, cfg, self.device)
+                    last = validate(self.ema.model, self.val_crops, cfg, self.device, self.val_coded)
                     self.history.append({"step": self.step, **last})
                     logger.log("val", self.step, last)
                     bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.2f}" for k, v in last.items()))

@@ -250,6 +250,21 @@ def test_a_shipped_model_folder_starts_a_fine_tune(data_dir: Path, tmp_path: Pat
         Trainer(_cfg(data_dir, steps=1, init=str(tmp_path)), tmp_path / "empty")
 
 
+def test_runs_that_train_on_h264_are_validated_on_it_too(data_dir: Path, tmp_path: Path) -> None:
+    from ganstream.training.trainer import validate
+
+    clean = Trainer(_cfg(data_dir, steps=1, degrade="clean"), tmp_path / "clean")
+    assert clean.val_coded is None
+    coded = Trainer(_cfg(data_dir, steps=1, degrade="compressed"), tmp_path / "coded")
+    assert coded.val_coded is not None and len(coded.val_coded) == len(coded.val_crops)
+    got = validate(coded.G, coded.val_crops, coded.cfg, coded.device, coded.val_coded)
+    assert set(got) == {"psnr_y", "psnr_y_bicubic", "psnr_y_h264", "psnr_y_h264_bicubic"}
+    assert got["psnr_y_h264_bicubic"] < got["psnr_y_bicubic"]  # the coder lost something
+    coded.run()
+    lines = (tmp_path / "coded" / "metrics.jsonl").read_text().splitlines()
+    assert any('"psnr_y_h264"' in line for line in lines)
+
+
 def test_a_wide_model_starts_a_wide_grid_run_exactly_and_not_the_other_way(data_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
