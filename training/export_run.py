@@ -31,7 +31,8 @@ def run_generator(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], nn.Module
         "world_size": state.get("world_size", 1),
         "data_manifest_sha256": state.get("data_manifest_sha256", ""),
         "command": " && ".join(state.get("commands", [state.get("command", "")])),
-        "validation": "EMA generator; sr: x2 area-downscaled centre crops of the validation split; "
+        "validation": "EMA generator; sr: x2 area-downscaled centre crops of the validation split "
+        "(runs trained on H.264 input: also those crops through libx264 at CRF 30, psnr_y_h264); "
         "restore: the same crops with clipped Gaussian noise, sigma 15",
     }
     return cfg, arch, model, training, metrics
