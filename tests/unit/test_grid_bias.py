@@ -48,3 +48,13 @@ def test_grid_must_hold_whole_unshuffled_positions() -> None:
         SRVGGCompact(unshuffle=4, grid=4)
     with pytest.raises(ValueError, match="grid"):
         SRVGGCompact(unshuffle=2, grid=6 + 1)
+
+
+def test_the_grid_biases_learn_at_their_own_rate() -> None:
+    from ganstream.training.trainer import GRID_LR_SCALE, generator_param_groups
+
+    plain, grid = _pair()
+    assert len(generator_param_groups(plain)) == 1
+    rest, biases = generator_param_groups(grid)
+    assert biases["lr_scale"] == GRID_LR_SCALE and len(biases["params"]) == 2
+    assert len(rest["params"]) + 2 == len(list(grid.parameters()))
