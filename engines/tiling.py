@@ -8,7 +8,6 @@ untiled output up to rounding, so there are no seams to see.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -24,8 +23,8 @@ def tile_spans(length: int, tile: int, overlap: int, align: int = 1) -> list[tup
     """Along one axis: (tile_start, tile_end, keep_start, keep_end) in input pixels.
 
     The kept spans partition [0, length); each lies at least `overlap` from its tile's inner edges.
-    Every tile starts at a multiple of `align` (a model that knows the coder's block grid must see
-    it where the frame has it); the last one may then be shorter than `tile`.
+    Every tile starts at a multiple of `align` (a body behind a pixel-unshuffle must see the frame
+    at its own phase); the last one may then be shorter than `tile`.
     """
     if length <= tile:
         return [(0, length, 0, length)]
@@ -59,9 +58,9 @@ class TiledEngine:
         # Tiles must themselves fit the engine: within its limits and a multiple of its alignment.
         self.tile = (max(m, min(th, lim.max_height) // m * m), max(m, min(tw, lim.max_width) // m * m))
         self.overlap = overlap
-        # Tiles start where the frame's own phase repeats: a body behind a pixel-unshuffle (and one
-        # that knows the coder's block grid) computes something else one pixel further on.
-        self.align = math.lcm(m, int(engine.card.arch.get("params", {}).get("grid", 0) or 1))
+        # Tiles start where the frame's own phase repeats: a body behind a pixel-unshuffle computes
+        # something else one pixel further on.
+        self.align = m
 
     @property
     def card(self) -> ModelCard:

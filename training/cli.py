@@ -36,10 +36,9 @@ def register(sub: Any) -> None:
     common.add_argument(
         "--preset",
         default="tiny",
-        choices=("tiny", "wide", "wide-grid", "wide4", "small", "base"),
-        help="model size: tiny (CPU real time), wide (sr: tiny's cost, body at half resolution), wide-grid (sr: "
-        "wide plus a bias per phase of the coder's 8-px block grid), wide4 (sr: 128 features at a quarter "
-        "resolution, about wide's time on AMX), small, base",
+        choices=("tiny", "wide", "wide4", "small", "base"),
+        help="model size: tiny (CPU real time), wide (sr: tiny's cost, body at half resolution), wide4 (sr: 128 "
+        "features at a quarter resolution, about wide's time on AMX), small, base",
     )
     common.add_argument("--stage", default="psnr", choices=("psnr", "gan"))
     common.add_argument(

@@ -12,8 +12,6 @@ SR_PRESETS: dict[str, dict[str, int]] = {
     "wide": {"num_feat": 64, "num_conv": 8, "unshuffle": 2},
     # the body at a quarter of the input's resolution: 128 features, 4.4x wide's weights for about
     # its time on an AMX CPU (OpenVINO bf16 at 320x180 in; docs/training.md) and 4x its reach
-    # wide with a bias per position in the coder's 8-px block grid (SRVGGCompact's `grid`)
-    "wide-grid": {"num_feat": 64, "num_conv": 8, "unshuffle": 2, "grid": 8},
     "wide4": {"num_feat": 128, "num_conv": 8, "unshuffle": 4},
     "small": {"num_feat": 48, "num_conv": 12},
     "base": {"num_feat": 64, "num_conv": 16},

@@ -65,12 +65,9 @@ def degrade_config(cfg: TrainConfig) -> DegradeConfig:
     return base
 
 
-def _body_of(arch: dict[str, Any], grid: bool = True) -> tuple[str, dict[str, Any]]:
-    """An arch without its scale: generators with equal bodies share every tensor but the last layer's.
-    Without `grid`, also without the block-grid bias, which a model gains at zero (`wide-grid`
-    from `wide`)."""
-    dropped = ("scale",) if grid else ("scale", "grid")
-    params = {k: v for k, v in arch.get("params", {}).items() if k not in dropped}
+def _body_of(arch: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An arch without its scale: generators with equal bodies share every tensor but the last layer's."""
+    params = {k: v for k, v in arch.get("params", {}).items() if k != "scale"}
     return arch.get("name", ""), params
 
 
@@ -121,20 +118,6 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
         return torch.float16
     bf16_ok = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
     return torch.bfloat16 if bf16_ok else None
-
-
-# The block-grid biases (`wide-grid`) start at zero beside a body that is usually already trained
-# (`--init` from a `wide` model): at the body's rate they barely move in a fine-tune's few
-# thousand steps (about 0.001 after 1,300 steps at 1e-4, against first-layer biases of 0.03).
-GRID_LR_SCALE = 30.0
-
-
-def generator_param_groups(model: nn.Module) -> list[dict[str, Any]]:
-    """The generator's parameters for Adam: the block-grid biases in a group of their own, at
-    GRID_LR_SCALE times the rate (`lr_scale`, read at every step)."""
-    grid = [p for n, p in model.named_parameters() if n.startswith("grid_bias.")]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("grid_bias.")]
-    return [{"params": rest}, *([{"params": grid, "lr_scale": GRID_LR_SCALE}] if grid else [])]
 
 
 def lr_at(step: int, total: int, base: float) -> float:
@@ -276,7 +259,7 @@ class Trainer:
             self.G.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             if self.D is not None:
                 self.D.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.opt_g = torch.optim.Adam(generator_param_groups(self.G), lr=cfg.lr_g, betas=(0.9, 0.99))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(0.9, 0.99))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(0.9, 0.99)) if self.D else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and self.amp == torch.float16)
         self.step = 0
@@ -324,8 +307,7 @@ class Trainer:
         if init_arch == self.arch:
             self.G.load_state_dict(weights)
             return
-        keep_grid = "grid" in init_arch.get("params", {})  # a model without one gains it at zero
-        if self.cfg.stage == "gan" or _body_of(init_arch, keep_grid) != _body_of(self.arch, keep_grid):
+        if self.cfg.stage == "gan" or _body_of(init_arch) != _body_of(self.arch):
             hint = next(
                 (
                     f" (it is the {name!r} preset: add --preset {name})"
@@ -369,7 +351,7 @@ class Trainer:
         b = lr.shape[0]
         x, y = self._prep(lr), self._prep(hr)
         for g in self.opt_g.param_groups:
-            g["lr"] = lr_at(self.step, cfg.steps, cfg.lr_g) * g.get("lr_scale", 1.0)
+            g["lr"] = lr_at(self.step, cfg.steps, cfg.lr_g)
         with self._autocast():
             out = self.Gd(x)
         out = out.float()

@@ -103,8 +103,6 @@ def from_single_frame(single: nn.Module, neighbours: int = 0) -> RecurrentCompac
             raise ValueError(
                 "from_single_frame: an SR body behind a pixel-unshuffle (the wide preset) has no recurrent form"
             )
-        if single.grid_bias is not None:
-            raise ValueError("from_single_frame: a model with a block-grid bias (grid) has no recurrent form")
     elif isinstance(single, RestoreCompact):
         scale, body = 1, single.body
     else:

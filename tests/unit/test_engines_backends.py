@@ -85,7 +85,7 @@ def test_tile_spans_partition_the_axis() -> None:
 
 
 def test_aligned_tile_spans_start_on_the_grid_and_still_partition() -> None:
-    """A model that knows the coder's 8-px grid sees every tile at the frame's own grid phase."""
+    """A body behind a pixel-unshuffle sees every tile at the frame's own phase."""
     for length, tile, overlap, align in [(100, 40, 8, 8), (257, 50, 10, 8), (1001, 512, 16, 8), (70, 32, 8, 8)]:
         spans = tile_spans(length, tile, overlap, align)
         kept = [k for _, _, k0, k1 in spans for k in range(k0, k1)]

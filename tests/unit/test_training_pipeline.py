@@ -265,23 +265,6 @@ def test_runs_that_train_on_h264_are_validated_on_it_too(data_dir: Path, tmp_pat
     assert any('"psnr_y_h264"' in line for line in lines)
 
 
-def test_a_wide_model_starts_a_wide_grid_run_exactly_and_not_the_other_way(data_dir: Path, tmp_path: Path) -> None:
-    from safetensors.torch import load_file
-
-    from ganstream.training.errors import CheckpointError
-
-    shipped = Path(__file__).resolve().parents[2] / "engines" / "models"
-    ft = Trainer(_cfg(data_dir, steps=1, preset="wide-grid", init=str(shipped / "sr2x")), tmp_path / "grid")
-    weights = load_file(str(shipped / "sr2x" / "model.safetensors"))
-    own = ft.G.state_dict()
-    assert own.keys() - weights.keys() == {"grid_bias.rows", "grid_bias.cols"}
-    assert all(torch.equal(own[k], weights[k]) for k in weights)
-    assert not own["grid_bias.rows"].any() and not own["grid_bias.cols"].any()
-    ft.run()  # a grid run's weights cannot start a plain `wide` run: its biases would be lost
-    with pytest.raises(CheckpointError, match="differs"):
-        Trainer(_cfg(data_dir, steps=1, preset="wide", init=str(tmp_path / "grid")), tmp_path / "plain")
-
-
 def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
