@@ -148,7 +148,6 @@ def unwrap(m: nn.Module) -> nn.Module:
     return inner
 
 
-@torch.no_grad()
 def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndarray]:
     """Each crop area-downscaled by `scale`, then through libx264 at the eval's CRF (an intra frame of
     its own): what the compressed half of `sr2x-auto` is for, measured on the selection split while
@@ -163,6 +162,7 @@ def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndar
     return out
 
 
+@torch.no_grad()
 def validate(
     model: nn.Module,
     crops: list[np.ndarray],
