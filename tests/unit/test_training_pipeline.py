@@ -257,7 +257,11 @@ def test_runs_that_train_on_h264_are_validated_on_it_too(data_dir: Path, tmp_pat
     assert clean.val_coded is None
     coded = Trainer(_cfg(data_dir, steps=1, degrade="compressed"), tmp_path / "coded")
     assert coded.val_coded is not None and len(coded.val_coded) == len(coded.val_crops)
+    grad_seen: list[bool] = []
+    hook = coded.G.register_forward_hook(lambda *_: grad_seen.append(torch.is_grad_enabled()))
     got = validate(coded.G, coded.val_crops, coded.cfg, coded.device, coded.val_coded)
+    hook.remove()
+    assert grad_seen and not any(grad_seen)  # validation builds no autograd graph
     assert set(got) == {"psnr_y", "psnr_y_bicubic", "psnr_y_h264", "psnr_y_h264_bicubic"}
     assert got["psnr_y_h264_bicubic"] < got["psnr_y_bicubic"]  # the coder lost something
     coded.run()
