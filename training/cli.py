@@ -94,6 +94,12 @@ def register(sub: Any) -> None:
         "--d-feat", type=int, default=32, help="discriminator width (gan stage; 16 costs a quarter of 32 on a CPU)"
     )
     common.add_argument("--temporal-weight", type=float, default=0.5)
+    common.add_argument(
+        "--pixel",
+        default="charbonnier",
+        choices=("charbonnier", "l1", "mse"),
+        help="pixel loss: charbonnier (default, about L1), l1, or mse (what PSNR measures: for fine-tunes)",
+    )
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--val-every", type=int, default=250)
     common.add_argument("--ckpt-every", type=int, default=500)
@@ -245,7 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
             degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
             clean_prob=args.clean_prob, blur_prob=args.blur_prob, coded_gt_prob=args.coded_gt_prob,
-            soft_gt_prob=args.soft_gt_prob,
+            soft_gt_prob=args.soft_gt_prob, pixel=args.pixel,
         )  # fmt: skip
         tag = f"sr{scale}x" if args.task == "sr" else "restore"
         run_dir = Path(args.out) / (args.name or f"{tag}-{args.preset}-{args.stage}")

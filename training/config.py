@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ganstream.training.errors import CheckpointError, ConfigError
-from ganstream.training.losses import ADV_KINDS
+from ganstream.training.losses import ADV_KINDS, PIXEL_LOSSES
 
 CONFIG_FILE = "config.json"
 
@@ -62,6 +62,8 @@ class TrainConfig:
             self.degrade == "compressed" and self.task != "sr"
         ):
             raise ConfigError(f"degrade must be default, clean or (sr only) compressed, got {self.degrade!r}")
+        if self.pixel not in PIXEL_LOSSES:
+            raise ConfigError(f"pixel loss must be one of {', '.join(PIXEL_LOSSES)}, got {self.pixel!r}")
         if self.adv not in ADV_KINDS:
             raise ConfigError(f"adversarial loss must be one of {', '.join(ADV_KINDS)}, got {self.adv!r}")
         if self.crop % (2 * self.scale):

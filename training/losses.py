@@ -16,8 +16,19 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Te
     return torch.sqrt((x - y) ** 2 + eps * eps).mean()
 
 
+PIXEL_LOSSES = ("charbonnier", "l1", "mse")
+
+
 def pixel_loss(x: torch.Tensor, y: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
-    return charbonnier(x, y) if kind == "charbonnier" else F.l1_loss(x, y)
+    """Charbonnier and L1 train to the median of what an input may hide (sharper, and L1 starts
+    faster); MSE to its mean, which is what PSNR scores."""
+    if kind == "charbonnier":
+        return charbonnier(x, y)
+    if kind == "l1":
+        return F.l1_loss(x, y)
+    if kind == "mse":
+        return F.mse_loss(x, y)
+    raise ValueError(f"pixel loss must be one of {', '.join(PIXEL_LOSSES)}, got {kind!r}")
 
 
 def temporal_loss(out0: torch.Tensor, out1: torch.Tensor, gt0: torch.Tensor, gt1: torch.Tensor) -> torch.Tensor:

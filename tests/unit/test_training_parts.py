@@ -163,6 +163,19 @@ def test_h264_roundtrip_is_real_lossy_and_repeatable() -> None:
         h264_roundtrip(frames[:, :31], crf=30)
 
 
+def test_pixel_losses_and_their_names() -> None:
+    from ganstream.training.config import TrainConfig
+
+    x, y = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1)
+    assert losses.pixel_loss(x, y, "l1").item() == pytest.approx(0.1)
+    assert losses.pixel_loss(x, y, "mse").item() == pytest.approx(0.01)  # the mean error squared: PSNR's
+    assert losses.pixel_loss(x, y, "charbonnier").item() == pytest.approx(0.1, abs=1e-4)
+    with pytest.raises(ValueError, match="pixel loss"):
+        losses.pixel_loss(x, y, "l2")
+    with pytest.raises(ConfigError, match="pixel loss"):
+        TrainConfig(pixel="l2")
+
+
 def test_temporal_loss_is_zero_when_outputs_follow_the_ground_truth() -> None:
     gt0, gt1 = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     assert float(losses.temporal_loss(gt0 + 0.1, gt1 + 0.1, gt0, gt1)) < 1e-6
