@@ -23,21 +23,19 @@ def tile_spans(length: int, tile: int, overlap: int, align: int = 1) -> list[tup
     """Along one axis: (tile_start, tile_end, keep_start, keep_end) in input pixels.
 
     The kept spans partition [0, length); each lies at least `overlap` from its tile's inner edges.
-    Every tile starts at a multiple of `align` (a body behind a pixel-unshuffle must see the frame
-    at its own phase); the last one may then be shorter than `tile`.
+    With `length` and `tile` multiples of `align`, every tile starts at a multiple of it too (a body
+    behind a pixel-unshuffle must see the frame at its own phase).
     """
+    if length % align or tile % align:
+        raise ShapeError(f"length {length} and tile {tile} must be multiples of {align}")
     if length <= tile:
         return [(0, length, 0, length)]
-    step = (tile - 2 * overlap - (align - 1)) // align * align
+    step = (tile - 2 * overlap) // align * align
     if step < 1:
         raise ShapeError(f"tile {tile} is too small for an overlap of {overlap} on each side")
-    last = -(-(length - tile) // align) * align
-    starts = [*range(0, length - tile, step), last]
-    if len(starts) > 1 and starts[-2] == last:
-        starts.pop()
-    ends = [min(s + tile, length) for s in starts]
-    cuts = [0, *((starts[i + 1] + ends[i]) // 2 for i in range(len(starts) - 1)), length]
-    return [(s, ends[i], cuts[i], cuts[i + 1]) for i, s in enumerate(starts)]
+    starts = [*range(0, length - tile, step), length - tile]
+    cuts = [0, *((starts[i + 1] + starts[i] + tile) // 2 for i in range(len(starts) - 1)), length]
+    return [(s, s + tile, cuts[i], cuts[i + 1]) for i, s in enumerate(starts)]
 
 
 class TiledEngine:
@@ -58,9 +56,6 @@ class TiledEngine:
         # Tiles must themselves fit the engine: within its limits and a multiple of its alignment.
         self.tile = (max(m, min(th, lim.max_height) // m * m), max(m, min(tw, lim.max_width) // m * m))
         self.overlap = overlap
-        # Tiles start where the frame's own phase repeats: a body behind a pixel-unshuffle computes
-        # something else one pixel further on.
-        self.align = m
 
     @property
     def card(self) -> ModelCard:
@@ -99,16 +94,26 @@ class TiledEngine:
         th, tw = self.tile
         if h <= th and w <= tw:
             return self.engine.infer(*inputs)
+        # Padded to the model's multiple first, as the engine pads a whole frame, so that every tile
+        # starts where the frame's phase repeats: a body behind a pixel-unshuffle computes something
+        # else one pixel further on. The padding is cropped off below.
+        m = self.engine.card.limits.multiple_of
+        ph, pw = -(-h // m) * m, -(-w // m) * m
+        if (ph, pw) != (h, w):
+            inputs = tuple(
+                np.pad(x, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge") if i in spatial_idx else x
+                for i, x in enumerate(inputs)
+            )
         s = self.engine.card.scale
-        out = np.empty((n, h * s, w * s, 3), dtype=np.uint8)
-        for y0, y1, ky0, ky1 in tile_spans(h, th, self.overlap, self.align):
-            for x0, x1, kx0, kx1 in tile_spans(w, tw, self.overlap, self.align):
+        out = np.empty((n, ph * s, pw * s, 3), dtype=np.uint8)
+        for y0, y1, ky0, ky1 in tile_spans(ph, th, self.overlap, m):
+            for x0, x1, kx0, kx1 in tile_spans(pw, tw, self.overlap, m):
                 part = [x[:, y0:y1, x0:x1] if i in spatial_idx else x for i, x in enumerate(inputs)]
                 res = self.engine.infer(*part)
                 out[:, ky0 * s : ky1 * s, kx0 * s : kx1 * s] = res[
                     :, (ky0 - y0) * s : (ky1 - y0) * s, (kx0 - x0) * s : (kx1 - x0) * s
                 ]
-        return out
+        return out if (ph, pw) == (h, w) else np.ascontiguousarray(out[:, : h * s, : w * s])
 
     def infer_many(self, batches: Iterable[tuple[npt.NDArray[np.generic], ...]]) -> Iterator[npt.NDArray[np.uint8]]:
         for inputs in batches:

@@ -84,16 +84,19 @@ def test_tile_spans_partition_the_axis() -> None:
         tile_spans(100, 10, 8)
 
 
-def test_aligned_tile_spans_start_on_the_grid_and_still_partition() -> None:
+def test_aligned_tile_spans_start_on_the_models_phase_and_still_partition() -> None:
     """A body behind a pixel-unshuffle sees every tile at the frame's own phase."""
-    for length, tile, overlap, align in [(100, 40, 8, 8), (257, 50, 10, 8), (1001, 512, 16, 8), (70, 32, 8, 8)]:
+    cases = [(104, 40, 8, 8), (256, 48, 10, 8), (1000, 512, 16, 8), (72, 32, 8, 8), (40, 16, 2, 8), (204, 64, 16, 4)]
+    for length, tile, overlap, align in cases:
         spans = tile_spans(length, tile, overlap, align)
         kept = [k for _, _, k0, k1 in spans for k in range(k0, k1)]
         assert kept == list(range(length))
         for t0, t1, k0, k1 in spans:
-            assert t0 % align == 0 and 0 <= t0 <= k0 < k1 <= t1 <= length and t1 - t0 <= tile
+            assert t0 % align == 0 and 0 <= t0 <= k0 < k1 <= t1 <= length and t1 - t0 == min(tile, length)
             assert k0 == 0 or k0 - t0 >= overlap
             assert k1 == length or t1 - k1 >= overlap
+    with pytest.raises(ShapeError, match="multiples"):
+        tile_spans(100, 40, 8, 8)
 
 
 def test_tiled_output_matches_untiled(model_dir: Path) -> None:
