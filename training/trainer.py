@@ -156,8 +156,11 @@ def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndar
 
     out = []
     for hr in crops:
-        h, w = hr.shape[0] // scale, hr.shape[1] // scale
-        lr = np.asarray(cv2.resize(hr, (w - w % 2, h - h % 2), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        # the top-left part whose downscale is even (yuv420p) and exact, so `validate` pairs each
+        # input with hr[: h * scale, : w * scale] pixel for pixel
+        h, w = hr.shape[0] // (2 * scale) * 2, hr.shape[1] // (2 * scale) * 2
+        part = hr[: h * scale, : w * scale]
+        lr = np.asarray(cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
         out.append(h264_roundtrip(lr[None], crf=EVAL_H264_CRF)[0])
     return out
 

@@ -195,3 +195,14 @@ def test_flicker_counts_only_change_not_in_the_ground_truth() -> None:
     jitter = gt.copy()
     jitter[1] += 20
     assert flicker(jitter, gt) > 5
+
+
+def test_coded_validation_inputs_are_exact_downscales_at_any_scale() -> None:
+    """The H.264 validation pairs each input with the top-left of its crop: at x3 a 44-px crop
+    gives a 14-px input made from the crop's first 42 px, not a resize of all 44."""
+    from ganstream.training.trainer import coded_validation_inputs
+
+    hr = np.random.default_rng(0).integers(0, 256, (44, 44, 3), dtype=np.uint8)
+    (lr,) = coded_validation_inputs([hr], 3)
+    want = h264_roundtrip(cv2.resize(hr[:42, :42], (14, 14), interpolation=cv2.INTER_AREA)[None], crf=30)[0]
+    assert lr.shape == (14, 14, 3) and np.array_equal(lr, want)
