@@ -288,10 +288,10 @@ class Trainer:
             raise ConfigError(f"{cfg.data}: no training image is at least {cfg.crop + 4} px on its short side")
         val_pool: Pool = load_pool(Path(cfg.data), "selection", min_side=64)[0]
         self.val_crops = validation_crops(val_pool, cfg.val_size)
-        # a run that trains on H.264 input is also validated on it
+        # a run that trains on H.264 input is also validated on it (only the main process validates)
         self.val_coded = (
             coded_validation_inputs(self.val_crops, cfg.scale)
-            if cfg.task == "sr" and degrade_config(cfg).h264_prob > 0
+            if self.dist.main and cfg.task == "sr" and degrade_config(cfg).h264_prob > 0
             else None
         )
 
