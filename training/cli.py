@@ -17,6 +17,19 @@ DEFAULT_MODELS_DIR = "engines/models"
 EVAL_BASELINE_DEFAULT = "bicubic,lanczos"
 
 
+def _crf_range(text: str) -> list[float]:
+    """`--h264-crf`: "LOW,HIGH" (or one value for a fixed CRF) -> [low, high]."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two numbers), got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or not 0.0 <= values[0] <= values[1] <= 51.0:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LOW <= HIGH <= 51, got {text!r}")
+    return values
+
+
 def register(sub: Any) -> None:
     data = sub.add_parser("data", help="training data: fetch the package sources")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -62,6 +75,14 @@ def register(sub: Any) -> None:
     common.add_argument("--fm-weight", type=float, default=0.2)
     common.add_argument(
         "--h264-prob", type=float, default=None, help="share of batches sent through real H.264 (default: the preset's)"
+    )
+    common.add_argument(
+        "--h264-crf",
+        type=_crf_range,
+        default=None,
+        metavar="LOW,HIGH",
+        help="libx264 CRF range of those batches, drawn uniformly, e.g. 26,34 (default: the preset's; "
+        "`ganstream eval` codes at 30)",
     )
     common.add_argument(
         "--clean-prob",
@@ -249,7 +270,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             crop=crop, lr_g=args.lr, seed=args.seed,
             val_every=args.val_every, ckpt_every=args.ckpt_every, adv=args.adv, adv_weight=args.adv_weight,
             fm_weight=args.fm_weight, temporal_weight=args.temporal_weight, workers=args.workers, amp=args.amp,
-            degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob,
+            degrade=args.degrade, d_feat=args.d_feat, h264_prob=args.h264_prob, h264_crf=args.h264_crf,
             clean_prob=args.clean_prob, blur_prob=args.blur_prob, coded_gt_prob=args.coded_gt_prob,
             soft_gt_prob=args.soft_gt_prob, pixel=args.pixel,
         )  # fmt: skip

@@ -44,6 +44,8 @@ class TrainConfig:
     val_size: int = 192
     degrade: str = "default"  # degradation preset of the task; "clean" for tests
     h264_prob: float | None = None  # share of batches through real H.264; None: the preset's
+    # libx264 CRF range [low, high] those batches are coded at (uniform); None: the preset's
+    h264_crf: list[float] | None = None
     clean_prob: float | None = None  # share of samples with a downscale only; None: the preset's
     blur_prob: float | None = None  # chance of a blur in each degradation round; None: the preset's
     coded_gt_prob: float = 0.0  # share of samples whose ground truth is JPEG-coded first
@@ -70,6 +72,10 @@ class TrainConfig:
             raise ConfigError(f"crop {self.crop} must be a multiple of {2 * self.scale}")
         if self.h264_prob is not None and not 0.0 <= self.h264_prob <= 1.0:
             raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
+        if self.h264_crf is not None:
+            if len(self.h264_crf) != 2 or not 0.0 <= self.h264_crf[0] <= self.h264_crf[1] <= 51.0:
+                raise ConfigError(f"h264 CRF range must be two values 0 <= low <= high <= 51, got {self.h264_crf}")
+            self.h264_crf = [float(v) for v in self.h264_crf]
         if self.clean_prob is not None and not 0.0 <= self.clean_prob <= 1.0:
             raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")
         if self.blur_prob is not None and not 0.0 <= self.blur_prob <= 1.0:

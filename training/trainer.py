@@ -54,6 +54,8 @@ def degrade_config(cfg: TrainConfig) -> DegradeConfig:
     base = degrade_preset(cfg.degrade, cfg.task)
     if cfg.h264_prob is not None:
         base = replace(base, h264_prob=cfg.h264_prob)
+    if cfg.h264_crf is not None:
+        base = replace(base, h264_crf=(cfg.h264_crf[0], cfg.h264_crf[1]))
     if cfg.clean_prob is not None:
         base = replace(base, clean_prob=cfg.clean_prob)
     if cfg.blur_prob is not None:

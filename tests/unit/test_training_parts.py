@@ -95,6 +95,29 @@ def test_compressed_preset_is_for_sr_only_and_leans_on_h264() -> None:
         TrainConfig(task="sr", degrade="blurry")
 
 
+def test_h264_crf_range_reaches_the_degradation_and_survives_a_resume(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from ganstream.training.cli import _crf_range
+    from ganstream.training.config import TrainConfig
+    from ganstream.training.trainer import degrade_config
+
+    preset = degrade_config(TrainConfig(task="sr", degrade="compressed"))
+    cfg = TrainConfig(task="sr", degrade="compressed", h264_crf=[26, 34])
+    chosen = degrade_config(cfg)
+    assert chosen.h264_crf == (26.0, 34.0) != preset.h264_crf
+    assert chosen.h264_prob == preset.h264_prob  # only the range changes
+    cfg.save(tmp_path)  # a resumed run codes at the same range
+    assert degrade_config(TrainConfig.load(tmp_path)).h264_crf == (26.0, 34.0)
+    for bad in ([34.0, 26.0], [30.0], [-1.0, 30.0], [30.0, 52.0]):
+        with pytest.raises(ConfigError, match="CRF range"):
+            TrainConfig(task="sr", h264_crf=bad)
+    assert _crf_range("26,34") == [26.0, 34.0] and _crf_range("30") == [30.0, 30.0]
+    for bad_text in ("34,26", "a,b", "1,2,3", "60"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _crf_range(bad_text)
+
+
 def _hr(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(3, 2, 32, 32, 3), dtype=np.uint8)
 
