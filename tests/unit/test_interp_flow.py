@@ -158,6 +158,20 @@ def test_eval_flow_variants_parse_the_finest_level() -> None:
     plain = flow_variant("flow:medium:1:plain")
     assert isinstance(plain, FlowSynth) and plain.flow.options.finest_scale is None
     assert plain.fallback.share == 0.0
-    for bad in ("flow:ultrafast", "flow:ultrafast:1:x", "flow:ultrafast:1:9"):
+    refined = flow_variant("flow:ultrafast:1:1:vr2:plain")
+    assert isinstance(refined, FlowSynth) and refined.fallback.share == 0.0
+    assert (refined.flow.options.finest_scale, refined.flow.options.refine_iters) == (1, 2)
+    for bad in ("flow:ultrafast", "flow:ultrafast:1:x", "flow:ultrafast:1:9", "flow:fast:1:1:vrx", "flow:fast:1:vr99"):
         with pytest.raises(ConfigError):
             flow_variant(bad)
+
+
+def test_variational_refinement_is_an_option_that_reaches_dis() -> None:
+    with pytest.raises(ValueError, match="refine_iters"):
+        FlowOptions(refine_iters=-1)
+    f0, _, f1 = panning()
+    bare, refined = (
+        FlowEstimator(FlowOptions(finest_scale=1, refine_iters=n)).bidirectional(f0, f1)[0] for n in (None, 1)
+    )
+    assert not np.array_equal(bare, refined)  # ultrafast refines nothing by itself
+    assert np.array_equal(bare, FlowEstimator(FlowOptions(finest_scale=1, refine_iters=0)).bidirectional(f0, f1)[0])
