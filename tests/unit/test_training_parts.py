@@ -229,3 +229,20 @@ def test_coded_validation_inputs_are_exact_downscales_at_any_scale() -> None:
     (lr,) = coded_validation_inputs([hr], 3)
     want = h264_roundtrip(cv2.resize(hr[:42, :42], (14, 14), interpolation=cv2.INTER_AREA)[None], crf=30)[0]
     assert lr.shape == (14, 14, 3) and np.array_equal(lr, want)
+
+
+def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
+    from ganstream.training.coded_frame_gain import KINDS, frame_type_gains
+
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (80, 104, 3), dtype=np.uint8), (0, 0), 2.0)
+    clip = [np.ascontiguousarray(np.roll(base, k, axis=1)) for k in range(4)]  # a slow pan
+
+    def bicubic(x: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.resize(x, (x.shape[1] * 2, x.shape[0] * 2), interpolation=cv2.INTER_CUBIC))
+
+    same = frame_type_gains(bicubic, clip)
+    assert [len(same[k]) for k in KINDS] == [1, 3, 4]  # one intra frame, three predicted, four alone
+    assert all(g == 0.0 for k in KINDS for g in same[k])
+    blurred = frame_type_gains(lambda x: cv2.GaussianBlur(bicubic(x), (0, 0), 1.5), clip)
+    assert all(g < 0.0 for k in KINDS for g in blurred[k])

@@ -1,0 +1,79 @@
+"""An SR model's gain over bicubic on H.264 input, by how the frame was coded.
+
+`ganstream eval` codes a clip as a camera does: one intra frame, then frames predicted from the
+ones before (P and B), which libx264 quantises harder than the intra frame. The trainer's H.264
+validation codes each crop as an intra frame of its own. This tool scores the same frames of
+each selection clip three ways, at the eval's CRF and x2 area downscale: the clip's first frame
+(intra, `clip-I`), the clip's later frames (predicted, `clip-P`), and every frame coded alone
+(`intra`), so a gap between the trainer's figure and the eval's can be read per frame type:
+
+    python -m ganstream.training.coded_frame_gain sr2x --frames 12
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ganstream.training.codec import EVAL_H264_CRF, h264_roundtrip
+from ganstream.training.metrics import psnr_y
+
+Image = npt.NDArray[np.uint8]
+Upscaler = Callable[[Image], Image]  # (h, w, 3) -> (2h, 2w, 3)
+KINDS = ("clip-I", "clip-P", "intra")
+SCALE = 2
+
+
+def frame_type_gains(upscale: Upscaler, frames: Sequence[Image], crf: float = EVAL_H264_CRF) -> dict[str, list[float]]:
+    """Per frame type, the Y-PSNR gain (dB) of `upscale` over bicubic on `frames` (one clip, ground
+    truth) area-downscaled x2 and coded at `crf`: as one clip and each frame alone."""
+    h, w = frames[0].shape[0] // (2 * SCALE) * 2, frames[0].shape[1] // (2 * SCALE) * 2  # even for yuv420p
+    truth = [f[: h * SCALE, : w * SCALE] for f in frames]
+    low = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in truth]).astype(np.uint8)
+    as_clip = h264_roundtrip(low, crf=crf)
+    gains: dict[str, list[float]] = {k: [] for k in KINDS}
+    for i, gt in enumerate(truth):
+        alone = h264_roundtrip(low[i : i + 1], crf=crf)[0]
+        for kind, src in (("clip-I" if i == 0 else "clip-P", as_clip[i]), ("intra", alone)):
+            bic = np.asarray(cv2.resize(src, (w * SCALE, h * SCALE), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+            gains[kind].append(psnr_y(upscale(src), gt, border=SCALE) - psnr_y(bic, gt, border=SCALE))
+    return gains
+
+
+def main(argv: list[str] | None = None) -> int:
+    prog = "python -m ganstream.training.coded_frame_gain"
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    ap.add_argument("model", help="an installed x2 SR model or a model folder")
+    ap.add_argument("--data", default="data", help="data folder from `ganstream data fetch`")
+    ap.add_argument("--frames", type=int, default=12, help="frames from the start of each clip run")
+    ap.add_argument("--backend", default="openvino")
+    args = ap.parse_args(argv)
+    if args.frames < 2:
+        ap.error("--frames must be at least 2 (an intra frame and a predicted one)")
+    from ganstream.engines import load_engine
+    from ganstream.training.dataset import load_pool
+
+    engine = load_engine(args.model, backend=args.backend, precision="fp32")
+    if int(engine.card.scale) != SCALE:
+        ap.error(f"{args.model} is an x{engine.card.scale} model; this tool scores x{SCALE}")
+    pool, _ = load_pool(Path(args.data), "selection")
+    print(f"{args.model}: dB over bicubic, x2 area then libx264 CRF {EVAL_H264_CRF:g}, selection clips")
+    print(f"{'clip run':<28}" + "".join(f"{k:>9}" for k in KINDS))
+    totals: dict[str, list[float]] = {k: [] for k in KINDS}
+    for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
+        gains = frame_type_gains(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames])
+        for k in KINDS:
+            totals[k] += gains[k]
+        print(f"{name:<28}" + "".join(f"{np.mean(gains[k]):>+9.3f}" for k in KINDS))
+    print(f"{'mean over frames':<28}" + "".join(f"{np.mean(totals[k]):>+9.3f}" for k in KINDS))
+    engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
