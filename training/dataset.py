@@ -135,10 +135,17 @@ class BatchStream(torch.utils.data.IterableDataset[tuple[torch.Tensor, torch.Ten
 def validation_crops(pool: Pool, size: int, limit: int = 24) -> list[Image]:
     """Centre crops (size x size) of validation photos and of the first frame of each clip run."""
     imgs = pool.photos + [r[0] for r in pool.runs]
-    out = []
-    for img in imgs[:limit]:
-        h, w = img.shape[:2]
-        s = min(size, h - h % 4, w - w % 4)
-        y, x = (h - s) // 2, (w - s) // 2
-        out.append(np.ascontiguousarray(img[y : y + s, x : x + s]))
-    return out
+    return [_centre_crop(img, size) for img in imgs[:limit]]
+
+
+def validation_clip_crops(pool: Pool, size: int, frames: int = 6, limit: int = 24) -> list[list[Image]]:
+    """The same centre crop of the first `frames` frames of each clip run (at most `limit` runs):
+    short clips to code as a camera does, for validation on predicted frames."""
+    return [[_centre_crop(img, size) for img in run[:frames]] for run in pool.runs[:limit]]
+
+
+def _centre_crop(img: Image, size: int) -> Image:
+    h, w = img.shape[:2]
+    s = min(size, h - h % 4, w - w % 4)
+    y, x = (h - s) // 2, (w - s) // 2
+    return np.ascontiguousarray(img[y : y + s, x : x + s])

@@ -37,7 +37,7 @@ from ganstream.training.checkpoint import (
 )
 from ganstream.training.codec import EVAL_H264_CRF, h264_roundtrip
 from ganstream.training.config import CONFIG_FILE, TrainConfig
-from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_crops
+from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_clip_crops, validation_crops
 from ganstream.training.degrade import DegradeConfig, degrade_preset
 from ganstream.training.discriminator import UNetDiscriminatorSN
 from ganstream.training.errors import CheckpointError, ConfigError
@@ -150,20 +150,33 @@ def unwrap(m: nn.Module) -> nn.Module:
     return inner
 
 
+def _exact_downscale(hr: np.ndarray, scale: int) -> np.ndarray:
+    """The top-left part of `hr` whose downscale is even (yuv420p) and exact, area-downscaled, so
+    `validate` pairs it with hr[: h * scale, : w * scale] pixel for pixel."""
+    import cv2
+
+    h, w = hr.shape[0] // (2 * scale) * 2, hr.shape[1] // (2 * scale) * 2
+    return np.asarray(cv2.resize(hr[: h * scale, : w * scale], (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
 def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndarray]:
     """Each crop area-downscaled by `scale`, then through libx264 at the eval's CRF (an intra frame of
     its own): what the compressed half of `sr2x-auto` is for, measured on the selection split while
     it trains."""
-    import cv2
+    return [h264_roundtrip(_exact_downscale(hr, scale)[None], crf=EVAL_H264_CRF)[0] for hr in crops]
 
+
+def coded_clip_validation(clips: list[list[np.ndarray]], scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(input, ground truth) of each clip's last frame, the clip area-downscaled by `scale` and coded
+    as one stream at the eval's CRF: a predicted frame, quantised harder than an intra frame, as
+    most frames of a camera's stream are (`python -m ganstream.training.coded_frame_gain`)."""
     out = []
-    for hr in crops:
-        # the top-left part whose downscale is even (yuv420p) and exact, so `validate` pairs each
-        # input with hr[: h * scale, : w * scale] pixel for pixel
-        h, w = hr.shape[0] // (2 * scale) * 2, hr.shape[1] // (2 * scale) * 2
-        part = hr[: h * scale, : w * scale]
-        lr = np.asarray(cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-        out.append(h264_roundtrip(lr[None], crf=EVAL_H264_CRF)[0])
+    for clip in clips:
+        if len(clip) < 2:
+            continue
+        low = np.stack([_exact_downscale(hr, scale) for hr in clip])
+        last = h264_roundtrip(low, crf=EVAL_H264_CRF)[-1]
+        out.append((last, clip[-1][: last.shape[0] * scale, : last.shape[1] * scale]))
     return out
 
 
@@ -174,9 +187,11 @@ def validate(
     cfg: TrainConfig,
     device: torch.device,
     coded: list[np.ndarray] | None = None,
+    coded_clips: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Y-PSNR of the model and of the classical baseline on fixed validation crops; with `coded`
-    (sr: the crops' H.264 inputs, `coded_validation_inputs`) also on those."""
+    (sr: the crops' H.264 inputs, `coded_validation_inputs`) also on those, and with `coded_clips`
+    (`coded_clip_validation`) on predicted frames of coded clips."""
     import cv2
 
     model.eval()
@@ -210,6 +225,11 @@ def validate(
         ]
         out["psnr_y_h264"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in pairs]))
         out["psnr_y_h264_bicubic"] = float(np.mean([psnr_y(bicubic(lr), hr, border=cfg.scale) for lr, hr in pairs]))
+    if coded_clips:
+        out["psnr_y_h264_clip"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in coded_clips]))
+        out["psnr_y_h264_clip_bicubic"] = float(
+            np.mean([psnr_y(bicubic(lr), hr, border=cfg.scale) for lr, hr in coded_clips])
+        )
     return out
 
 
@@ -291,10 +311,10 @@ class Trainer:
         val_pool: Pool = load_pool(Path(cfg.data), "selection", min_side=64)[0]
         self.val_crops = validation_crops(val_pool, cfg.val_size)
         # a run that trains on H.264 input is also validated on it (only the main process validates)
-        self.val_coded = (
-            coded_validation_inputs(self.val_crops, cfg.scale)
-            if self.dist.main and cfg.task == "sr" and degrade_config(cfg).h264_prob > 0
-            else None
+        coded = self.dist.main and cfg.task == "sr" and degrade_config(cfg).h264_prob > 0
+        self.val_coded = coded_validation_inputs(self.val_crops, cfg.scale) if coded else None
+        self.val_coded_clips = (
+            coded_clip_validation(validation_clip_crops(val_pool, cfg.val_size), cfg.scale) if coded else None
         )
 
     def _init_from(self, source: Path) -> None:
@@ -458,7 +478,9 @@ class Trainer:
                     over_time = bool(flag.item())
                 done = self.step >= cfg.steps or over_time
                 if self.dist.main and (self.step % cfg.val_every == 0 or done):
-                    last = validate(self.ema.model, self.val_crops, cfg, self.device, self.val_coded)
+                    last = validate(
+                        self.ema.model, self.val_crops, cfg, self.device, self.val_coded, self.val_coded_clips
+                    )
                     self.history.append({"step": self.step, **last})
                     logger.log("val", self.step, last)
                     bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.2f}" for k, v in last.items()))

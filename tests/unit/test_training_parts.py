@@ -231,6 +231,23 @@ def test_coded_validation_inputs_are_exact_downscales_at_any_scale() -> None:
     assert lr.shape == (14, 14, 3) and np.array_equal(lr, want)
 
 
+def test_coded_clip_validation_scores_the_last_frame_of_each_coded_clip() -> None:
+    """Each clip is coded as one stream and its last (predicted) frame is the input, paired with the
+    top-left of its own ground truth; a clip of one frame has no predicted frame and is left out."""
+    from ganstream.training.dataset import Pool, validation_clip_crops
+    from ganstream.training.trainer import coded_clip_validation
+
+    rng = np.random.default_rng(5)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (60, 70, 3), dtype=np.uint8), (0, 0), 1.5)
+    run = [np.ascontiguousarray(np.roll(base, k, axis=1)) for k in range(8)]
+    clips = validation_clip_crops(Pool([], [run, run[:1]], []), 44, frames=6)
+    assert [len(c) for c in clips] == [6, 1] and clips[0][0].shape == (44, 44, 3)
+    ((lr, hr),) = coded_clip_validation(clips, 3)
+    low = np.stack([cv2.resize(c[:42, :42], (14, 14), interpolation=cv2.INTER_AREA) for c in clips[0]])
+    assert np.array_equal(lr, h264_roundtrip(low, crf=30)[-1]) and np.array_equal(hr, clips[0][-1][:42, :42])
+    assert not np.array_equal(lr, h264_roundtrip(low[-1:], crf=30)[0])  # predicted, not an intra frame
+
+
 def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
     from ganstream.training.coded_frame_gain import KINDS, frame_type_gains
 

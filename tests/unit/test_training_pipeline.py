@@ -259,14 +259,17 @@ def test_runs_that_train_on_h264_are_validated_on_it_too(data_dir: Path, tmp_pat
     assert coded.val_coded is not None and len(coded.val_coded) == len(coded.val_crops)
     grad_seen: list[bool] = []
     hook = coded.G.register_forward_hook(lambda *_: grad_seen.append(torch.is_grad_enabled()))
-    got = validate(coded.G, coded.val_crops, coded.cfg, coded.device, coded.val_coded)
+    assert clean.val_coded_clips is None and coded.val_coded_clips
+    got = validate(coded.G, coded.val_crops, coded.cfg, coded.device, coded.val_coded, coded.val_coded_clips)
     hook.remove()
     assert grad_seen and not any(grad_seen)  # validation builds no autograd graph
-    assert set(got) == {"psnr_y", "psnr_y_bicubic", "psnr_y_h264", "psnr_y_h264_bicubic"}
+    assert set(got) == {
+        "psnr_y", "psnr_y_bicubic", "psnr_y_h264", "psnr_y_h264_bicubic", "psnr_y_h264_clip", "psnr_y_h264_clip_bicubic"
+    }  # fmt: skip
     assert got["psnr_y_h264_bicubic"] < got["psnr_y_bicubic"]  # the coder lost something
     coded.run()
     lines = (tmp_path / "coded" / "metrics.jsonl").read_text().splitlines()
-    assert any('"psnr_y_h264"' in line for line in lines)
+    assert any('"psnr_y_h264"' in line and '"psnr_y_h264_clip"' in line for line in lines)
 
 
 def test_blend_interpolates_two_generators_and_exports_a_checked_model(data_dir: Path, tmp_path: Path) -> None:
