@@ -161,7 +161,12 @@ def test_eval_flow_variants_parse_the_finest_level() -> None:
     refined = flow_variant("flow:ultrafast:1:1:vr2:plain")
     assert isinstance(refined, FlowSynth) and refined.fallback.share == 0.0
     assert (refined.flow.options.finest_scale, refined.flow.options.refine_iters) == (1, 2)
-    for bad in ("flow:ultrafast", "flow:ultrafast:1:x", "flow:ultrafast:1:9", "flow:fast:1:1:vrx", "flow:fast:1:vr99"):
+    tuned = flow_variant("flow:ultrafast:1:1:vr1:gd8:ps5")
+    assert isinstance(tuned, FlowSynth)
+    o = tuned.flow.options
+    assert (o.refine_iters, o.descent_iters, o.patch_stride) == (1, 8, 5)
+    bad_specs = ("flow:ultrafast:1:x", "flow:ultrafast:1:9", "flow:fast:1:1:vrx", "flow:fast:1:vr99", "flow:fast:1:ps9")
+    for bad in (*bad_specs, "flow:ultrafast", "flow:fast:1:gd0", "flow:fast:1:vr1:vr2"):
         with pytest.raises(ConfigError):
             flow_variant(bad)
 
@@ -169,9 +174,15 @@ def test_eval_flow_variants_parse_the_finest_level() -> None:
 def test_variational_refinement_is_an_option_that_reaches_dis() -> None:
     with pytest.raises(ValueError, match="refine_iters"):
         FlowOptions(refine_iters=-1)
+    with pytest.raises(ValueError, match="patch_stride"):
+        FlowOptions(patch_stride=9)
+    with pytest.raises(ValueError, match="descent_iters"):
+        FlowOptions(descent_iters=0)
     f0, _, f1 = panning()
     bare, refined = (
         FlowEstimator(FlowOptions(finest_scale=1, refine_iters=n)).bidirectional(f0, f1)[0] for n in (None, 1)
     )
     assert not np.array_equal(bare, refined)  # ultrafast refines nothing by itself
     assert np.array_equal(bare, FlowEstimator(FlowOptions(finest_scale=1, refine_iters=0)).bidirectional(f0, f1)[0])
+    for tuned in (FlowOptions(finest_scale=1, patch_stride=5), FlowOptions(finest_scale=1, descent_iters=4)):
+        assert not np.array_equal(bare, FlowEstimator(tuned).bidirectional(f0, f1)[0])  # each reaches DIS

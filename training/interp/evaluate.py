@@ -81,24 +81,30 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
     return NetSynth(load_engine(name, backend=backend))
 
 
+# `flow_variant`'s optional settings after DOWNSCALE[:FINEST]: prefix -> FlowOptions field
+VARIANT_SETTINGS = {"vr": "refine_iters", "ps": "patch_stride", "gd": "descent_iters"}
+
+
 def flow_variant(spec: str) -> Synthesizer:
-    """`flow:PRESET:DOWNSCALE[:FINEST][:vrN][:plain]`, e.g. flow:medium:1:plain (DIS medium on full
-    frames, the warps' plain average), flow:ultrafast:1:2 (finest pyramid level 2, the preset's
-    own) or flow:ultrafast:1:1:vr1 (one variational refinement iteration per level): the
-    classical variants compared when choosing the default."""
+    """`flow:PRESET:DOWNSCALE[:FINEST][:vrN][:psN][:gdN][:plain]`, e.g. flow:medium:1:plain (DIS
+    medium on full frames, the warps' plain average), flow:ultrafast:1:2 (finest pyramid level 2,
+    the preset's own) or flow:ultrafast:1:1:vr1:ps5 (one variational refinement iteration per
+    level, patches 5 px apart; gdN: gradient descent iterations per patch): the classical variants
+    compared when choosing the default."""
     from ganstream.engines.flow import Fallback, FlowOptions
     from ganstream.stream.stages.interp_synth import FlowSynth
 
-    usage = "expected flow:PRESET:DOWNSCALE[:FINEST][:vrN][:plain], e.g. flow:medium:1:plain"
+    usage = "expected flow:PRESET:DOWNSCALE[:FINEST][:vrN][:psN][:gdN][:plain], e.g. flow:medium:1:plain"
     parts = spec.split(":")
     plain = parts[-1] == "plain"
     if plain:
         parts = parts[:-1]
-    refine: int | None = None
-    if parts[-1].startswith("vr"):
-        if not parts[-1][2:].isdigit():
+    settings: dict[str, int] = {}
+    while parts and parts[-1][:2] in VARIANT_SETTINGS:
+        key, value = parts[-1][:2], parts.pop()[2:]
+        if not value.isdigit() or VARIANT_SETTINGS[key] in settings:
             raise ConfigError(f"interp variant {spec!r}: {usage}")
-        refine = int(parts.pop()[2:])
+        settings[VARIANT_SETTINGS[key]] = int(value)
     if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
         raise ConfigError(f"interp variant {spec!r}: {usage}")
     try:
@@ -106,7 +112,7 @@ def flow_variant(spec: str) -> Synthesizer:
             preset=parts[1],
             downscale=int(parts[2]),
             finest_scale=int(parts[3]) if len(parts) == 4 else None,
-            refine_iters=refine,
+            **settings,
         )
     except ValueError as exc:
         raise ConfigError(f"interp variant {spec!r}: {exc}") from None
