@@ -111,7 +111,10 @@ def test_card_names_the_flow_fed_inputs(exported: tuple[FlowFusionNet, Path]) ->
     assert (card.task, card.window, card.limits.multiple_of) == ("interp", 2, 4)
     assert [s.name for s in card.inputs] == ["frame0", "frame1", "warped0", "warped1", "t", "flow_t0", "flow_t1"]
     # what the runtime computes
-    assert card.arch["flow"] == {"preset": "ultrafast", "downscale": 1, "finest_scale": None, "refine_iters": None}
+    assert card.arch["flow"] == {
+        "preset": "ultrafast", "downscale": 1, "finest_scale": None, "refine_iters": None, "patch_stride": None,
+        "descent_iters": None,
+    }  # fmt: skip
 
 
 def _steered(weight_logits: tuple[float, float, float], correction_px: float = 0.0) -> FlowFusionNet:
