@@ -139,9 +139,14 @@ def validation_crops(pool: Pool, size: int, limit: int = 24) -> list[Image]:
 
 
 def validation_clip_crops(pool: Pool, size: int, frames: int = 6, limit: int = 24) -> list[list[Image]]:
-    """The same centre crop of the first `frames` frames of each clip run (at most `limit` runs):
-    short clips to code as a camera does, for validation on predicted frames."""
-    return [[_centre_crop(img, size) for img in run[:frames]] for run in pool.runs[:limit]]
+    """The same centre crop of the first `frames` frames of clip runs, at most `limit` runs taken
+    from every clip in turn (its first run, then its second, ...): short clips to code as a camera
+    does, for validation on predicted frames."""
+    names = pool.names[len(pool.photos) :]
+    order = list(range(len(pool.runs)))
+    if len(names) == len(order):  # names "clip#run": each clip's first run before any second one
+        order.sort(key=lambda i: (int(names[i].rpartition("#")[2] or 0), names[i]))
+    return [[_centre_crop(img, size) for img in pool.runs[i][:frames]] for i in order[:limit]]
 
 
 def _centre_crop(img: Image, size: int) -> Image:

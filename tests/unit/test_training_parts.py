@@ -246,6 +246,9 @@ def test_coded_clip_validation_scores_the_last_frame_of_each_coded_clip() -> Non
     low = np.stack([cv2.resize(c[:42, :42], (14, 14), interpolation=cv2.INTER_AREA) for c in clips[0]])
     assert np.array_equal(lr, h264_roundtrip(low, crf=30)[-1]) and np.array_equal(hr, clips[0][-1][:42, :42])
     assert not np.array_equal(lr, h264_roundtrip(low[-1:], crf=30)[0])  # predicted, not an intra frame
+    runs = [[np.full((8, 8, 3), k, np.uint8)] * 2 for k in range(4)]  # clips a and b, two runs each
+    spread = validation_clip_crops(Pool([], runs, ["a#0", "a#1", "b#0", "b#1"]), 8, limit=2)
+    assert [c[0][0, 0, 0] for c in spread] == [0, 2]  # each clip's first run before any second one
 
 
 def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
