@@ -5,7 +5,10 @@ ones before (P and B), which libx264 quantises harder than the intra frame. The 
 validation codes each crop as an intra frame of its own. This tool scores the same frames of
 each selection clip three ways, at the eval's CRF and x2 area downscale: the clip's first frame
 (intra, `clip-I`), the clip's later frames (predicted, `clip-P`), and every frame coded alone
-(`intra`), so a gap between the trainer's figure and the eval's can be read per frame type:
+(`intra`), so a gap between the trainer's figure and the eval's can be read per frame type. Each
+type gets two columns: the gain in dB, and the luma error (MSE, levels squared) the model removes
+from bicubic's; a frame type whose dB gain is lower while the model removes as much error has
+more error left that the model does not touch:
 
     python -m ganstream.training.coded_frame_gain sr2x --frames 12
 """
@@ -29,20 +32,34 @@ KINDS = ("clip-I", "clip-P", "intra")
 SCALE = 2
 
 
-def frame_type_gains(upscale: Upscaler, frames: Sequence[Image], crf: float = EVAL_H264_CRF) -> dict[str, list[float]]:
-    """Per frame type, the Y-PSNR gain (dB) of `upscale` over bicubic on `frames` (one clip, ground
-    truth) area-downscaled x2 and coded at `crf`: as one clip and each frame alone."""
+def frame_type_scores(
+    upscale: Upscaler, frames: Sequence[Image], crf: float = EVAL_H264_CRF
+) -> dict[str, list[tuple[float, float]]]:
+    """Per frame type, (bicubic's Y-PSNR, `upscale`'s Y-PSNR) in dB for each of `frames` (one clip,
+    ground truth) area-downscaled x2 and coded at `crf`: as one clip and each frame alone."""
     h, w = frames[0].shape[0] // (2 * SCALE) * 2, frames[0].shape[1] // (2 * SCALE) * 2  # even for yuv420p
     truth = [f[: h * SCALE, : w * SCALE] for f in frames]
     low = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in truth]).astype(np.uint8)
     as_clip = h264_roundtrip(low, crf=crf)
-    gains: dict[str, list[float]] = {k: [] for k in KINDS}
+    scores: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
     for i, gt in enumerate(truth):
         alone = h264_roundtrip(low[i : i + 1], crf=crf)[0]
         for kind, src in (("clip-I" if i == 0 else "clip-P", as_clip[i]), ("intra", alone)):
             bic = np.asarray(cv2.resize(src, (w * SCALE, h * SCALE), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
-            gains[kind].append(psnr_y(upscale(src), gt, border=SCALE) - psnr_y(bic, gt, border=SCALE))
-    return gains
+            scores[kind].append((psnr_y(bic, gt, border=SCALE), psnr_y(upscale(src), gt, border=SCALE)))
+    return scores
+
+
+def mse_of(psnr_db: float) -> float:
+    """The mean squared error (levels squared) behind a PSNR on 8-bit values."""
+    return float(255.0**2 / 10.0 ** (psnr_db / 10.0))
+
+
+def summary(scores: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(mean dB gain over bicubic, mean MSE removed from bicubic's) of one frame type."""
+    gains = [ours - base for base, ours in scores]
+    removed = [mse_of(base) - mse_of(ours) for base, ours in scores]
+    return float(np.mean(gains)), float(np.mean(removed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,15 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     if int(engine.card.scale) != SCALE:
         ap.error(f"{args.model} is an x{engine.card.scale} model; this tool scores x{SCALE}")
     pool, _ = load_pool(Path(args.data), "selection")
-    print(f"{args.model}: dB over bicubic, x2 area then libx264 CRF {EVAL_H264_CRF:g}, selection clips")
-    print(f"{'clip run':<28}" + "".join(f"{k:>9}" for k in KINDS))
-    totals: dict[str, list[float]] = {k: [] for k in KINDS}
+    print(f"{args.model} against bicubic, x2 area then libx264 CRF {EVAL_H264_CRF:g}, selection clips:")
+    print("dB gain and luma MSE removed (levels squared) per frame type")
+    print(f"{'clip run':<28}" + "".join(f"{k + ' dB':>11}{k + ' MSE':>11}" for k in KINDS))
+    totals: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
+
+    def row(label: str, scores: dict[str, list[tuple[float, float]]]) -> str:
+        return f"{label:<28}" + "".join(
+            f"{summary(scores[k])[0]:>+11.3f}{summary(scores[k])[1]:>+11.2f}" for k in KINDS
+        )
+
     for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
-        gains = frame_type_gains(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames])
+        scores = frame_type_scores(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames])
         for k in KINDS:
-            totals[k] += gains[k]
-        print(f"{name:<28}" + "".join(f"{np.mean(gains[k]):>+9.3f}" for k in KINDS))
-    print(f"{'mean over frames':<28}" + "".join(f"{np.mean(totals[k]):>+9.3f}" for k in KINDS))
+            totals[k] += scores[k]
+        print(row(name, scores))
+    print(row("mean over frames", totals))
     engine.close()
     return 0
 

@@ -252,7 +252,7 @@ def test_coded_clip_validation_scores_the_last_frame_of_each_coded_clip() -> Non
 
 
 def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
-    from ganstream.training.coded_frame_gain import KINDS, frame_type_gains
+    from ganstream.training.coded_frame_gain import KINDS, frame_type_scores, mse_of, summary
 
     rng = np.random.default_rng(3)
     base = cv2.GaussianBlur(rng.integers(0, 256, (80, 104, 3), dtype=np.uint8), (0, 0), 2.0)
@@ -261,8 +261,10 @@ def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
     def bicubic(x: np.ndarray) -> np.ndarray:
         return np.asarray(cv2.resize(x, (x.shape[1] * 2, x.shape[0] * 2), interpolation=cv2.INTER_CUBIC))
 
-    same = frame_type_gains(bicubic, clip)
+    same = frame_type_scores(bicubic, clip)
     assert [len(same[k]) for k in KINDS] == [1, 3, 4]  # one intra frame, three predicted, four alone
-    assert all(g == 0.0 for k in KINDS for g in same[k])
-    blurred = frame_type_gains(lambda x: cv2.GaussianBlur(bicubic(x), (0, 0), 1.5), clip)
-    assert all(g < 0.0 for k in KINDS for g in blurred[k])
+    assert all(summary(same[k]) == (0.0, 0.0) for k in KINDS)
+    blurred = frame_type_scores(lambda x: cv2.GaussianBlur(bicubic(x), (0, 0), 1.5), clip)
+    assert all(ours < base for k in KINDS for base, ours in blurred[k])
+    assert all(summary(blurred[k])[1] < 0 for k in KINDS)  # blurring adds error
+    assert mse_of(20.0 * np.log10(255.0 / 10.0)) == pytest.approx(100.0)  # 10 levels off everywhere
