@@ -6,9 +6,9 @@ validation codes each crop as an intra frame of its own. This tool scores the sa
 each selection clip three ways, at the eval's CRF and x2 area downscale: the clip's first frame
 (intra, `clip-I`), the clip's later frames (predicted, `clip-P`), and every frame coded alone
 (`intra`), so a gap between the trainer's figure and the eval's can be read per frame type. Each
-type gets two columns: the gain in dB, and the luma error (MSE, levels squared) the model removes
-from bicubic's; a frame type whose dB gain is lower while the model removes as much error has
-more error left that the model does not touch:
+type gets three columns: the gain in dB, bicubic's luma error (MSE, levels squared) and the part
+of it the model removes; a frame type whose dB gain is lower while the model removes as much error
+has more error left that the model does not touch:
 
     python -m ganstream.training.coded_frame_gain sr2x --frames 12
 """
@@ -55,11 +55,11 @@ def mse_of(psnr_db: float) -> float:
     return float(255.0**2 / 10.0 ** (psnr_db / 10.0))
 
 
-def summary(scores: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """(mean dB gain over bicubic, mean MSE removed from bicubic's) of one frame type."""
+def summary(scores: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """(mean dB gain over bicubic, bicubic's mean MSE, mean MSE removed from it) of one frame type."""
     gains = [ours - base for base, ours in scores]
     removed = [mse_of(base) - mse_of(ours) for base, ours in scores]
-    return float(np.mean(gains)), float(np.mean(removed))
+    return float(np.mean(gains)), float(np.mean([mse_of(base) for base, _ in scores])), float(np.mean(removed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model", help="an installed x2 SR model or a model folder")
     ap.add_argument("--data", default="data", help="data folder from `ganstream data fetch`")
     ap.add_argument("--frames", type=int, default=12, help="frames from the start of each clip run")
+    ap.add_argument("--crf", type=float, default=EVAL_H264_CRF, help="libx264 CRF (default: the eval's)")
     ap.add_argument("--backend", default="openvino")
     args = ap.parse_args(argv)
     if args.frames < 2:
@@ -79,18 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     if int(engine.card.scale) != SCALE:
         ap.error(f"{args.model} is an x{engine.card.scale} model; this tool scores x{SCALE}")
     pool, _ = load_pool(Path(args.data), "selection")
-    print(f"{args.model} against bicubic, x2 area then libx264 CRF {EVAL_H264_CRF:g}, selection clips:")
-    print("dB gain and luma MSE removed (levels squared) per frame type")
-    print(f"{'clip run':<28}" + "".join(f"{k + ' dB':>11}{k + ' MSE':>11}" for k in KINDS))
+    if not 0.0 <= args.crf <= 51.0:
+        ap.error(f"--crf must be within 0..51, got {args.crf:g}")
+    print(f"{args.model} against bicubic, x2 area then libx264 CRF {args.crf:g}, selection clips:")
+    print("per frame type: dB gain, bicubic's luma MSE and the MSE the model removes (levels squared)")
+    print(f"{'clip run':<24}" + "".join(f"{k + ' dB':>10}{'MSE':>8}{'removed':>8}" for k in KINDS))
     totals: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
 
     def row(label: str, scores: dict[str, list[tuple[float, float]]]) -> str:
-        return f"{label:<28}" + "".join(
-            f"{summary(scores[k])[0]:>+11.3f}{summary(scores[k])[1]:>+11.2f}" for k in KINDS
-        )
+        cells = (summary(scores[k]) for k in KINDS)
+        return f"{label:<24}" + "".join(f"{db:>+10.3f}{mse:>8.2f}{removed:>+8.2f}" for db, mse, removed in cells)
 
     for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
-        scores = frame_type_scores(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames])
+        scores = frame_type_scores(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames], args.crf)
         for k in KINDS:
             totals[k] += scores[k]
         print(row(name, scores))
