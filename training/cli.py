@@ -19,14 +19,18 @@ EVAL_BASELINE_DEFAULT = "bicubic,lanczos"
 
 def _crf_range(text: str) -> list[float]:
     """`--h264-crf`: "LOW,HIGH" (or one value for a fixed CRF) -> [low, high]."""
+    from ganstream.training.codec import crf_range_error
+
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two numbers), got {text!r}") from None
     if len(values) == 1:
         values *= 2
-    if len(values) != 2 or not 0.0 <= values[0] <= values[1] <= 51.0:
-        raise argparse.ArgumentTypeError(f"expected 0 <= LOW <= HIGH <= 51, got {text!r}")
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two numbers), got {text!r}")
+    if problem := crf_range_error(*values):
+        raise argparse.ArgumentTypeError(problem)
     return values
 
 

@@ -31,6 +31,20 @@ SWS_FLAGS = ["-sws_flags", "accurate_rnd+full_chroma_int+bitexact"]
 EVAL_H264_CRF = 30.0
 
 
+def crf_range_error(low: float, high: float) -> str | None:
+    """Why [low, high] is not a libx264 CRF range (None when it is one)."""
+    return None if 0.0 <= low <= high <= 51.0 else f"expected 0 <= low <= high <= 51, got {low:g}, {high:g}"
+
+
+def even_area_downscale(hr: Frames, scale: int) -> Frames:
+    """The top-left part of one (H, W, 3) frame whose downscale by `scale` has an even size (yuv420p)
+    and is exact, area-downscaled: it pairs with hr[: h * scale, : w * scale] pixel for pixel."""
+    import cv2
+
+    h, w = hr.shape[0] // (2 * scale) * 2, hr.shape[1] // (2 * scale) * 2
+    return np.asarray(cv2.resize(hr[: h * scale, : w * scale], (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
 def _ffmpeg() -> str:
     exe = shutil.which("ffmpeg")
     if exe is None:

@@ -19,11 +19,11 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ganstream.training.codec import EVAL_H264_CRF, h264_roundtrip
+from ganstream.engines.residual_gain import bicubic
+from ganstream.training.codec import EVAL_H264_CRF, crf_range_error, even_area_downscale, h264_roundtrip
 from ganstream.training.metrics import psnr_y
 
 Image = npt.NDArray[np.uint8]
@@ -37,16 +37,15 @@ def frame_type_scores(
 ) -> dict[str, list[tuple[float, float]]]:
     """Per frame type, (bicubic's Y-PSNR, `upscale`'s Y-PSNR) in dB for each of `frames` (one clip,
     ground truth) area-downscaled x2 and coded at `crf`: as one clip and each frame alone."""
-    h, w = frames[0].shape[0] // (2 * SCALE) * 2, frames[0].shape[1] // (2 * SCALE) * 2  # even for yuv420p
-    truth = [f[: h * SCALE, : w * SCALE] for f in frames]
-    low = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in truth]).astype(np.uint8)
+    low = np.stack([even_area_downscale(f, SCALE) for f in frames])
+    h, w = low.shape[1:3]
     as_clip = h264_roundtrip(low, crf=crf)
     scores: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
-    for i, gt in enumerate(truth):
+    for i, frame in enumerate(frames):
+        gt = frame[: h * SCALE, : w * SCALE]
         alone = h264_roundtrip(low[i : i + 1], crf=crf)[0]
         for kind, src in (("clip-I" if i == 0 else "clip-P", as_clip[i]), ("intra", alone)):
-            bic = np.asarray(cv2.resize(src, (w * SCALE, h * SCALE), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
-            scores[kind].append((psnr_y(bic, gt, border=SCALE), psnr_y(upscale(src), gt, border=SCALE)))
+            scores[kind].append((psnr_y(bicubic(src, SCALE), gt, border=SCALE), psnr_y(upscale(src), gt, border=SCALE)))
     return scores
 
 
@@ -73,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.frames < 2:
         ap.error("--frames must be at least 2 (an intra frame and a predicted one)")
+    if problem := crf_range_error(args.crf, args.crf):
+        ap.error(f"--crf: {problem}")
     from ganstream.engines import load_engine
     from ganstream.training.dataset import load_pool
 
@@ -80,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     if int(engine.card.scale) != SCALE:
         ap.error(f"{args.model} is an x{engine.card.scale} model; this tool scores x{SCALE}")
     pool, _ = load_pool(Path(args.data), "selection")
-    if not 0.0 <= args.crf <= 51.0:
-        ap.error(f"--crf must be within 0..51, got {args.crf:g}")
     print(f"{args.model} against bicubic, x2 area then libx264 CRF {args.crf:g}, selection clips:")
     print("per frame type: dB gain, bicubic's luma MSE and the MSE the model removes (levels squared)")
     print(f"{'clip run':<24}" + "".join(f"{k + ' dB':>10}{'MSE':>8}{'removed':>8}" for k in KINDS))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ganstream.training.codec import crf_range_error
 from ganstream.training.errors import CheckpointError, ConfigError
 from ganstream.training.losses import ADV_KINDS, PIXEL_LOSSES
 
@@ -73,8 +74,10 @@ class TrainConfig:
         if self.h264_prob is not None and not 0.0 <= self.h264_prob <= 1.0:
             raise ConfigError(f"h264 probability must be within [0, 1], got {self.h264_prob}")
         if self.h264_crf is not None:
-            if len(self.h264_crf) != 2 or not 0.0 <= self.h264_crf[0] <= self.h264_crf[1] <= 51.0:
-                raise ConfigError(f"h264 CRF range must be two values 0 <= low <= high <= 51, got {self.h264_crf}")
+            if len(self.h264_crf) != 2:
+                raise ConfigError(f"h264 CRF range must be two values [low, high], got {self.h264_crf}")
+            if problem := crf_range_error(*self.h264_crf):
+                raise ConfigError(f"h264 CRF range: {problem}")
             self.h264_crf = [float(v) for v in self.h264_crf]
         if self.clean_prob is not None and not 0.0 <= self.clean_prob <= 1.0:
             raise ConfigError(f"clean probability must be within [0, 1], got {self.clean_prob}")

@@ -35,7 +35,7 @@ from ganstream.training.checkpoint import (
     read_state,
     save_checkpoint,
 )
-from ganstream.training.codec import EVAL_H264_CRF, h264_roundtrip
+from ganstream.training.codec import EVAL_H264_CRF, even_area_downscale, h264_roundtrip
 from ganstream.training.config import CONFIG_FILE, TrainConfig
 from ganstream.training.dataset import BatchStream, Pool, load_pool, validation_clip_crops, validation_crops
 from ganstream.training.degrade import DegradeConfig, degrade_preset
@@ -150,20 +150,11 @@ def unwrap(m: nn.Module) -> nn.Module:
     return inner
 
 
-def _exact_downscale(hr: np.ndarray, scale: int) -> np.ndarray:
-    """The top-left part of `hr` whose downscale is even (yuv420p) and exact, area-downscaled, so
-    `validate` pairs it with hr[: h * scale, : w * scale] pixel for pixel."""
-    import cv2
-
-    h, w = hr.shape[0] // (2 * scale) * 2, hr.shape[1] // (2 * scale) * 2
-    return np.asarray(cv2.resize(hr[: h * scale, : w * scale], (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-
-
 def coded_validation_inputs(crops: list[np.ndarray], scale: int) -> list[np.ndarray]:
     """Each crop area-downscaled by `scale`, then through libx264 at the eval's CRF (an intra frame of
     its own): what the compressed half of `sr2x-auto` is for, measured on the selection split while
     it trains."""
-    return [h264_roundtrip(_exact_downscale(hr, scale)[None], crf=EVAL_H264_CRF)[0] for hr in crops]
+    return [h264_roundtrip(even_area_downscale(hr, scale)[None], crf=EVAL_H264_CRF)[0] for hr in crops]
 
 
 def coded_clip_validation(clips: list[list[np.ndarray]], scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -174,7 +165,7 @@ def coded_clip_validation(clips: list[list[np.ndarray]], scale: int) -> list[tup
     for clip in clips:
         if len(clip) < 2:
             continue
-        low = np.stack([_exact_downscale(hr, scale) for hr in clip])
+        low = np.stack([even_area_downscale(hr, scale) for hr in clip])
         last = h264_roundtrip(low, crf=EVAL_H264_CRF)[-1]
         out.append((last, clip[-1][: last.shape[0] * scale, : last.shape[1] * scale]))
     return out
