@@ -185,6 +185,8 @@ def validate(
     (`coded_clip_validation`) on predicted frames of coded clips."""
     import cv2
 
+    from ganstream.engines.residual_gain import bicubic
+
     model.eval()
     ours, base = [], []
     rng = np.random.default_rng(12345)
@@ -193,15 +195,11 @@ def validate(
         x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255.0).to(device)
         return np.asarray(model(x).clamp(0, 1).mul(255.0).round().byte()[0].permute(1, 2, 0).cpu().numpy())
 
-    def bicubic(lr: np.ndarray) -> np.ndarray:
-        h, w = lr.shape[:2]
-        return np.asarray(cv2.resize(lr, (w * cfg.scale, h * cfg.scale), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
-
     for hr in crops:
         if cfg.task == "sr":
             h, w = hr.shape[0] // cfg.scale, hr.shape[1] // cfg.scale
             lr = np.asarray(cv2.resize(hr, (w, h), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-            ref = bicubic(lr)
+            ref = bicubic(lr, cfg.scale)
         else:
             noise = rng.normal(0.0, VAL_NOISE_SIGMA, size=hr.shape)
             lr = np.clip(hr.astype(np.float64) + noise + 0.5, 0, 255).astype(np.uint8)
@@ -215,11 +213,13 @@ def validate(
             (lr, hr[: lr.shape[0] * cfg.scale, : lr.shape[1] * cfg.scale]) for lr, hr in zip(coded, crops, strict=True)
         ]
         out["psnr_y_h264"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in pairs]))
-        out["psnr_y_h264_bicubic"] = float(np.mean([psnr_y(bicubic(lr), hr, border=cfg.scale) for lr, hr in pairs]))
+        out["psnr_y_h264_bicubic"] = float(
+            np.mean([psnr_y(bicubic(lr, cfg.scale), hr, border=cfg.scale) for lr, hr in pairs])
+        )
     if coded_clips:
         out["psnr_y_h264_clip"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in coded_clips]))
         out["psnr_y_h264_clip_bicubic"] = float(
-            np.mean([psnr_y(bicubic(lr), hr, border=cfg.scale) for lr, hr in coded_clips])
+            np.mean([psnr_y(bicubic(lr, cfg.scale), hr, border=cfg.scale) for lr, hr in coded_clips])
         )
     return out
 
