@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ganstream.stream.errors import GanstreamError
+from ganstream.stream.heap import keep_freed_heap
 
 # The CLI is the one place that composes all three packages, so it may name training's commands.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -73,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_heap()  # per-frame arrays reuse their pages instead of faulting them in again (stream/heap.py)
     try:
         rc = args.func(args)
     except _user_error_types() as exc:

@@ -137,10 +137,15 @@ def test_a_small_frame_does_not_change_the_flow_of_later_frames() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-def test_the_finest_level_is_an_option_and_flow_uses_level_one() -> None:
-    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW
+def test_the_finest_level_is_an_option_and_flow_reaches_half_the_frame_size() -> None:
+    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW, FULL_SIZE_FLOW
 
-    assert CLASSICAL_FLOW.finest_scale == 1 and FlowSynth().flow.options == CLASSICAL_FLOW
+    # `flow`: half-size frames to level 0, refined; `flow-large` full-size frames to level 1
+    assert (CLASSICAL_FLOW.downscale, CLASSICAL_FLOW.finest_scale, CLASSICAL_FLOW.refine_iters) == (2, 0, 1)
+    assert FlowSynth().flow.options == CLASSICAL_FLOW
+    assert (FULL_SIZE_FLOW.downscale, FULL_SIZE_FLOW.finest_scale) == (1, 1)
+    assert FlowSynth(large_motion=True).flow.options == FULL_SIZE_FLOW
+    assert FlowSynth(block_search=True).flow.options == FULL_SIZE_FLOW
     with pytest.raises(ValueError, match="finest_scale"):
         FlowOptions(finest_scale=5)
     f0, _, f1 = panning()
