@@ -11,6 +11,11 @@ of it the model removes; a frame type whose dB gain is lower while the model rem
 has more error left that the model does not touch:
 
     python -m ganstream.training.coded_frame_gain sr2x --frames 12
+
+`--self-ensemble 8` scores the mean of the model's outputs over the eight flips and rotations of
+each input instead (the input transformed, the output transformed back): where that gains, part
+of the error is the network's variance that averaging removes; where it does not, a better
+estimator of the same kind has little to take.
 """
 
 from __future__ import annotations
@@ -49,6 +54,25 @@ def frame_type_scores(
     return scores
 
 
+def self_ensemble(upscale: Upscaler, count: int) -> Upscaler:
+    """`upscale` averaged over the first `count` of the eight flips and rotations (1: itself)."""
+    if count == 1:
+        return upscale
+
+    def run(x: Image) -> Image:
+        total: npt.NDArray[np.float64] | None = None
+        for k in range(count):
+            turns, flip = k % 4, k >= 4
+            src = np.rot90(x[:, ::-1] if flip else x, turns)
+            out = np.rot90(upscale(np.ascontiguousarray(src)), -turns)
+            out = out[:, ::-1] if flip else out
+            total = out.astype(np.float64) if total is None else total + out
+        assert total is not None
+        return np.clip(total / count + 0.5, 0, 255).astype(np.uint8)
+
+    return run
+
+
 def mse_of(psnr_db: float) -> float:
     """The mean squared error (levels squared) behind a PSNR on 8-bit values."""
     return float(255.0**2 / 10.0 ** (psnr_db / 10.0))
@@ -69,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=12, help="frames from the start of each clip run")
     ap.add_argument("--crf", type=float, default=EVAL_H264_CRF, help="libx264 CRF (default: the eval's)")
     ap.add_argument("--backend", default="openvino")
+    ap.add_argument(
+        "--self-ensemble",
+        type=int,
+        default=1,
+        choices=(1, 2, 4, 8),
+        help="average the model over this many flips and rotations of each input (default 1: none)",
+    )
     args = ap.parse_args(argv)
     if args.frames < 2:
         ap.error("--frames must be at least 2 (an intra frame and a predicted one)")
@@ -81,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if int(engine.card.scale) != SCALE:
         ap.error(f"{args.model} is an x{engine.card.scale} model; this tool scores x{SCALE}")
     pool, _ = load_pool(Path(args.data), "selection")
-    print(f"{args.model} against bicubic, x2 area then libx264 CRF {args.crf:g}, selection clips:")
+    ensemble = f", mean over {args.self_ensemble} flips and rotations" if args.self_ensemble > 1 else ""
+    print(f"{args.model}{ensemble} against bicubic, x2 area then libx264 CRF {args.crf:g}, selection clips:")
     print("per frame type: dB gain, bicubic's luma MSE and the MSE the model removes (levels squared)")
     print(f"{'clip run':<24}" + "".join(f"{k + ' dB':>10}{'MSE':>8}{'removed':>8}" for k in KINDS))
     totals: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
@@ -91,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return f"{label:<24}" + "".join(f"{db:>+10.3f}{mse:>8.2f}{removed:>+8.2f}" for db, mse, removed in cells)
 
     for name, run in zip(pool.names[len(pool.photos) :], pool.runs, strict=True):
-        scores = frame_type_scores(lambda x: np.asarray(engine.infer(x[None])[0]), run[: args.frames], args.crf)
+        model = self_ensemble(lambda x: np.asarray(engine.infer(x[None])[0]), args.self_ensemble)
+        scores = frame_type_scores(model, run[: args.frames], args.crf)
         for k in KINDS:
             totals[k] += scores[k]
         print(row(name, scores))

@@ -268,3 +268,19 @@ def test_coded_frame_gain_scores_each_frame_type_against_bicubic() -> None:
     assert all(ours < base for k in KINDS for base, ours in blurred[k])
     assert all(summary(blurred[k])[2] < 0 for k in KINDS)  # blurring adds error
     assert mse_of(20.0 * np.log10(255.0 / 10.0)) == pytest.approx(100.0)  # 10 levels off everywhere
+
+
+def test_coded_frame_gain_self_ensemble_undoes_each_transform() -> None:
+    from ganstream.training.coded_frame_gain import self_ensemble
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (6, 10, 3), dtype=np.uint8)
+
+    def nearest(img: np.ndarray) -> np.ndarray:  # an upscaler that commutes with flips and turns
+        return np.repeat(np.repeat(img, 2, axis=0), 2, axis=1)
+
+    for count in (1, 2, 4, 8):
+        assert np.array_equal(self_ensemble(nearest, count)(x), nearest(x))
+    # a model that is not symmetric: the mean of the transformed outputs, rounded
+    shifted = self_ensemble(lambda img: nearest(np.roll(img, 1, axis=1)), 2)(x)
+    assert shifted.shape == (12, 20, 3) and not np.array_equal(shifted, nearest(x))
