@@ -26,6 +26,7 @@ CLASSICAL: dict[str, str] = {
     "nlmeans": "restore",
     "blend": "interp",
     "flow": "interp",
+    "flow-fast": "interp",
     "flow-large": "interp",
 }
 BACKENDS = ("auto", "openvino", "ort", "torch", "trt")
@@ -213,6 +214,8 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
         synth = interp_mod.BlendSynth()
     elif name == "flow":
         synth = interp_mod.FlowSynth()
+    elif name == "flow-fast":
+        synth = interp_mod.FlowSynth(interp_mod.FAST_FLOW, name="flow-fast")
     elif name == "flow-large":
         synth = interp_mod.FlowSynth(large_motion=True)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -146,6 +148,13 @@ def test_the_finest_level_is_an_option_and_flow_reaches_half_the_frame_size() ->
     assert (FULL_SIZE_FLOW.downscale, FULL_SIZE_FLOW.finest_scale) == (1, 1)
     assert FlowSynth(large_motion=True).flow.options == FULL_SIZE_FLOW
     assert FlowSynth(block_search=True).flow.options == FULL_SIZE_FLOW
+    # `flow-fast`: `flow` without the refinement (the preset's 0 iterations)
+    from ganstream.stream.stages.interp_synth import FAST_FLOW
+
+    assert replace(CLASSICAL_FLOW, refine_iters=None) == FAST_FLOW
+    f0, _, f1 = panning()
+    refined, fast = (FlowEstimator(o).bidirectional(f0, f1)[0] for o in (CLASSICAL_FLOW, FAST_FLOW))
+    assert not np.array_equal(refined, fast)
     with pytest.raises(ValueError, match="finest_scale"):
         FlowOptions(finest_scale=5)
     f0, _, f1 = panning()

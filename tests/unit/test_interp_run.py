@@ -59,14 +59,16 @@ def test_chained_restore_sr_interpolate(clip25: Path, tmp_path: Path) -> None:
     assert "interpolate flow" in proc.stderr
 
 
-def test_flow_large_runs_on_a_file(clip25: Path, tmp_path: Path) -> None:
-    """`--model flow-large` (forward-projected flows too): the same clock and frames as `flow`."""
-    out = tmp_path / "large.mp4"
+@pytest.mark.parametrize("model", ["flow-large", "flow-fast"])
+def test_the_other_classical_interpolators_run_on_a_file(clip25: Path, tmp_path: Path, model: str) -> None:
+    """`--model flow-large` (forward-projected flows too) and `flow-fast` (no refinement): the same
+    clock and frames as `flow`."""
+    out = tmp_path / f"{model}.mp4"
     proc = run_cli(
-        "run", "--source", str(clip25), "--interpolate", "2", "--model", "flow-large",
+        "run", "--source", str(clip25), "--interpolate", "2", "--model", model,
         "--sink", str(out), "--no-progress",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     p = ffprobe(out)
     assert (p.frames, p.fps, p.width, p.height) == (50, Fraction(50), 160, 96)
-    assert "interpolate flow-large x2" in proc.stdout + proc.stderr
+    assert f"interpolate {model} x2" in proc.stdout + proc.stderr

@@ -33,7 +33,16 @@ log = logging.getLogger(__name__)
 
 BASELINES = ("blend", "minterpolate", "oracle-t")
 # The synthesizers `make_synth` builds without a model (besides `flow:` variants).
-CLASSICAL_SYNTHS = ("blend", "flow", "flow-bilinear", "flow-large", "flow-large-nosearch", "flow-search", "flow-plain")
+CLASSICAL_SYNTHS = (
+    "blend",
+    "flow",
+    "flow-fast",
+    "flow-bilinear",
+    "flow-large",
+    "flow-large-nosearch",
+    "flow-search",
+    "flow-plain",
+)
 # Every method's time is the best of this many whole passes over a clip: on a shared machine
 # the best pass is the one least disturbed by other work, for ffmpeg and for us alike.
 TIMING_PASSES = 3
@@ -64,6 +73,10 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
+    if name == "flow-fast":  # `flow` without the variational refinement (the previous default's flow)
+        from ganstream.stream.stages.interp_synth import FAST_FLOW
+
+        return FlowSynth(FAST_FLOW, name="flow-fast")
     if name == "flow-bilinear":  # `flow` of the previous release: bilinear warps
         return FlowSynth(cubic_warp=False)
     if name == "flow-large":  # forward-projected flows and the block search, for small fast objects
