@@ -7,8 +7,9 @@ more than about twice the largest recent block is free, and the next frame fault
 again: up to 2,500 page faults per interpolated frame beside a decoding source (how many varies
 from run to run with which thread's arena frees what), each several microseconds under a
 hypervisor. Raising the trim and mmap thresholds keeps the pages in the
-process: the faults go (2 per frame), peak RSS stays the same, and `flow` ran 1.09-1.19x faster
-(`python -m ganstream.stream.bench_heap`, docs/benchmarks.md). The `ganstream` command sets it at
+process: the faults go (2 to 7 per frame), peak RSS stays the same, and `flow` ran 1.05x to 1.19x
+faster in four runs of five, 0.85x in one, on a noisy machine (`python -m
+ganstream.stream.bench_heap`, docs/benchmarks.md). The `ganstream` command sets it at
 start; Python API users call it once; a user's own ``MALLOC_*`` environment or glibc malloc
 tunables win.
 
