@@ -4,11 +4,11 @@
 flows, sampling maps, warped and fused frames: 1-3 MB each at 640x360) are freed and allocated
 again every frame. With glibc's defaults the freed top of the heap goes back to the OS whenever
 more than about twice the largest recent block is free, and the next frame faults those pages in
-again: up to 2,500 page faults per interpolated frame beside a decoding source (how many varies
+again: up to 2,800 page faults per interpolated frame beside a decoding source (how many varies
 from run to run with which thread's arena frees what), each several microseconds under a
 hypervisor. Raising the trim and mmap thresholds keeps the pages in the
-process: the faults go (2 to 7 per frame), peak RSS stays the same, and `flow` ran 1.05x to 1.19x
-faster in four runs of five, 0.85x in one, on a noisy machine (`python -m
+process: the faults go (2 to 7 per frame), peak RSS stays the same, and `flow` ran 1.27x and
+1.47x faster in two runs (`flow-refined`, which faults less, 0.85x to 1.19x over five; `python -m
 ganstream.stream.bench_heap`, docs/benchmarks.md). The `ganstream` command sets it at
 start; Python API users call it once; a user's own ``MALLOC_*`` environment or glibc malloc
 tunables win.

@@ -26,7 +26,7 @@ CLASSICAL: dict[str, str] = {
     "nlmeans": "restore",
     "blend": "interp",
     "flow": "interp",
-    "flow-fast": "interp",
+    "flow-refined": "interp",
     "flow-large": "interp",
 }
 BACKENDS = ("auto", "openvino", "ort", "torch", "trt")
@@ -214,8 +214,8 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
         synth = interp_mod.BlendSynth()
     elif name == "flow":
         synth = interp_mod.FlowSynth()
-    elif name == "flow-fast":
-        synth = interp_mod.FlowSynth(interp_mod.FAST_FLOW, name="flow-fast")
+    elif name == "flow-refined":
+        synth = interp_mod.FlowSynth(interp_mod.REFINED_FLOW, name="flow-refined")
     elif name == "flow-large":
         synth = interp_mod.FlowSynth(large_motion=True)
     else:

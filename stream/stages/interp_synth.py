@@ -39,21 +39,17 @@ FLOW_FED_INPUTS = ("warped0", "warped1", "t", "flow_t0", "flow_t1")
 FLOW_FED_WITH_FRAMES = ("frame0", "frame1", *FLOW_FED_INPUTS)
 # Inputs of a model that finds the motion itself (a RIFE-family ``interp-rife``).
 FRAME_INPUTS = ("frame0", "frame1", "t")
-# `flow`'s DIS settings: the ultrafast preset down to half the frame size (the preset stops at a
-# quarter), with one variational refinement iteration per pyramid level. Half the frame size
-# reached as DIS's own finest level of a full frame (the previous default) or as a half-size
-# frame at level 0 gives the same in-between frames to 0.01 dB; the half-size frame skips
-# DIS's full-size pyramid level and flow upscale. Chosen on the selection split
-# (docs/interpolation.md, *Results*): the finer level +0.19 dB over the preset's own, the
-# refinement +0.06 dB more (5 of 9 clips better, none worse) at 3.2x minterpolate's speed.
-CLASSICAL_FLOW = FlowOptions("ultrafast", 2, finest_scale=0, refine_iters=1)
-# `flow-fast`: the same without the refinement, the previous default's flow (the same frames to
-# 0.01 dB on the selection split), 0.06 dB under `flow` there at about 0.85x its time: for machines
-# where `flow` does not keep up.
-FAST_FLOW = FlowOptions("ultrafast", 2, finest_scale=0)
-# `flow-large` and the block search read full-size grey frames: they keep the settings they were
-# measured with.
-FULL_SIZE_FLOW = FlowOptions("ultrafast", 1, finest_scale=1)
+# `flow`'s DIS settings: the ultrafast preset on full frames, down to the pyramid level of half
+# the frame size (the preset stops at a quarter). Chosen on the ten clips of the train and
+# selection splits (leave-one-out, luma PSNR; the test split decides nothing): +0.19 dB over the
+# preset's own level, every clip better (docs/interpolation.md), at about twice the flow's time.
+CLASSICAL_FLOW = FlowOptions("ultrafast", 1, finest_scale=1)
+# `flow-refined`: the same pyramid level reached from half-size frames (the same in-between
+# frames to 0.01 dB on every selection clip, without DIS's full-size level), plus one variational
+# refinement iteration per level: +0.06 dB on the selection split at about 1.2x `flow`'s time,
+# which puts it at minterpolate's 3x floor on two cores (docs/interpolation.md, *Results*), so it
+# is opt-in.
+REFINED_FLOW = FlowOptions("ultrafast", 2, finest_scale=0, refine_iters=1)
 
 
 def _block_search() -> BlockSearch:
@@ -66,8 +62,8 @@ def _block_search() -> BlockSearch:
 
 class FlowSynth:
     """DIS flow + Super SloMo intermediate flows + backward warping + averaging, with the
-    cross-fade mixed in where the two warps disagree (`Fallback`). `flow-fast` is the same with
-    `FAST_FLOW` (no variational refinement).
+    cross-fade mixed in where the two warps disagree (`Fallback`). `flow-refined` is the same with
+    `REFINED_FLOW`.
 
     `large_motion` (``--model flow-large``) adds the flows from t found by forward projection
     (``ganstream.engines.flow_projection``) and keeps, per pixel, the pair of warps that agree
@@ -93,8 +89,7 @@ class FlowSynth:
         # The block search goes with the projection unless asked otherwise: it finds the motion
         # that the projection then carries to t (`ganstream.engines.block_search`).
         self.search = _block_search() if (large_motion if block_search is None else block_search) else None
-        full_size = large_motion or self.search is not None
-        self.flow = FlowEstimator(options or (FULL_SIZE_FLOW if full_size else CLASSICAL_FLOW))
+        self.flow = FlowEstimator(options or CLASSICAL_FLOW)
         self.name = name or ("flow-large" if large_motion else "flow")
 
     def synthesize(self, frame0: Pixels, frame1: Pixels, ts: Sequence[float]) -> list[Pixels]:

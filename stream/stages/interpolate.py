@@ -38,11 +38,11 @@ from ganstream.stream.stages.interp_rules import (
     nearest_frame_choice,
     thumbnail,
 )
-from ganstream.stream.stages.interp_synth import FAST_FLOW, FlowSynth, NetSynth
+from ganstream.stream.stages.interp_synth import REFINED_FLOW, FlowSynth, NetSynth
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FAST_FLOW", "BlendSynth", "FlowSynth", "InterpolateStage", "NetSynth", "Synthesizer", "synth_for_engine"]
+__all__ = ["REFINED_FLOW", "BlendSynth", "FlowSynth", "InterpolateStage", "NetSynth", "Synthesizer", "synth_for_engine"]
 
 
 @runtime_checkable

@@ -139,22 +139,13 @@ def test_a_small_frame_does_not_change_the_flow_of_later_frames() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-def test_the_finest_level_is_an_option_and_flow_reaches_half_the_frame_size() -> None:
-    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW, FULL_SIZE_FLOW
+def test_the_finest_level_is_an_option_and_flow_uses_level_one() -> None:
+    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW, REFINED_FLOW
 
-    # `flow`: half-size frames to level 0, refined; `flow-large` full-size frames to level 1
-    assert (CLASSICAL_FLOW.downscale, CLASSICAL_FLOW.finest_scale, CLASSICAL_FLOW.refine_iters) == (2, 0, 1)
-    assert FlowSynth().flow.options == CLASSICAL_FLOW
-    assert (FULL_SIZE_FLOW.downscale, FULL_SIZE_FLOW.finest_scale) == (1, 1)
-    assert FlowSynth(large_motion=True).flow.options == FULL_SIZE_FLOW
-    assert FlowSynth(block_search=True).flow.options == FULL_SIZE_FLOW
-    # `flow-fast`: `flow` without the refinement (the preset's 0 iterations)
-    from ganstream.stream.stages.interp_synth import FAST_FLOW
-
-    assert replace(CLASSICAL_FLOW, refine_iters=None) == FAST_FLOW
-    f0, _, f1 = panning()
-    refined, fast = (FlowEstimator(o).bidirectional(f0, f1)[0] for o in (CLASSICAL_FLOW, FAST_FLOW))
-    assert not np.array_equal(refined, fast)
+    assert CLASSICAL_FLOW.finest_scale == 1 and FlowSynth().flow.options == CLASSICAL_FLOW
+    # `flow-refined`: half-size frames to level 0 (the same level), refined once per level
+    assert (REFINED_FLOW.downscale, REFINED_FLOW.finest_scale, REFINED_FLOW.refine_iters) == (2, 0, 1)
+    assert replace(REFINED_FLOW, downscale=1, finest_scale=1, refine_iters=None) == CLASSICAL_FLOW
     with pytest.raises(ValueError, match="finest_scale"):
         FlowOptions(finest_scale=5)
     f0, _, f1 = panning()

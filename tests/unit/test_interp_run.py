@@ -59,10 +59,10 @@ def test_chained_restore_sr_interpolate(clip25: Path, tmp_path: Path) -> None:
     assert "interpolate flow" in proc.stderr
 
 
-@pytest.mark.parametrize("model", ["flow-large", "flow-fast"])
+@pytest.mark.parametrize("model", ["flow-large", "flow-refined"])
 def test_the_other_classical_interpolators_run_on_a_file(clip25: Path, tmp_path: Path, model: str) -> None:
-    """`--model flow-large` (forward-projected flows too) and `flow-fast` (no refinement): the same
-    clock and frames as `flow`."""
+    """`--model flow-large` (forward-projected flows too) and `flow-refined` (DIS's variational
+    refinement): the same clock and frames as `flow`."""
     out = tmp_path / f"{model}.mp4"
     proc = run_cli(
         "run", "--source", str(clip25), "--interpolate", "2", "--model", model,

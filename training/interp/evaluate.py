@@ -36,7 +36,7 @@ BASELINES = ("blend", "minterpolate", "oracle-t")
 CLASSICAL_SYNTHS = (
     "blend",
     "flow",
-    "flow-fast",
+    "flow-refined",
     "flow-bilinear",
     "flow-large",
     "flow-large-nosearch",
@@ -73,10 +73,10 @@ def make_synth(name: str, backend: str = "auto") -> Synthesizer:
         return BlendSynth()
     if name == "flow":
         return FlowSynth()
-    if name == "flow-fast":  # `flow` without the variational refinement (the previous default's flow)
-        from ganstream.stream.stages.interp_synth import FAST_FLOW
+    if name == "flow-refined":  # `flow` from half-size frames with DIS's variational refinement
+        from ganstream.stream.stages.interp_synth import REFINED_FLOW
 
-        return FlowSynth(FAST_FLOW, name="flow-fast")
+        return FlowSynth(REFINED_FLOW, name="flow-refined")
     if name == "flow-bilinear":  # `flow` of the previous release: bilinear warps
         return FlowSynth(cubic_warp=False)
     if name == "flow-large":  # forward-projected flows and the block search, for small fast objects
