@@ -61,6 +61,23 @@ def read_frames(source: Path, count: int = 32, size: tuple[int, int] | None = No
     return out
 
 
+def consecutive_frames(clip: Path, count: int, size: tuple[int, int]) -> list[Frame]:
+    """Up to `count` consecutive RGB frames from the start of `clip`, resized to `size` (width,
+    height) with area averaging: real motion between neighbours, for the benchmarks."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip))
+    frames: list[Frame] = []
+    while len(frames) < count:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        frames.append(np.ascontiguousarray(rgb))
+    cap.release()
+    return frames
+
+
 def downscale(frames: list[Frame], scale: int) -> list[Frame]:
     """Low-resolution inputs for an SR model whose outputs are compared with `frames`."""
     import cv2

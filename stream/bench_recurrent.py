@@ -14,11 +14,10 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ganstream.engines import load_engine
-from ganstream.engines.calib import default_clip
+from ganstream.engines.calib import consecutive_frames, default_clip
 from ganstream.stream.frame import Frame, VideoSpec
 from ganstream.stream.stages.enhance import EnhanceStage
 
@@ -47,16 +46,7 @@ def _frames(count: int) -> list[np.ndarray]:
     clip = default_clip()
     if clip is None:
         raise SystemExit("ganstream bench recurrent: the sample clip is not installed")
-    cap = cv2.VideoCapture(str(clip))  # consecutive frames: the flow sees real motion
-    frames: list[np.ndarray] = []
-    while len(frames) < count:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = cv2.cvtColor(cv2.resize(bgr, SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        frames.append(np.ascontiguousarray(rgb))
-    cap.release()
-    return frames
+    return consecutive_frames(clip, count, SIZE)  # consecutive frames: the flow sees real motion
 
 
 def _round(stage: EnhanceStage, frames: list[np.ndarray]) -> float:

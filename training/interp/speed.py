@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -44,15 +43,9 @@ class MethodTiming:
 
 def clip_frames(path: Path, size: tuple[int, int], count: int) -> list[Image]:
     """`count` consecutive RGB frames of `path` resized to `size` (width, height)."""
-    cap = cv2.VideoCapture(str(path))
-    frames: list[Image] = []
-    while len(frames) < count:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        frames.append(np.ascontiguousarray(rgb))
-    cap.release()
+    from ganstream.engines.calib import consecutive_frames
+
+    frames = consecutive_frames(path, count, size)
     if len(frames) < 3:
         raise ConfigError(f"{path}: fewer than 3 readable frames")
     return frames
