@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,21 +63,26 @@ def read_frames(source: Path, count: int = 32, size: tuple[int, int] | None = No
     return out
 
 
-def consecutive_frames(clip: Path, count: int, size: tuple[int, int]) -> list[Frame]:
-    """Up to `count` consecutive RGB frames from the start of `clip`, resized to `size` (width,
-    height) with area averaging: real motion between neighbours, for the benchmarks."""
+def iter_frames(clip: Path, size: tuple[int, int]) -> Iterator[Frame]:
+    """The RGB frames of `clip` from its start, one after another as they are decoded, resized to
+    `size` (width, height) with area averaging: real motion between neighbours, for the benchmarks."""
     import cv2
 
     cap = cv2.VideoCapture(str(clip))
-    frames: list[Frame] = []
-    while len(frames) < count:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        frames.append(np.ascontiguousarray(rgb))
-    cap.release()
-    return frames
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            yield np.ascontiguousarray(rgb)
+    finally:
+        cap.release()
+
+
+def consecutive_frames(clip: Path, count: int, size: tuple[int, int]) -> list[Frame]:
+    """Up to `count` consecutive frames from the start of `clip` (`iter_frames`)."""
+    return list(itertools.islice(iter_frames(clip, size), count))
 
 
 def downscale(frames: list[Frame], scale: int) -> list[Frame]:

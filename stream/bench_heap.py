@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -26,8 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from ganstream.engines.calib import iter_frames
 
 WORKLOADS = ("interpolate", "sr2x")
 SIZES = {"interpolate": (640, 360), "sr2x": (320, 180)}  # width, height of the frames fed in
@@ -52,17 +52,17 @@ class _ClipFrames:
         clip = default_clip()
         if clip is None:
             raise SystemExit("bench_heap: the sample clip is not installed")
-        self.cap, self.size = cv2.VideoCapture(str(clip)), size
+        self.clip, self.size = clip, size
+        self.frames = iter_frames(clip, size)
 
     def next(self) -> np.ndarray:
-        ok, bgr = self.cap.read()
-        if not ok:
-            self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, bgr = self.cap.read()
-            if not ok:
+        frame = next(self.frames, None)
+        if frame is None:  # the clip ended: from its start again
+            self.frames = iter_frames(self.clip, self.size)
+            frame = next(self.frames, None)
+            if frame is None:
                 raise SystemExit("bench_heap: the sample clip cannot be read")
-        rgb = cv2.cvtColor(cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        return np.ascontiguousarray(rgb)
+        return frame
 
 
 def _interpolate_step(frames: _ClipFrames) -> Callable[[int], None]:
@@ -115,10 +115,9 @@ def measure(workload: str, frames: int, keep: bool) -> Measurement:
 def _child(workload: str, frames: int, keep: bool) -> Measurement:
     """`measure` in a fresh interpreter (the heap setting cannot be undone in this one)."""
     cmd = [sys.executable, "-m", "ganstream.stream.bench_heap", "--child", workload, "--frames", str(frames)]
-    env = dict(os.environ)
     if keep:
         cmd.append("--keep")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"bench_heap child failed: {proc.stderr.strip()[-400:]}")
     return Measurement(**json.loads(proc.stdout.strip().splitlines()[-1]))

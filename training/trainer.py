@@ -208,19 +208,17 @@ def validate(
         base.append(psnr_y(ref, hr, border=cfg.scale))
     name = "bicubic" if cfg.task == "sr" else "noisy"
     out = {"psnr_y": float(np.mean(ours)), f"psnr_y_{name}": float(np.mean(base))}
-    if coded:
-        pairs = [
-            (lr, hr[: lr.shape[0] * cfg.scale, : lr.shape[1] * cfg.scale]) for lr, hr in zip(coded, crops, strict=True)
-        ]
-        out["psnr_y_h264"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in pairs]))
-        out["psnr_y_h264_bicubic"] = float(
-            np.mean([psnr_y(bicubic(lr, cfg.scale), hr, border=cfg.scale) for lr, hr in pairs])
-        )
-    if coded_clips:
-        out["psnr_y_h264_clip"] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in coded_clips]))
-        out["psnr_y_h264_clip_bicubic"] = float(
-            np.mean([psnr_y(bicubic(lr, cfg.scale), hr, border=cfg.scale) for lr, hr in coded_clips])
-        )
+    coded_crops = (
+        [(lr, hr[: lr.shape[0] * cfg.scale, : lr.shape[1] * cfg.scale]) for lr, hr in zip(coded, crops, strict=True)]
+        if coded
+        else []
+    )
+    for key, pairs in (("psnr_y_h264", coded_crops), ("psnr_y_h264_clip", coded_clips or [])):
+        if pairs:
+            out[key] = float(np.mean([psnr_y(run(lr), hr, border=cfg.scale) for lr, hr in pairs]))
+            out[f"{key}_bicubic"] = float(
+                np.mean([psnr_y(bicubic(lr, cfg.scale), hr, border=cfg.scale) for lr, hr in pairs])
+            )
     return out
 
 

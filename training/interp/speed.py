@@ -62,8 +62,10 @@ def bench_interp(frames: Sequence[Image], methods: Sequence[str] = METHODS, roun
         synth.synthesize(*pairs[0], [0.5])
     ms: dict[str, list[float]] = {name: [] for name in methods}
     ratios: dict[str, list[float]] = {name: [] for name in methods}
+    mci_ms: list[float] = []
     for _ in range(rounds):
         _, mci_seconds = minterpolate_double(list(frames), fps=50.0)
+        mci_ms.append(1000 * mci_seconds)
         for name, synth in synths.items():
             t0 = time.perf_counter()
             for a, b in pairs:
@@ -71,11 +73,10 @@ def bench_interp(frames: Sequence[Image], methods: Sequence[str] = METHODS, roun
             seconds = (time.perf_counter() - t0) / len(pairs)
             ms[name].append(1000 * seconds)
             ratios[name].append(mci_seconds / seconds)
-        ms.setdefault("minterpolate", []).append(1000 * mci_seconds)
     for synth in synths.values():
         synth.close()
     out = [MethodTiming(name, ms[name], ratios[name]) for name in methods]
-    return [*out, MethodTiming("minterpolate", ms["minterpolate"], [1.0] * rounds)]
+    return [*out, MethodTiming("minterpolate", mci_ms, [1.0] * rounds)]
 
 
 def format_results(results: Sequence[MethodTiming], size: tuple[int, int], heap_kept: bool) -> str:
