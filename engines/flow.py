@@ -210,6 +210,11 @@ class Warper:
         return [self._sample(image, where) for image in images]
 
     def _sample(self, image: npt.NDArray[Any], where: Flow) -> npt.NDArray[Any]:
+        if image.ndim == 3 and image.shape[2] > 4 and self.interpolation != cv2.INTER_LINEAR:
+            # OpenCV's bicubic remap takes at most 4 channels (a recurrent state's stacked frames have more)
+            chunks = (np.ascontiguousarray(image[..., c : c + 3]) for c in range(0, image.shape[2], 3))
+            parts = [self._sample(chunk, where) for chunk in chunks]
+            return np.concatenate([p.reshape(*p.shape[:2], -1) for p in parts], axis=2)
         if self.fixed_point and image.dtype == np.uint8:
             xy, frac = cv2.convertMaps(where, None, cv2.CV_16SC2)  # type: ignore[call-overload]
             out = cv2.remap(image, xy, frac, self.interpolation, borderMode=cv2.BORDER_REPLICATE)

@@ -86,6 +86,11 @@ def register(sub: Any) -> None:
         help="decay of the weights' moving average that validation scores and the best checkpoint keeps "
         "(default 0.995, as `train sr`; 0: the raw weights)",
     )  # fmt: skip
+    p.add_argument(
+        "--aligned", action="store_true",
+        help="align the fed-back output finely: DIS down to the frame's own pyramid level and bicubic warps "
+        "(the card carries it, so the runtime aligns it the same way; a run from such a model keeps it)",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -100,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
         val_every_s=args.val_every, degrade=args.degrade, clip_prob=args.clip_prob,
         subpixel_share=args.subpixel_share, neighbours=args.neighbours,
         device=args.device, filtered_input=args.filtered_input, single_frame=args.single_frame,
-        filtered_share=args.filtered_share, ema_decay=args.ema,
+        filtered_share=args.filtered_share, ema_decay=args.ema, aligned=args.aligned,
     )  # fmt: skip
     if args.resume:  # the run's recipe; the bounds and the device may change
         saved = json.loads((args.out / "config.json").read_text())

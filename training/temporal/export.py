@@ -21,13 +21,13 @@ from torch import nn
 
 from ganstream.engines.archs.recurrent import RecurrentCompact, RecurrentUint8NHWC
 from ganstream.engines.card import ModelCard, TensorSpec
-from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec
+from ganstream.engines.recurrence import STATE_INPUT, RecurrenceSpec, aligned
 from ganstream.training.errors import CheckpointError
 from ganstream.training.export import ExportResult, export_generator
 
 RECIPE_KEYS = (
     "batch", "crop", "length", "lr", "first_lr_mult", "clip_prob", "subpixel_share", "max_frames", "degrade",
-    "neighbours", "filtered_input", "filtered_share", "single_frame",
+    "neighbours", "filtered_input", "filtered_share", "single_frame", "aligned",
 )  # fmt: skip
 PARITY_TOLERANCE = 1  # uint8 levels: rounding of values sitting on .5
 
@@ -62,10 +62,13 @@ def export_model(
     init_card: ModelCard,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    fine: bool = False,
 ) -> ExportResult:
-    """``models_dir/name``: the shared export (``training.export.export_generator``) with the state input."""
+    """``models_dir/name``: the shared export (``training.export.export_generator``) with the state input;
+    `fine`: the state aligned as ``engines.recurrence.aligned`` does (the run's `--aligned`)."""
     scale = model.scale
     spec = RecurrenceSpec(scale=scale, neighbours=model.neighbours)
+    spec = aligned(spec) if fine else spec
     params = {"scale": scale, "num_feat": model.num_feat, "num_conv": model.num_conv}
     if model.neighbours:
         params["neighbours"] = model.neighbours
@@ -110,7 +113,8 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
         + (f" --neighbours {cfg['neighbours']}" if cfg.get("neighbours") else "")
         + (" --filtered-input" if cfg.get("filtered_input") else "")
         + (f" --filtered-share {cfg['filtered_share']:g}" if cfg.get("filtered_share", 1.0) != 1.0 else "")
-        + (" --single-frame" if cfg.get("single_frame") else ""),
+        + (" --single-frame" if cfg.get("single_frame") else "")
+        + (" --aligned" if cfg.get("aligned") else ""),
         "init_from": {"name": init_card.name, "model_onnx_sha256": init_card.artifacts.get("model.onnx", "")},
         "steps": state.get("best_step"),
         "seconds": round(float(state.get("seconds", 0.0)), 1),
@@ -129,4 +133,6 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
             model, init_card.arch, models_dir, name, task=init_card.task, scale=init_card.scale,
             limits=init_card.limits, training=training, description=init_card.description,
         )  # fmt: skip
-    return export_model(model, models_dir, name, init_card, training=training)
+    init_spec = RecurrenceSpec.from_card(init_card)
+    fine = bool(cfg.get("aligned")) or (init_spec is not None and init_spec.cubic_warp)  # as the trainer ran it
+    return export_model(model, models_dir, name, init_card, training=training, fine=fine)

@@ -40,7 +40,7 @@ from ganstream.engines.archs import build_generator
 from ganstream.engines.archs.recurrent import MAX_NEIGHBOURS, RecurrentCompact, from_single_frame, with_neighbours
 from ganstream.engines.card import ModelCard
 from ganstream.engines.flow import FlowOptions
-from ganstream.engines.recurrence import Recurrence, RecurrenceSpec
+from ganstream.engines.recurrence import Recurrence, RecurrenceSpec, aligned
 from ganstream.engines.temporal_blend import TemporalBlend
 from ganstream.training.checkpoint import cpu_state, load_model_folder, training_device
 from ganstream.training.codec import h264_roundtrip
@@ -112,6 +112,10 @@ class TemporalConfig:
     # the area one, as `ganstream eval` has both rows (a vsr2x chosen on area input alone gained
     # there and lost on bicubic downscales); runs saved before this validated on area alone
     val_bicubic: bool = True
+    # the state aligned as finely as the runtime can (``engines.recurrence.aligned``: DIS to the
+    # working size's own pyramid level, bicubic warps); written into the exported card, so the
+    # runtime aligns it the same way. A run from a model trained so keeps it.
+    aligned: bool = False
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -284,7 +288,10 @@ class TemporalTrainer:
         self.scale = self.model.scale
         if cfg.filtered_input and self.scale != 1:
             raise ConfigError("--filtered-input is for restore models (the SR stages run no temporal filter)")
-        self.spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
+        init_spec = RecurrenceSpec.from_card(self.init_card)
+        self.aligned = cfg.aligned or (init_spec is not None and init_spec.cubic_warp)
+        spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
+        self.spec = aligned(spec) if self.aligned else spec
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
