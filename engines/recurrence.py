@@ -90,7 +90,7 @@ _TUNED_FLOW = ("finest_scale", "refine_iters", "patch_stride", "descent_iters")
 # The state aligned as finely as DIS's ultrafast preset goes: the flow to the working size's own
 # pyramid level (the preset stops at a quarter of it) and bicubic warps. On the selection clips,
 # the ground truth of the previous frame moved this way onto the current one (flow on the x2 area
-# downscales, as vsr2x runs) matches it 1.0 to 4.9 dB better than with the preset's level and
+# downscales, as vsr2x runs) matches it 1.2 to 4.8 dB better than with the preset's level and
 # bilinear warps: the alignment the older recurrent models were trained with lost the detail a
 # previous output could add (docs/temporal.md).
 ALIGNED_FLOW = FlowOptions("ultrafast", 1, finest_scale=0)
