@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ganstream.engines.errors import ModelCardError
 from ganstream.engines.flow import Flow, FlowEstimator, FlowOptions, Warper, resize_flow
 
 Image = npt.NDArray[np.uint8]
@@ -66,6 +67,11 @@ class RecurrenceSpec:
             return None
         flow = rec.get("flow", {})
         tuned = {k: int(flow[k]) for k in _TUNED_FLOW if flow.get(k) is not None}
+        warp = rec.get("warp", "bilinear")
+        if warp not in ("bilinear", "cubic"):
+            raise ModelCardError(
+                f"model card '{getattr(card, 'name', '?')}': recurrent.warp must be bilinear or cubic, got {warp!r}"
+            )
         return cls(
             scale=int(card.scale),
             state_input=str(rec.get("state_input", STATE_INPUT)),
@@ -73,7 +79,7 @@ class RecurrenceSpec:
                 preset=str(flow.get("preset", "ultrafast")), downscale=int(flow.get("downscale", 1)), **tuned
             ),
             neighbours=int(rec.get("neighbours", 0)),
-            cubic_warp=rec.get("warp", "bilinear") == "cubic",
+            cubic_warp=warp == "cubic",
         )
 
     def to_card(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from ganstream.engines.errors import ModelCardError
 from ganstream.engines.flow import FlowOptions
 from ganstream.engines.recurrence import ALIGNED_FLOW, Recurrence, RecurrenceSpec, aligned, fold
 from ganstream.stream.stages.recurrent_state import StreamMemory
@@ -60,6 +61,8 @@ def test_the_alignment_travels_in_the_card_and_older_cards_keep_theirs() -> None
     assert RecurrenceSpec.from_card(old) == RecurrenceSpec(scale=1, flow=FlowOptions())
     memory = StreamMemory(spec)
     assert memory.recurrence.spec.cubic_warp
+    with pytest.raises(ModelCardError, match=r"recurrent\.warp"):
+        RecurrenceSpec.from_card(SimpleNamespace(name="typo", scale=2, recurrent={**spec.to_card(), "warp": "bicubic"}))
 
 
 def test_an_aligned_run_trains_and_exports_an_aligned_model(tmp_path: Path) -> None:
