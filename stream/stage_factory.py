@@ -212,12 +212,8 @@ def _interpolate_stage(name: str | None, req: ChainRequest, installed: dict[str,
     synth: Any
     if name == "blend":
         synth = interp_mod.BlendSynth()
-    elif name == "flow":
-        synth = interp_mod.FlowSynth()
-    elif name == "flow-refined":
-        synth = interp_mod.FlowSynth(interp_mod.REFINED_FLOW, name="flow-refined")
-    elif name == "flow-large":
-        synth = interp_mod.FlowSynth(large_motion=True)
+    elif name in interp_mod.CLASSICAL_FLOW_SYNTHS:
+        synth = interp_mod.classical_flow_synth(name)
     else:
         synth = interp_mod.synth_for_engine(_load_engine(name, req.backend, req.precision))
     stage: Stage = interp_mod.InterpolateStage(synth, factor=factor, target_fps=req.fps)

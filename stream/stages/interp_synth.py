@@ -119,6 +119,23 @@ class FlowSynth:
         pass
 
 
+# The classical interpolators `--model` offers (besides `blend`), each built by `classical_flow_synth`.
+CLASSICAL_FLOW_SYNTHS = ("flow", "flow-refined", "flow-large")
+
+
+def classical_flow_synth(name: str) -> FlowSynth:
+    """`flow`, `flow-refined` or `flow-large` by name, as `ganstream run` and `ganstream eval` build them."""
+    if name == "flow":
+        return FlowSynth()
+    if name == "flow-refined":
+        return FlowSynth(REFINED_FLOW, name="flow-refined")
+    if name == "flow-large":
+        return FlowSynth(large_motion=True)
+    raise ValueError(
+        f"not a classical flow interpolator: {name!r} (expected one of {', '.join(CLASSICAL_FLOW_SYNTHS)})"
+    )
+
+
 def flow_options_of(card: Any) -> FlowOptions:
     """The flow settings a model was trained with (its card's ``arch.flow``)."""
     params = (card.arch or {}).get("flow", {})

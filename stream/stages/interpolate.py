@@ -38,11 +38,25 @@ from ganstream.stream.stages.interp_rules import (
     nearest_frame_choice,
     thumbnail,
 )
-from ganstream.stream.stages.interp_synth import REFINED_FLOW, FlowSynth, NetSynth
+from ganstream.stream.stages.interp_synth import (
+    CLASSICAL_FLOW_SYNTHS,
+    FlowSynth,
+    NetSynth,
+    classical_flow_synth,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REFINED_FLOW", "BlendSynth", "FlowSynth", "InterpolateStage", "NetSynth", "Synthesizer", "synth_for_engine"]
+__all__ = [
+    "CLASSICAL_FLOW_SYNTHS",
+    "BlendSynth",
+    "FlowSynth",
+    "InterpolateStage",
+    "NetSynth",
+    "Synthesizer",
+    "classical_flow_synth",
+    "synth_for_engine",
+]
 
 
 @runtime_checkable

@@ -94,6 +94,11 @@ def test_an_aligned_run_trains_and_exports_an_aligned_model(tmp_path: Path) -> N
     engine = load_engine(result.folder, backend="ort")
     spec = RecurrenceSpec.from_card(engine.card)
     assert spec is not None and spec.cubic_warp
+    # a run from that model keeps its alignment without being told, and its config says so
+    again = TemporalTrainer(
+        TemporalConfig(init=str(result.folder), out=str(tmp_path / "run2"), threads=1, degrade="clean")
+    )
+    assert again.spec.cubic_warp and again.cfg.aligned
 
 
 def test_the_aligned_state_carries_neighbours_too() -> None:

@@ -67,20 +67,14 @@ class MethodScore:
 def make_synth(name: str, backend: str = "auto") -> Synthesizer:
     """A synthesizer by name: blend, flow, flow-plain, an installed interp model, or a model folder."""
     from ganstream.engines.flow import Fallback, FlowOptions
-    from ganstream.stream.stages.interp_synth import FlowSynth, NetSynth
+    from ganstream.stream.stages.interp_synth import CLASSICAL_FLOW_SYNTHS, FlowSynth, NetSynth, classical_flow_synth
 
     if name == "blend":
         return BlendSynth()
-    if name == "flow":
-        return FlowSynth()
-    if name == "flow-refined":  # `flow` from half-size frames with DIS's variational refinement
-        from ganstream.stream.stages.interp_synth import REFINED_FLOW
-
-        return FlowSynth(REFINED_FLOW, name="flow-refined")
+    if name in CLASSICAL_FLOW_SYNTHS:  # the shipped ones, as `ganstream run` builds them
+        return classical_flow_synth(name)
     if name == "flow-bilinear":  # `flow` of the previous release: bilinear warps
         return FlowSynth(cubic_warp=False)
-    if name == "flow-large":  # forward-projected flows and the block search, for small fast objects
-        return FlowSynth(large_motion=True)
     if name == "flow-large-nosearch":  # flow-large of the previous release: the projection alone
         return FlowSynth(large_motion=True, block_search=False)
     if name == "flow-search":  # flow with the block search (not the default: no gain on the selection split)

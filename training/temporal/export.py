@@ -133,6 +133,4 @@ def export_run(run: Path, models_dir: Path, name: str, note: str = "") -> Export
             model, init_card.arch, models_dir, name, task=init_card.task, scale=init_card.scale,
             limits=init_card.limits, training=training, description=init_card.description,
         )  # fmt: skip
-    init_spec = RecurrenceSpec.from_card(init_card)
-    fine = bool(cfg.get("aligned")) or (init_spec is not None and init_spec.cubic_warp)  # as the trainer ran it
-    return export_model(model, models_dir, name, init_card, training=training, fine=fine)
+    return export_model(model, models_dir, name, init_card, training=training, fine=bool(cfg.get("aligned")))

@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -289,9 +289,11 @@ class TemporalTrainer:
         if cfg.filtered_input and self.scale != 1:
             raise ConfigError("--filtered-input is for restore models (the SR stages run no temporal filter)")
         init_spec = RecurrenceSpec.from_card(self.init_card)
-        self.aligned = cfg.aligned or (init_spec is not None and init_spec.cubic_warp)
+        if init_spec is not None and init_spec.cubic_warp and not cfg.aligned:
+            # a run from an aligned model keeps its alignment; config.json says so, and the export reads it there
+            self.cfg = cfg = replace(cfg, aligned=True)
         spec = RecurrenceSpec(scale=self.scale, flow=FlowOptions(), neighbours=cfg.neighbours)
-        self.spec = aligned(spec) if self.aligned else spec
+        self.spec = aligned(spec) if cfg.aligned else spec
         self.degrade = degrade_preset(cfg.degrade, "restore" if self.scale == 1 else "sr")
         first = [p for n, p in self.model.named_parameters() if n.startswith("body.0.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("body.0.")]
